@@ -1,0 +1,62 @@
+"""Gram products of centred (and scaled) columns, accumulated over blocks of rows.
+
+Features may be a float32 memory-mapped ``.npy``: only ``block_rows`` rows are ever converted to float64
+at once, so N is bounded by disk, not RAM. ``device="cuda"`` (or any torch device) runs the products in
+torch, float64 by default; ``device=None`` or ``"cpu"`` uses numpy. Results are always numpy float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+BLOCK_ROWS = 8192
+
+
+def column_moments(x, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and population standard deviations of x (N, D), in float64, in one pass of blocks."""
+    n = x.shape[0]
+    mean = np.zeros(x.shape[1])
+    for start in range(0, n, block_rows):
+        mean += np.asarray(x[start:start + block_rows], dtype=np.float64).sum(axis=0)
+    mean /= n
+    sq = np.zeros(x.shape[1])
+    for start in range(0, n, block_rows):
+        block = np.asarray(x[start:start + block_rows], dtype=np.float64) - mean
+        sq += np.einsum("ij,ij->j", block, block)
+    return mean, np.sqrt(sq / n)
+
+
+def _torch_matmul(device, dtype):
+    import torch  # only for the GPU path: metrics need no torch otherwise
+
+    torch_dtype = getattr(torch, dtype)
+
+    def matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ta = torch.as_tensor(a, device=device, dtype=torch_dtype)
+        tb = ta if b is a else torch.as_tensor(b, device=device, dtype=torch_dtype)
+        return (ta.T @ tb).double().cpu().numpy()
+
+    return matmul_t
+
+
+def _matmul_t(device, dtype: str = "float64"):
+    if device in (None, "cpu", "numpy"):
+        return lambda a, b: a.T @ b
+    return _torch_matmul(device, dtype)
+
+
+def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int = BLOCK_ROWS,
+                  device=None, dtype: str = "float64") -> np.ndarray:
+    """(x - x_mean)ᵀ (y - y_mean) accumulated over row blocks; y=None gives the Gram of x.
+
+    Means default to zero (no centring). Scaling columns by s is ``G / np.outer(s_x, s_y)`` afterwards.
+    """
+    matmul_t = _matmul_t(device, dtype)
+    x_mean = 0.0 if x_mean is None else x_mean
+    y_mean = 0.0 if y_mean is None else y_mean
+    result = None
+    for start in range(0, x.shape[0], block_rows):
+        xb = np.asarray(x[start:start + block_rows], dtype=np.float64) - x_mean
+        yb = xb if y is None else np.asarray(y[start:start + block_rows], dtype=np.float64) - y_mean
+        part = matmul_t(xb, yb)
+        result = part if result is None else result + part
+    return result

@@ -1,0 +1,5 @@
+"""Placeholder: being written."""
+
+
+def sfda(features, labels):
+    raise NotImplementedError("sfda")

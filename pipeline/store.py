@@ -1,0 +1,214 @@
+"""The store: every path under ``results/`` is built here and nowhere else.
+
+Layout (see ../shared/DESIGN.md)::
+
+    results/features/<dataset>/<model>_feature.npy   float32 (N, D)
+    results/features/<dataset>/<model>_label.npy     int64 (N,)
+    results/features/<dataset>/<model>_meta.json     settings the features were made with
+    results/flabels/<dataset>/<encoder>_class.npy    float32 (C, D2)
+    results/flabels/<dataset>/<encoder>_caption.npy  float32 (N, D2)
+    results/flabels/<dataset>/<encoder>_meta.json
+    results/scores/<dataset>/<metric>.json           {model: {"score": float, "seconds": float}}
+    results/tables/...
+
+Every file is written whole or not at all (temporary name in the same folder, then ``os.replace``).
+For a feature set the meta file is written last and is what marks it complete: a run interrupted
+before it leaves nothing that :meth:`Store.load_features` would read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FLABEL_KINDS = ("class", "caption")
+
+
+class MissingInputError(FileNotFoundError):
+    """An input a stage needs is not in the store; the message names the file and the command that makes it."""
+
+
+class SettingsMismatchError(ValueError):
+    """Files in the store were made with other settings than the ones requested."""
+
+
+def safe_name(name: str) -> str:
+    """A model, encoder or dataset name as a file name: 'hf-hub:org/m' -> 'hf-hub_org_m'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "_", str(name)).strip("._")
+    if not cleaned:
+        raise ValueError(f"name {name!r} has no characters usable in a file name")
+    return cleaned
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    _atomic_write(Path(path), lambda handle: np.save(handle, array, allow_pickle=False))
+
+
+def save_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+    _atomic_write(Path(path), lambda handle: handle.write(text.encode()))
+
+
+def save_text(path: Path, text: str) -> None:
+    _atomic_write(Path(path), lambda handle: handle.write(text.encode()))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def load_json(path: Path) -> Any:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+class Store:
+    """All files the stages read and write, under one results folder."""
+
+    def __init__(self, root: str | os.PathLike = "results"):
+        self.root = Path(root)
+
+    # ----- features (stage 1) -----------------------------------------------------------------
+    def feature_paths(self, dataset: str, model: str) -> dict[str, Path]:
+        folder = self.root / "features" / safe_name(dataset)
+        stem = safe_name(model)
+        return {
+            "feature": folder / f"{stem}_feature.npy",
+            "label": folder / f"{stem}_label.npy",
+            "meta": folder / f"{stem}_meta.json",
+        }
+
+    def has_features(self, dataset: str, model: str) -> bool:
+        return all(path.exists() for path in self.feature_paths(dataset, model).values())
+
+    def features_meta(self, dataset: str, model: str) -> dict | None:
+        paths = self.feature_paths(dataset, model)
+        return load_json(paths["meta"]) if self.has_features(dataset, model) else None
+
+    def save_features(self, dataset: str, model: str, features: np.ndarray, labels: np.ndarray,
+                      meta: dict) -> dict[str, Path]:
+        features = np.asarray(features)
+        labels = np.asarray(labels)
+        if features.ndim != 2 or labels.ndim != 1 or len(features) != len(labels):
+            raise ValueError(f"features must be (N, D) and labels (N,); got {features.shape} and {labels.shape}")
+        paths = self.feature_paths(dataset, model)
+        paths["meta"].unlink(missing_ok=True)  # the meta marks a complete set: drop it before rewriting
+        save_npy(paths["feature"], features.astype(np.float32, copy=False))
+        save_npy(paths["label"], labels.astype(np.int64, copy=False))
+        meta = {**meta, "model": model, "dataset": dataset, "N": int(features.shape[0]), "D": int(features.shape[1])}
+        save_json(paths["meta"], meta)
+        return paths
+
+    def load_features(self, dataset: str, model: str, *, mmap: bool = True,
+                      make_command: str | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+        """(features, labels, meta); features memory-mapped float32. Raises MissingInputError or ValueError."""
+        paths = self.feature_paths(dataset, model)
+        if not self.has_features(dataset, model):
+            missing = next(p for p in (paths["meta"], paths["feature"], paths["label"]) if not p.exists())
+            command = make_command or f"python forward_feature_CNN.py --models {model} --datasets {dataset}"
+            raise MissingInputError(f"missing {missing} (features of model {model!r} on dataset {dataset!r}); "
+                                    f"make it with: {command}")
+        features = np.load(paths["feature"], mmap_mode="r" if mmap else None)
+        labels = np.load(paths["label"])
+        meta = load_json(paths["meta"])
+        if features.ndim != 2 or len(features) != len(labels):
+            raise ValueError(f"{paths['feature']} holds {features.shape} features but {paths['label']} holds "
+                             f"{labels.shape} labels; re-extract with --overwrite")
+        return features, labels, meta
+
+    def check_settings(self, dataset: str, model: str, requested: dict) -> None:
+        """Raise SettingsMismatchError if stored features differ from `requested` on any key both have."""
+        meta = self.features_meta(dataset, model)
+        if meta is None:
+            return
+        differing = {k: (meta[k], v) for k, v in requested.items() if k in meta and meta[k] != v}
+        if differing:
+            detail = ", ".join(f"{k}: stored {old!r}, requested {new!r}" for k, (old, new) in differing.items())
+            raise SettingsMismatchError(
+                f"features of {model!r} on {dataset!r} in {self.feature_paths(dataset, model)['meta'].parent} were "
+                f"made with other settings ({detail}); pass --overwrite to replace them, or use another --results folder")
+
+    # ----- F-labels (stage 2) -----------------------------------------------------------------
+    def flabel_paths(self, dataset: str, encoder: str, kind: str) -> dict[str, Path]:
+        if kind not in FLABEL_KINDS:
+            raise ValueError(f"F-label kind must be one of {FLABEL_KINDS}, got {kind!r}")
+        folder = self.root / "flabels" / safe_name(dataset)
+        stem = safe_name(encoder)
+        return {"flabel": folder / f"{stem}_{kind}.npy", "meta": folder / f"{stem}_meta.json"}
+
+    def has_flabels(self, dataset: str, encoder: str, kind: str) -> bool:
+        return all(path.exists() for path in self.flabel_paths(dataset, encoder, kind).values())
+
+    def save_flabels(self, dataset: str, encoder: str, kind: str, flabels: np.ndarray, meta: dict) -> dict[str, Path]:
+        flabels = np.asarray(flabels)
+        if flabels.ndim != 2:
+            raise ValueError(f"F-labels must be 2-D (rows, width); got shape {flabels.shape}")
+        paths = self.flabel_paths(dataset, encoder, kind)
+        paths["meta"].unlink(missing_ok=True)
+        save_npy(paths["flabel"], flabels.astype(np.float32, copy=False))
+        save_json(paths["meta"], {**meta, "encoder": encoder, "dataset": dataset, "kind": kind,
+                                  "rows": int(flabels.shape[0]), "dim": int(flabels.shape[1])})
+        return paths
+
+    def load_flabels(self, dataset: str, encoder: str, kind: str, *,
+                     make_command: str | None = None) -> tuple[np.ndarray, dict]:
+        paths = self.flabel_paths(dataset, encoder, kind)
+        if not self.has_flabels(dataset, encoder, kind):
+            script = "Label_embedding/bert.py" if kind == "class" else "Label_embedding/bert_sentence.py"
+            command = make_command or f"python {script} --model {encoder} --datasets {dataset}"
+            raise MissingInputError(f"missing {paths['flabel']} ({kind} F-labels of encoder {encoder!r} on "
+                                    f"dataset {dataset!r}); make it with: {command}")
+        return np.load(paths["flabel"]), load_json(paths["meta"])
+
+    def list_flabel_encoders(self, dataset: str, kind: str) -> list[str]:
+        """Encoders (file stems) with complete F-labels of this kind for the dataset, sorted."""
+        folder = self.root / "flabels" / safe_name(dataset)
+        suffix = f"_{kind}.npy"
+        stems = sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}")) if folder.is_dir() else []
+        return [s for s in stems if (folder / f"{s}_meta.json").exists()]
+
+    # ----- scores and tables (stage 3) --------------------------------------------------------
+    def scores_path(self, dataset: str, metric: str) -> Path:
+        return self.root / "scores" / safe_name(dataset) / f"{safe_name(metric)}.json"
+
+    def load_scores(self, dataset: str, metric: str) -> dict[str, dict]:
+        path = self.scores_path(dataset, metric)
+        return load_json(path) if path.exists() else {}
+
+    def save_scores(self, dataset: str, metric: str, scores: dict[str, dict]) -> Path:
+        """Merge {model: {"score", "seconds", ...}} into the stored scores of this metric and dataset."""
+        path = self.scores_path(dataset, metric)
+        merged = {**self.load_scores(dataset, metric), **scores}
+        save_json(path, merged)
+        return path
+
+    def table_path(self, name: str) -> Path:
+        """results/tables/<name>; `name` may hold sub-folders ('cifar10/emms.png')."""
+        parts = [safe_name(part) for part in Path(name).parts]
+        return self.root.joinpath("tables", *parts)
