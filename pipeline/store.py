@@ -5,6 +5,7 @@ Layout (see ../shared/DESIGN.md)::
     results/features/<dataset>/<model>_feature.npy   float32 (N, D)
     results/features/<dataset>/<model>_label.npy     int64 (N,)
     results/features/<dataset>/<model>_meta.json     settings the features were made with
+    results/features/<dataset>/<model>_source_probs.npy  float32 (N, Z), optional: softmax of the source head (LEEP, NCE)
     results/flabels/<dataset>/<encoder>_class.npy    float32 (C, D2)
     results/flabels/<dataset>/<encoder>_caption.npy  float32 (N, D2)
     results/flabels/<dataset>/<encoder>_meta.json
@@ -141,6 +142,21 @@ class Store:
             raise ValueError(f"{paths['feature']} holds {features.shape} features but {paths['label']} holds "
                              f"{labels.shape} labels; re-extract with --overwrite")
         return features, labels, meta
+
+    def source_probs_path(self, dataset: str, model: str) -> Path:
+        return self.feature_paths(dataset, model)["feature"].with_name(f"{safe_name(model)}_source_probs.npy")
+
+    def save_source_probs(self, dataset: str, model: str, probs: np.ndarray) -> Path:
+        """Softmax of the model's own (source, e.g. ImageNet) classifier, row i for sample i. Save before
+        :meth:`save_features`, whose meta marks the set complete."""
+        path = self.source_probs_path(dataset, model)
+        save_npy(path, np.asarray(probs, dtype=np.float32))
+        return path
+
+    def load_source_probs(self, dataset: str, model: str) -> np.ndarray | None:
+        """The stored source probabilities, or None where the model has no source head (or none was saved)."""
+        path = self.source_probs_path(dataset, model)
+        return np.load(path) if path.exists() and self.has_features(dataset, model) else None
 
     def check_settings(self, dataset: str, model: str, requested: dict) -> None:
         """Raise SettingsMismatchError if stored features differ from `requested` on any key both have."""
