@@ -1,0 +1,169 @@
+"""Constants at the top of a stage script become command-line flags.
+
+A stage script keeps its settings as UPPER_CASE constants and calls::
+
+    args = pipeline.cli.parse(globals(), __doc__)          # or an explicit dict of constants
+
+Every constant ``FOO_BAR`` becomes the flag ``--foo-bar`` (the flag wins) and the attribute
+``args.foo_bar``. The type of a flag comes from the constant's default:
+
+=====================  ==============================================================================
+default                flag accepts
+=====================  ==============================================================================
+``bool``               ``true``/``false`` (also yes/no, on/off, 1/0)
+``int``, ``float``     a number
+``str``                a string; ``Path`` -> a Path
+``list``/``tuple``     items after the flag, space- and/or comma-separated (``--datasets a,b`` or
+                       ``--datasets a b``); item type from the first default item (``str`` if empty);
+                       the flag with no items gives an empty list
+``None``               ``none`` -> None; otherwise an int if it reads as one, else a float, else a string.
+                       Names ending in ``_DIR``, ``_PATH``, ``_ROOT``, ``_FILE`` stay strings (``--dataset-dir 2024``)
+``dict``               JSON (``--opts '{"k": 1}'``)
+=====================  ==============================================================================
+
+``types={"NAME": int}`` (any callable taking the flag's text) overrides the inferred type; where the
+default is None, ``none`` still gives None.
+A trailing ``# comment`` on a constant's line in the calling script becomes its ``--help`` text.
+Names that are not UPPER_CASE, and values of other types (modules, functions, classes), are ignored.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+_CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_PATHLIKE_SUFFIXES = ("_DIR", "_PATH", "_ROOT", "_FILE")
+_SUPPORTED = (type(None), bool, int, float, str, Path, list, tuple, dict)
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+_NONE = {"none", "null"}
+
+
+def parse(constants: Mapping[str, Any], description: str | None = None, argv: Sequence[str] | None = None,
+          *, types: Mapping[str, Callable[[str], Any]] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into a Namespace holding every UPPER_CASE constant,
+    lowercased (``MAX_SAMPLES`` -> ``args.max_samples``): the flag's value where given, else the default."""
+    parser = build_parser(constants, description, types=types)
+    return parser.parse_args(argv)
+
+
+def build_parser(constants: Mapping[str, Any], description: str | None = None, *,
+                 types: Mapping[str, Callable[[str], Any]] | None = None) -> argparse.ArgumentParser:
+    """The ArgumentParser :func:`parse` uses; add script-specific arguments to it before parsing if needed."""
+    types = dict(types or {})
+    unknown = set(types) - set(constants)
+    if unknown:
+        raise ValueError(f"types given for names that are not constants: {sorted(unknown)}")
+    helps = _comments(constants.get("__file__"))
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, default in constants.items():
+        if not _CONSTANT.match(name) or not isinstance(default, _SUPPORTED):
+            continue
+        flag = "--" + name.lower().replace("_", "-")
+        kwargs = _argument(name, default, types.get(name))
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        kwargs["help"] = f"{helps.get(name, '')} (default: {shown})".strip()
+        if isinstance(default, (list, tuple, dict)):
+            default = type(default)(default) if isinstance(default, dict) else list(default)  # callers may mutate
+        parser.add_argument(flag, dest=name.lower(), default=default, **kwargs)
+    return parser
+
+
+def _argument(name: str, default: Any, override: Callable[[str], Any] | None) -> dict:
+    if isinstance(default, (list, tuple)):
+        item = override or (_scalar_type(name, default[0]) if default else str)
+        return {"nargs": "*", "type": str, "action": _ListAction, "metavar": "ITEM", "const": item}
+    convert = _none_or(override) if override and default is None else override or _scalar_type(name, default)
+    return {"type": convert, "metavar": _metavar(default)}
+
+
+def _scalar_type(name: str, default: Any) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return parse_bool
+    if default is None:
+        return _optional_str if name.endswith(_PATHLIKE_SUFFIXES) else parse_auto
+    if isinstance(default, dict):
+        return _parse_json
+    return _named(type(default).__name__, type(default))
+
+
+def _none_or(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    return _named(getattr(convert, "__name__", "value"),
+                  lambda text: None if text.strip().lower() in _NONE else convert(text))
+
+
+def _metavar(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true|false"
+    return {int: "INT", float: "FLOAT", dict: "JSON"}.get(type(default), "VALUE")
+
+
+def _named(name: str, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def wrapped(text: str):
+        return convert(text)
+    wrapped.__name__ = name  # argparse names the type in its error message
+    return wrapped
+
+
+def parse_bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_auto(text: str) -> int | float | str | None:
+    """'none' -> None, '12' -> 12, '0.5' -> 0.5, anything else stays a string."""
+    if text.strip().lower() in _NONE:
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _optional_str(text: str) -> str | None:
+    return None if text.strip().lower() in _NONE else text
+
+
+def _parse_json(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"expected JSON, got {text!r} ({error})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {text!r}")
+    return value
+
+
+class _ListAction(argparse.Action):
+    """Flattens 'a,b c' into ['a', 'b', 'c'] and converts each item with the type kept in `const`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = [part for value in values for part in value.split(",") if part.strip()]
+        try:
+            converted = [self.const(part.strip()) for part in items]
+        except (ValueError, argparse.ArgumentTypeError) as error:
+            raise argparse.ArgumentError(self, f"bad item in {values!r}: {error}") from None
+        setattr(namespace, self.dest, converted)
+
+
+def _comments(script: str | None) -> dict[str, str]:
+    """{NAME: trailing comment} for `NAME = ...  # comment` lines of the calling script."""
+    if not script or not Path(script).is_file():
+        return {}
+    pattern = re.compile(r"^([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=[^#]*#\s*(.+?)\s*$")
+    found = {}
+    for line in Path(script).read_text(errors="replace").splitlines():
+        match = pattern.match(line)
+        if match:
+            found.setdefault(match.group(1), match.group(2))
+    return found
