@@ -1,0 +1,104 @@
+"""How well a transferability metric's scores agree with fine-tuning results.
+
+For a zoo of M models with scores s_m and fine-tuned results t_m (the ground truth):
+
+- ``weighted_tau``: ``scipy.stats.weightedtau(s, t)``, Vigna's weighted Kendall tau with hyperbolic weights
+  1/(r+1), where r is the rank of an element by decreasing score (``rank=True``: the weight of a pair is the
+  sum of both rankings' weights, the average of weighting by s and by t). The convention of SFDA (ECCV 2022),
+  NCTI, ETran and EMMS (NeurIPS 2023), and this project's headline number.
+- ``weighted_tau_truth_ranked``: ``scipy.stats.weightedtau(t, s, rank=None)``: the weights come from the
+  true ranking alone (the convention of Model Spider, NeurIPS 2023). On the same scores the two differ
+  by up to ~0.29, so both are reported.
+- ``kendall_tau``: Kendall tau-b (ties counted), ``pearson``: Pearson's r of the raw values.
+- ``rel1``, ``rel3``: Rel@k = max{t_m : m among the k best-scored models} / max_m t_m, i.e. how much of the
+  best achievable result one keeps by fine-tuning the metric's top k (Rel@1 = 1: the top pick is the best).
+
+Deliberate differences from the published scripts: the published code correlates lists in dict order (and
+some weight Pearson by it); here models are matched by name and sorted, so the result does not depend on the
+order anything was stored in. A correlation that is undefined (constant scores or results) is NaN, as is
+Rel@k where the best true result is not positive (negated errors: a ratio of negatives has no meaning).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Mapping
+
+import numpy as np
+from scipy import stats
+
+CORRELATION_KEYS = ("weighted_tau", "weighted_tau_truth_ranked", "kendall_tau", "pearson", "rel1", "rel3")
+MIN_MODELS = 3
+
+
+def paired(scores: Mapping[str, float], truth: Mapping[str, float]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(models, scores, truths) on the models both mappings hold, sorted by name; ValueError if < 3 or not finite."""
+    models = sorted(set(scores) & set(truth))
+    if len(models) < MIN_MODELS:
+        raise ValueError(f"a correlation needs at least {MIN_MODELS} models with both a score and a ground truth; "
+                         f"got {len(models)} ({', '.join(models) or 'none'}): scores for {sorted(scores)}, "
+                         f"ground truth for {sorted(truth)}")
+    s = np.array([scores[m] for m in models], dtype=np.float64)
+    t = np.array([truth[m] for m in models], dtype=np.float64)
+    for name, values in (("score", s), ("ground truth", t)):
+        bad = [m for m, v in zip(models, values) if not np.isfinite(v)]
+        if bad:
+            raise ValueError(f"{name} is not a finite number for model(s) {bad}")
+    return models, s, t
+
+
+def correlate(scores: Mapping[str, float], truth: Mapping[str, float]) -> dict[str, float]:
+    """{key: value} for every key of CORRELATION_KEYS, on the models both `scores` and `truth` hold."""
+    _, s, t = paired(scores, truth)
+    with warnings.catch_warnings():  # constant input: scipy warns and returns NaN, which is what we report
+        warnings.simplefilter("ignore")
+        result = {
+            "weighted_tau": stats.weightedtau(s, t).statistic,
+            "weighted_tau_truth_ranked": stats.weightedtau(t, s, rank=None).statistic,
+            "kendall_tau": stats.kendalltau(s, t).statistic,
+            "pearson": _pearson(s, t),
+            "rel1": relative_best(s, t, 1),
+            "rel3": relative_best(s, t, 3),
+        }
+    return {key: float(value) for key, value in result.items()}
+
+
+def _pearson(s: np.ndarray, t: np.ndarray) -> float:
+    if np.ptp(s) == 0 or np.ptp(t) == 0:
+        return math.nan
+    return float(stats.pearsonr(s, t).statistic)
+
+
+def relative_best(s: np.ndarray, t: np.ndarray, k: int) -> float:
+    """Rel@k: best true result among the k best-scored models over the best true result overall.
+    Ties in score are broken by the order of the (sorted) models, stably."""
+    best = t.max()
+    if best <= 0:
+        return math.nan
+    top = np.argsort(-s, kind="stable")[:k]
+    return float(t[top].max() / best)
+
+
+def ranking(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """[(model, score)] best first; ties in name order."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def agreement(scores_by_metric: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """Kendall tau-b between every two metrics' rankings, on the models both scored (NaN below 3 models).
+
+    Returns {metric_a: {metric_b: tau}}, symmetric, 1.0 on the diagonal."""
+    names = list(scores_by_metric)
+    table = {a: {} for a in names}
+    for i, a in enumerate(names):
+        table[a][a] = 1.0
+        for b in names[i + 1:]:
+            try:
+                _, x, y = paired(scores_by_metric[a], scores_by_metric[b])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    tau = float(stats.kendalltau(x, y).statistic)
+            except ValueError:
+                tau = math.nan
+            table[a][b] = table[b][a] = tau
+    return table
