@@ -74,6 +74,10 @@ def save_text(path: Path, text: str) -> None:
     _atomic_write(Path(path), lambda handle: handle.write(text.encode()))
 
 
+def save_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(Path(path), lambda handle: handle.write(data))
+
+
 def _json_default(obj):
     if isinstance(obj, np.generic):
         return obj.item()
@@ -107,6 +111,12 @@ class Store:
 
     def has_features(self, dataset: str, model: str) -> bool:
         return all(path.exists() for path in self.feature_paths(dataset, model).values())
+
+    def list_models(self, dataset: str) -> list[str]:
+        """Models (names as stored in their meta) with a complete feature set for the dataset, sorted."""
+        folder = self.root / "features" / safe_name(dataset)
+        metas = (load_json(path) for path in folder.glob("*_meta.json")) if folder.is_dir() else ()
+        return sorted(meta["model"] for meta in metas if self.has_features(dataset, meta.get("model", "")))
 
     def features_meta(self, dataset: str, model: str) -> dict | None:
         paths = self.feature_paths(dataset, model)
