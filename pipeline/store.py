@@ -238,3 +238,8 @@ class Store:
         """results/tables/<name>; `name` may hold sub-folders ('cifar10/emms.png')."""
         parts = [safe_name(part) for part in Path(name).parts]
         return self.root.joinpath("tables", *parts)
+
+    # ----- stage 0: fine-tuning progress ------------------------------------------------------
+    def finetune_progress_path(self, zoo: str) -> Path:
+        """results/finetune/<zoo>_progress.json: stage 0's finished candidates, so a rerun resumes."""
+        return self.root / "finetune" / f"{safe_name(zoo)}_progress.json"
