@@ -1,0 +1,198 @@
+"""Captioning zoos and the teacher-forced feature model of stage 1c.
+
+A captioning model here is a ``transformers.VisionEncoderDecoderModel`` checkpoint (an image encoder,
+ViT/Swin/..., feeding a text decoder, BERT/RoBERTa/BART/GPT-2, through cross-attention). EMMS (Meng et
+al., NeurIPS 2023, arXiv 2308.06262, captioning table) scores such a model by regressing its features of
+each (image, caption) pair onto the caption's F-label.
+
+Feature of a pair (``feature="decoder"``, the paper's): the caption is tokenised with the decoder's
+tokenizer (ids ``y_1..y_T``, the tokenizer's own special tokens included) and fed by teacher forcing,
+exactly as in training with ``labels=y``: decoder input ``[start, y_1, ..., y_{T-1}]``. The feature is
+the last decoder layer's hidden state averaged over the caption's T real positions::
+
+    f = (1 / T) * sum_{t <= T} h_t^{(L)}
+
+Padding is excluded from the mean, and with right padding and causal self-attention the real positions
+never see it, so a caption's feature does not depend on how long the other captions of its batch are.
+
+``feature="encoder"``: the mean of the encoder's last hidden state over its tokens, i.e. of the image
+tokens the decoder cross-attends to (for Swin this equals its pooler output; for ViT it includes the
+[CLS] token). Pairs of the same image then share a row.
+
+Deliberate differences from the published ``forward_feature_caption.py``: it hooked the input of the last
+decoder layer's LayerNorm (a pre-norm sum) and averaged over all 42 padded positions, so a feature
+depended on the padding length; here the decoder's returned last hidden state, averaged over real tokens.
+
+Zoo ``caption``: the paper's nine encoder x decoder fine-tunes (ViT/Swin/SwinV2 x BERT/RoBERTa/BART) are
+private, so their names expect directories you provide (``--checkpoint-dir DIR`` with ``DIR/<name>/``
+saved by ``save_pretrained``). Any hub id or local path of a VisionEncoderDecoderModel works as a model
+name too, e.g. ``nlpconnect/vit-gpt2-image-captioning``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+PAPER_MODELS = ("vit_bert", "vit_roberta", "vit_bart",
+                "swinvit_bert", "swinvit_roberta", "swinvit_bart",
+                "swin2vit_bert", "swin2vit_roberta", "swin2vit_bart")
+# The pre-trained halves the paper fine-tuned (on COCO / Flickr8k) into its nine models.
+PAPER_ENCODERS = {"vit": "google/vit-base-patch16-224-in21k",
+                  "swinvit": "microsoft/swin-base-patch4-window7-224-in22k",
+                  "swin2vit": "microsoft/swinv2-base-patch4-window12-192-22k"}
+PAPER_DECODERS = {"bert": "bert-base-uncased", "roberta": "roberta-base", "bart": "facebook/bart-base"}
+CAPTION_ZOOS = {"caption": PAPER_MODELS}
+FEATURES = ("decoder", "encoder")
+MAX_CAPTION_TOKENS = 64
+
+
+class MissingCheckpointError(FileNotFoundError):
+    """A captioning model's checkpoint is not where it was expected; the message says how to provide it."""
+
+
+def zoo_models(zoo: str) -> list[str]:
+    if zoo not in CAPTION_ZOOS:
+        raise ValueError(f"unknown captioning zoo {zoo!r}; known: {sorted(CAPTION_ZOOS)} "
+                         "(or list checkpoints with --models)")
+    return list(CAPTION_ZOOS[zoo])
+
+
+def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
+    """Where to load model `name` from: ``checkpoint_dir/name``, else `name` as a path, else as a hub id.
+    The paper's nine names are never hub ids: without their directory they raise MissingCheckpointError."""
+    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
+        return str(Path(checkpoint_dir) / name)
+    if Path(name).is_dir():
+        return name
+    if name in PAPER_MODELS:
+        encoder, decoder = name.split("_")
+        where = Path(checkpoint_dir) / name if checkpoint_dir is not None else f"<--checkpoint-dir>/{name}"
+        raise MissingCheckpointError(
+            f"checkpoint of {name!r} not found at {where}. The paper's captioning models are private fine-tunes: "
+            f"fine-tune {PAPER_ENCODERS[encoder]} + {PAPER_DECODERS[decoder]} as a VisionEncoderDecoderModel, "
+            f"save_pretrained() it to that folder, or pass any hub id or path with --models")
+    return name
+
+
+class CaptionFeatureModel(torch.nn.Module):
+    """One feature row per (image, caption) pair from a VisionEncoderDecoderModel.
+
+    ``collate(items)`` turns dataset items (PIL image, caption, image index) into
+    ``({"pixel_values", "decoder_input_ids", "decoder_attention_mask"}, image indices)``;
+    ``forward(**inputs)`` returns the (B, D) float32 features.
+    """
+
+    def __init__(self, model, image_processor, tokenizer, *, feature: str = "decoder",
+                 max_tokens: int = MAX_CAPTION_TOKENS):
+        super().__init__()
+        if feature not in FEATURES:
+            raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
+        self.model = model.eval()
+        self.image_processor = image_processor
+        self.tokenizer = tokenizer
+        self.feature = feature
+        self.max_tokens = max_tokens
+        self.start_id = _start_token_id(model, tokenizer)
+        self.pad_id = _pad_token_id(tokenizer)
+
+    def collate(self, items: list) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        images, captions, image_ids = zip(*items)
+        pixel_values = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
+        inputs = {"pixel_values": pixel_values}
+        if self.feature == "decoder":
+            inputs.update(self.tokenize(list(captions)))
+        return inputs, torch.as_tensor(image_ids, dtype=torch.int64)
+
+    def tokenize(self, captions: list[str], pad_to: int | None = None) -> dict[str, torch.Tensor]:
+        """Teacher-forcing inputs: decoder input = [start] + tokens[:-1]; the mask marks real tokens.
+        `pad_to` pads every caption to that many positions (for tests of padding invariance)."""
+        encoded = self.tokenizer(captions, truncation=True, max_length=pad_to or self.max_tokens,
+                                 padding="max_length" if pad_to else "longest")
+        ids = torch.tensor(encoded["input_ids"], dtype=torch.int64)
+        mask = torch.tensor(encoded["attention_mask"], dtype=torch.int64)
+        if (mask.sum(dim=1) == 0).any():
+            raise ValueError("a caption tokenises to nothing; captions must hold text")
+        if not bool((mask[:, 1:] <= mask[:, :-1]).all()):
+            raise ValueError("the decoder tokenizer pads on the left; teacher forcing needs right padding")
+        start = torch.full((len(ids), 1), self.start_id, dtype=torch.int64)
+        decoder_input_ids = torch.cat([start, ids[:, :-1]], dim=1)
+        decoder_input_ids[mask == 0] = self.pad_id  # position t reads y_{t-1}; it is real when y_t is
+        return {"decoder_input_ids": decoder_input_ids, "decoder_attention_mask": mask}
+
+    @torch.no_grad()
+    def forward(self, pixel_values: torch.Tensor, decoder_input_ids: torch.Tensor | None = None,
+                decoder_attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.feature == "encoder":
+            tokens = self.model.encoder(pixel_values=pixel_values).last_hidden_state
+            return tokens.float().mean(dim=1)
+        if decoder_input_ids is None or decoder_attention_mask is None:
+            raise ValueError("the decoder feature needs the tokenised captions (use collate)")
+        out = self.model(pixel_values=pixel_values, decoder_input_ids=decoder_input_ids,
+                         decoder_attention_mask=decoder_attention_mask, output_hidden_states=True,
+                         use_cache=False)
+        return masked_mean(out.decoder_hidden_states[-1], decoder_attention_mask)
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of hidden (B, T, D) over the positions where mask (B, T) is 1, in float32."""
+    weights = mask.to(device=hidden.device, dtype=torch.float32).unsqueeze(-1)
+    return (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None,
+                       feature: str = "decoder") -> tuple[CaptionFeatureModel, dict]:
+    """The feature model of captioning checkpoint `name` and its meta (checkpoint, feature, dim, ...)."""
+    from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
+
+    source = resolve_checkpoint(name, checkpoint_dir)
+    if not Path(source).is_dir():
+        print(f"{name}: loading from the Hugging Face hub (downloads on first use)")
+    try:
+        model = VisionEncoderDecoderModel.from_pretrained(source)
+    except OSError as error:
+        raise MissingCheckpointError(f"could not load captioning model {name!r} from {source}: {error}") from None
+    tokenizer = _load_part(AutoTokenizer, source, model.config.decoder, name, "tokenizer")
+    tokenizer.padding_side = "right"
+    image_processor = _load_part(AutoImageProcessor, source, model.config.encoder, name, "image processor")
+    feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature)
+    meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,
+            "decoder": model.config.decoder.model_type,
+            "pooling": "mean over caption tokens (teacher forcing)" if feature == "decoder"
+            else "mean over encoder tokens", "max_tokens": feature_model.max_tokens}
+    return feature_model, meta
+
+
+def _load_part(auto_class, source: str, part_config, name: str, what: str):
+    """From the checkpoint; else from the pre-trained half it was built from (config._name_or_path), as
+    fine-tunes saved with only the model's save_pretrained carry no tokenizer or image processor."""
+    tried = [source]
+    fallback = getattr(part_config, "_name_or_path", "") or ""
+    if fallback and fallback != source:
+        tried.append(fallback)
+    for where in tried:
+        try:
+            return auto_class.from_pretrained(where)
+        except (OSError, ValueError):
+            continue
+    raise MissingCheckpointError(f"no {what} for captioning model {name!r}: tried {', '.join(tried)}; "
+                                 f"save the {what} into {source} (its save_pretrained)")
+
+
+def _start_token_id(model, tokenizer) -> int:
+    candidates = (model.config.decoder_start_token_id, getattr(model.config.decoder, "decoder_start_token_id", None),
+                  getattr(model.config.decoder, "bos_token_id", None), tokenizer.cls_token_id, tokenizer.bos_token_id)
+    found = next((c for c in candidates if c is not None), None)
+    if found is None:
+        raise ValueError("the captioning model names no decoder start token (config.decoder_start_token_id) and "
+                         "its tokenizer has no [CLS]/<bos> token; set config.decoder_start_token_id")
+    return int(found)
+
+
+def _pad_token_id(tokenizer) -> int:
+    if tokenizer.pad_token_id is None:  # GPT-2: any id works, padded positions are masked and never attended
+        if tokenizer.eos_token_id is None:
+            raise ValueError("the decoder tokenizer has neither a pad nor an eos token; give it a pad token")
+        tokenizer.pad_token = tokenizer.eos_token
+    return int(tokenizer.pad_token_id)

@@ -1,0 +1,224 @@
+"""Caption datasets: a fixed order of (image, caption) pairs, the same for stage 1c and stage 2.
+
+Stage 1c (``forward_feature_caption.py``) stores one feature row per pair and stage 2
+(``Label_embedding/*_sentence.py``) one F-label row per pair, so both must see the pairs in the same
+order; :func:`load_captions` is that order. The stored "label" of a pair is its image index
+(``CaptionSet.image_ids``): pairs of the same image share an id.
+
+Sources, looked up under ``<data_root>/<name>/``:
+
+- **Karpathy split files** (Flickr8k, Flickr30k, RSICD, COCO, and any dataset given in that format):
+  ``dataset_<name>.json`` with ``images[].filename``, ``images[].split`` (train/val/test/restval),
+  ``images[].sentences[].raw`` and, for COCO, ``images[].filepath``; images in the dataset's usual
+  folder (``Flicker8k_Dataset``, ``flickr30k-images``, ``RSICD_images``, ``images``, ...).
+  Order: the file's image order, each image's sentences in order.
+- **COCO captions** (``coco`` without a Karpathy file): ``annotations/captions_<split>2017.json`` and
+  ``<split>2017/``; the order of ``torchvision.datasets.CocoCaptions`` (images by ascending id, each
+  image's captions in file order). Deliberate difference: the JSON is read directly, so pycocotools,
+  which CocoCaptions imports, is not needed.
+- **A table of your own**: ``caption_file=path`` (or ``<data_root>/<name>/captions.csv|.tsv``), one
+  (image path, caption) pair per row, comma-separated for ``.csv``, tab-separated for ``.tsv``/``.txt``;
+  image paths relative to the table's folder (or absolute). A first row whose first cell has no file
+  suffix (e.g. ``image,caption``) is a header and skipped. Order: the table's rows. The dataset is named
+  after the file's stem unless a name is given. This is also how to run FlickrStyle10k
+  (``flickr10kH``/``flickr10kR``), which has no standard split file.
+
+``split`` defaults to ``"train"`` (a user choosing a model has the training captions, not the test
+ones); ``"all"`` keeps every split. ``max_per_image`` keeps each image's first captions, ``max_samples``
+the first pairs, both after the split, so a quick run is a prefix of the same fixed order.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+from torch.utils.data import Dataset
+
+DEFAULT_SPLIT = "train"
+TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
+
+# Folders each dataset's images usually come in (as unpacked from its download), tried in order.
+IMAGE_FOLDERS = {
+    "flickr8k": ("Flicker8k_Dataset", "Flickr8k_Dataset", "Images", "images"),
+    "flickr30k": ("flickr30k-images", "flickr30k_images", "Images", "images"),
+    "rsicd": ("RSICD_images", "RSICDimages", "images"),
+    "coco": ("",),  # the Karpathy COCO file names a filepath (train2014/val2014) per image
+}
+WHERE_TO_GET = {
+    "flickr8k": f"split file dataset_flickr8k.json from {KARPATHY_URL}; images (Flicker8k_Dataset/) from "
+                "https://github.com/jbrownlee/Datasets/releases/download/Flickr8k/Flickr8k_Dataset.zip",
+    "flickr30k": f"split file dataset_flickr30k.json from {KARPATHY_URL}; images (flickr30k-images/) from "
+                 "https://shannon.cs.illinois.edu/DenotationGraph/",
+    "rsicd": "dataset_rsicd.json and RSICD_images/ from https://github.com/201528014227051/RSICD_optimal",
+    "coco": "train2017/ and annotations/captions_train2017.json from https://cocodataset.org/#download "
+            f"(or dataset_coco.json from {KARPATHY_URL} with train2014/ and val2014/)",
+    "flickr10kh": "FlickrStyle10k humorous captions (https://zhegan27.github.io/Papers/FlickrStyle_v0.9.zip) with "
+                  "the Flickr30k images, written as a table captions.csv of (image path, caption)",
+    "flickr10kr": "FlickrStyle10k romantic captions (https://zhegan27.github.io/Papers/FlickrStyle_v0.9.zip) with "
+                  "the Flickr30k images, written as a table captions.csv of (image path, caption)",
+}
+
+
+class CaptionSet(Dataset):
+    """(image, caption, image index) pairs in a fixed order; the image is a PIL RGB image, or
+    ``transform(image)`` when a transform is set."""
+
+    def __init__(self, name: str, captions: list[str], image_paths: list[Path], image_ids: list[int], *,
+                 split: str, source: str, transform: Callable | None = None):
+        if not (len(captions) == len(image_paths) == len(image_ids)):
+            raise ValueError("captions, image_paths and image_ids must have one entry per pair")
+        if not captions:
+            raise ValueError(f"caption dataset {name!r} ({source}, split {split!r}) holds no pairs; "
+                             "check the split name (train, val, test, restval or all)")
+        self.name = name
+        self.captions = list(captions)
+        self.image_paths = list(image_paths)
+        self.image_ids = list(image_ids)
+        self.split = split
+        self.source = source
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def __getitem__(self, index: int):
+        path = self.image_paths[index]
+        try:
+            with Image.open(path) as handle:
+                image = handle.convert("RGB")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"image {path} of caption dataset {self.name!r} (pair {index}) is missing; "
+                                    f"captions come from {self.source}") from None
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.captions[index], self.image_ids[index]
+
+    def __repr__(self) -> str:
+        return (f"CaptionSet({self.name!r}, split={self.split!r}, pairs={len(self)}, "
+                f"images={len(set(self.image_ids))}, source={self.source})")
+
+
+def load_captions(name: str | None, *, data_root: str | os.PathLike = "data",
+                  caption_file: str | os.PathLike | None = None, split: str | None = None,
+                  max_per_image: int | None = None, max_samples: int | None = None,
+                  transform: Callable | None = None) -> CaptionSet:
+    """The caption dataset `name` (or the table/split file `caption_file`) as a :class:`CaptionSet`."""
+    split = split or DEFAULT_SPLIT
+    for option, value in (("max_per_image", max_per_image), ("max_samples", max_samples)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{option} must be a positive integer or None, got {value!r}")
+    if caption_file is not None:
+        path = Path(caption_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"caption file {path} not found (expected a .csv/.tsv table of "
+                                    "(image path, caption) rows or a Karpathy dataset_<name>.json)")
+        name = name or path.stem
+        records, source = _read_file(path, name, split)
+    else:
+        if not name:
+            raise ValueError("give a caption dataset name or a caption file")
+        records, source = _find_source(name, Path(data_root), split)
+    records = _limit(records, max_per_image, max_samples)
+    ids: dict[Path, int] = {}
+    image_ids = [ids.setdefault(image, len(ids)) for image, _ in records]
+    return CaptionSet(name, [caption for _, caption in records], [image for image, _ in records], image_ids,
+                      split=split, source=str(source), transform=transform)
+
+
+def _find_source(name: str, data_root: Path, split: str) -> tuple[list[tuple[Path, str]], Path]:
+    folder = next((f for f in (data_root / name, data_root / name.lower()) if f.is_dir()), data_root / name)
+    karpathy = folder / f"dataset_{name.lower()}.json"
+    tables = [folder / f"captions{suffix}" for suffix in (".csv", ".tsv")]
+    if karpathy.is_file():
+        return _read_karpathy(karpathy, name, split), karpathy
+    for table in tables:
+        if table.is_file():
+            return _read_table(table), table
+    if name.lower() == "coco":
+        annotations = folder / "annotations" / f"captions_{split}2017.json"
+        if annotations.is_file():
+            return _read_coco(annotations, folder / f"{split}2017"), annotations
+    where = WHERE_TO_GET.get(name.lower(), "a Karpathy split file or a table of (image path, caption) rows")
+    looked = [karpathy, *tables] + ([folder / "annotations" / f"captions_{split}2017.json"]
+                                    if name.lower() == "coco" else [])
+    raise FileNotFoundError(f"no captions for dataset {name!r}: looked for {', '.join(map(str, looked))}. "
+                            f"Get {where}, and put it in {folder}/ (or pass --caption-file PATH)")
+
+
+def _read_file(path: Path, name: str, split: str) -> tuple[list[tuple[Path, str]], Path]:
+    if path.suffix.lower() == ".json":
+        return _read_karpathy(path, name, split), path
+    if path.suffix.lower() not in TABLE_DELIMITERS:
+        raise ValueError(f"caption file {path}: expected .csv, .tsv, .txt or a Karpathy .json, got {path.suffix!r}")
+    return _read_table(path), path
+
+
+def _read_karpathy(path: Path, name: str, split: str) -> list[tuple[Path, str]]:
+    with open(path) as handle:
+        images = json.load(handle).get("images")
+    if not isinstance(images, list):
+        raise ValueError(f"{path} is not a Karpathy split file (no 'images' list)")
+    chosen = [image for image in images if split == "all" or image.get("split") == split]
+    root = _karpathy_image_folder(path.parent, name, chosen[:1])
+    return [(root / image.get("filepath", "") / image["filename"], sentence["raw"].strip())
+            for image in chosen for sentence in image["sentences"]]
+
+
+def _karpathy_image_folder(folder: Path, name: str, first: list[dict]) -> Path:
+    """The folder (among the dataset's usual ones) that holds the first image; the first existing one else."""
+    candidates = [folder / sub for sub in IMAGE_FOLDERS.get(name.lower(), ("images", ""))]
+    if first:
+        relative = Path(first[0].get("filepath", "")) / first[0]["filename"]
+        for candidate in candidates:
+            if (candidate / relative).is_file():
+                return candidate
+        raise FileNotFoundError(f"images of {name!r} not found: looked for {relative} in "
+                                f"{', '.join(str(c) for c in candidates)}. "
+                                f"Get {WHERE_TO_GET.get(name.lower(), 'the images')} and unpack them in {folder}/")
+    return candidates[0]
+
+
+def _read_table(path: Path) -> list[tuple[Path, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.reader(handle, delimiter=TABLE_DELIMITERS.get(path.suffix.lower(), ",")) if row]
+    if rows and not Path(rows[0][0].strip()).suffix:
+        rows = rows[1:]
+    records = []
+    for number, row in enumerate(rows, start=1):
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise ValueError(f"{path}: row {number} {row!r} is not (image path, caption); quote captions that "
+                             "contain the delimiter")
+        records.append((path.parent / row[0].strip(), row[1].strip()))
+    missing = next((image for image, _ in records if not image.is_file()), None)
+    if missing is not None:
+        raise FileNotFoundError(f"{path}: image {missing} not found (image paths are relative to {path.parent})")
+    return records
+
+
+def _read_coco(annotations: Path, image_folder: Path) -> list[tuple[Path, str]]:
+    with open(annotations) as handle:
+        coco = json.load(handle)
+    files = {image["id"]: image["file_name"] for image in coco["images"]}
+    captions: dict[int, list[str]] = {}
+    for annotation in coco["annotations"]:
+        captions.setdefault(annotation["image_id"], []).append(annotation["caption"].strip())
+    return [(image_folder / files[image_id], caption)
+            for image_id in sorted(files) for caption in captions.get(image_id, [])]
+
+
+def _limit(records: list[tuple[Path, str]], max_per_image: int | None,
+           max_samples: int | None) -> list[tuple[Path, str]]:
+    if max_per_image is not None:
+        seen: dict[Path, int] = {}
+        kept = []
+        for image, caption in records:
+            seen[image] = seen.get(image, 0) + 1
+            if seen[image] <= max_per_image:
+                kept.append((image, caption))
+        records = kept
+    return records[:max_samples] if max_samples is not None else records

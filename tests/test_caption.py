@@ -1,0 +1,220 @@
+"""Captioning task: caption datasets, the teacher-forced feature model, and the stage 1c -> 2 -> 3 chain.
+
+Models are tiny random-init VisionEncoderDecoders (ViT encoder, BERT or GPT-2 decoder) with a tokenizer
+built from a small vocabulary file, saved to a tmp folder; images are 32-px generated pictures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pipeline.caption_models import (CaptionFeatureModel, MissingCheckpointError, load_caption_model, masked_mean,
+                                     resolve_checkpoint, zoo_models)
+from pipeline.captions import load_captions
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = "a dog cat runs on the grass red blue ball man woman sits in water jumps over green".split()
+N_IMAGES = 12
+TINY_MODELS = ("tiny_bert", "tiny_gpt2", "tiny_bert_wide")
+
+
+def make_tiny_captioner(folder: Path, decoder: str = "bert", encoder_dim: int = 32, seed: int = 0) -> Path:
+    from transformers import (BertConfig, BertTokenizer, GPT2Config, ViTConfig, ViTImageProcessor,
+                              VisionEncoderDecoderConfig, VisionEncoderDecoderModel)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
+    torch.manual_seed(seed)
+    encoder = ViTConfig(image_size=32, patch_size=8, hidden_size=encoder_dim, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64)
+    if decoder == "bert":
+        decoder_config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
+                                    num_attention_heads=2, intermediate_size=64, is_decoder=True,
+                                    add_cross_attention=True)
+    else:
+        decoder_config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                                    add_cross_attention=True, bos_token_id=tokenizer.cls_token_id,
+                                    eos_token_id=tokenizer.sep_token_id)
+    model = VisionEncoderDecoderModel(VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder_config))
+    model.config.decoder_start_token_id = tokenizer.cls_token_id
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def make_images(folder: Path, count: int) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    names = []
+    for index in range(count):
+        name = f"img{index:02d}.png"
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / name)
+        names.append(name)
+    return names
+
+
+def caption_of(image: int, version: int) -> str:
+    rng = np.random.default_rng(100 * image + version)
+    return " ".join(rng.choice(WORDS, size=2 + (3 * image + version) % 7))
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """12 images with two captions each, as a CSV (header, rows interleaved so images repeat), and models."""
+    root = tmp_path_factory.mktemp("caption")
+    names = make_images(root / "pics" / "images", N_IMAGES)
+    rows = [(f"images/{names[i]}", caption_of(i, v)) for v in range(2) for i in range(N_IMAGES)]
+    table = root / "pics" / "mycaps.csv"
+    table.write_text("image,caption\n" + "".join(f'{path},"{text}"\n' for path, text in rows))
+    checkpoints = root / "checkpoints"
+    make_tiny_captioner(checkpoints / "tiny_bert")
+    make_tiny_captioner(checkpoints / "tiny_gpt2", decoder="gpt2", encoder_dim=48, seed=1)
+    make_tiny_captioner(checkpoints / "tiny_bert_wide", encoder_dim=64, seed=2)
+    return {"root": root, "table": table, "rows": rows, "checkpoints": checkpoints}
+
+
+# ----- datasets --------------------------------------------------------------------------------------
+def test_csv_pairs_in_file_order_with_image_ids(work):
+    pairs = load_captions(None, caption_file=work["table"])
+    assert pairs.name == "mycaps"
+    assert pairs.captions == [text for _, text in work["rows"]]
+    assert pairs.image_ids == list(range(N_IMAGES)) * 2
+    assert pairs.image_paths[N_IMAGES] == pairs.image_paths[0] == work["table"].parent / "images" / "img00.png"
+    image, caption, image_id = pairs[N_IMAGES + 3]
+    assert image.size == (32, 32) and image.mode == "RGB"
+    assert (caption, image_id) == (work["rows"][N_IMAGES + 3][1], 3)
+
+
+def test_tsv_without_header_limits_and_named(work, tmp_path):
+    table = tmp_path / "more.tsv"
+    image_folder = work["table"].parent / "images"
+    table.write_text("".join(f"{image_folder / f'img{i % 3:02d}.png'}\tcaption {i}\n" for i in range(9)))
+    pairs = load_captions("mine", caption_file=table)
+    assert pairs.name == "mine" and len(pairs) == 9 and pairs.image_ids == [0, 1, 2] * 3
+    assert load_captions(None, caption_file=table, max_per_image=2).captions == [f"caption {i}" for i in range(6)]
+    assert load_captions(None, caption_file=table, max_per_image=2, max_samples=4).image_ids == [0, 1, 2, 0]
+
+
+def test_karpathy_split_file(tmp_path):
+    folder = tmp_path / "flickr8k"
+    names = make_images(folder / "Flicker8k_Dataset", 4)
+    images = [{"filename": name, "split": split, "sentences": [{"raw": f" {name} caption {k} "} for k in range(5)]}
+              for name, split in zip(names, ("train", "test", "train", "val"))]
+    (folder / "dataset_flickr8k.json").write_text(json.dumps({"images": images, "dataset": "flickr8k"}))
+    train = load_captions("flickr8k", data_root=tmp_path)
+    assert train.split == "train" and len(train) == 10 and train.image_ids == [0] * 5 + [1] * 5
+    assert train.captions[:2] == ["img00.png caption 0", "img00.png caption 1"]
+    assert train.image_paths[5] == folder / "Flicker8k_Dataset" / "img02.png"
+    assert len(load_captions("flickr8k", data_root=tmp_path, split="all", max_per_image=3)) == 12
+    with pytest.raises(ValueError, match="no pairs"):
+        load_captions("flickr8k", data_root=tmp_path, split="restval")
+
+
+def test_coco_annotations_in_cocacaptions_order(tmp_path):
+    folder = tmp_path / "coco"
+    make_images(folder / "train2017", 2)
+    annotations = {"images": [{"id": 9, "file_name": "img01.png"}, {"id": 3, "file_name": "img00.png"}],
+                   "annotations": [{"image_id": 9, "caption": "nine a"}, {"image_id": 3, "caption": "three a"},
+                                   {"image_id": 9, "caption": "nine b"}]}
+    (folder / "annotations").mkdir()
+    (folder / "annotations" / "captions_train2017.json").write_text(json.dumps(annotations))
+    pairs = load_captions("coco", data_root=tmp_path)
+    assert pairs.captions == ["three a", "nine a", "nine b"] and pairs.image_ids == [0, 1, 1]
+
+
+def test_missing_inputs_name_the_file_and_the_source(work, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"dataset_flickr30k\.json.*karpathy"):
+        load_captions("flickr30k", data_root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="nothere.csv"):
+        load_captions(None, caption_file=tmp_path / "nothere.csv")
+    table = tmp_path / "bad.csv"
+    table.write_text("image,caption\nimages/absent.png,a dog\n")
+    with pytest.raises(FileNotFoundError, match="absent.png"):
+        load_captions(None, caption_file=table)
+    table.write_text("x.png\n")
+    with pytest.raises(ValueError, match="row 1"):
+        load_captions(None, caption_file=table)
+
+
+# ----- the feature model -----------------------------------------------------------------------------
+def test_masked_mean_known_values():
+    hidden = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    expected = torch.stack([hidden[0, :2].mean(0), hidden[1, 0]])
+    assert torch.equal(masked_mean(hidden, mask), expected)
+
+
+@pytest.mark.parametrize("name", ["tiny_bert", "tiny_gpt2"])
+def test_pooling_ignores_padding_and_batch_mates(work, name):
+    model, meta = load_caption_model(name, checkpoint_dir=work["checkpoints"])
+    assert meta["feature"] == "decoder" and meta["decoder"] == ("bert" if name == "tiny_bert" else "gpt2")
+    pairs = load_captions(None, caption_file=work["table"])
+    image = pairs[0][0]
+    pixels = model.collate([pairs[0]])[0]["pixel_values"]
+    caption = "a dog runs"
+    features = [model(pixel_values=pixels, **model.tokenize([caption], pad_to=length))[0] for length in (5, 9, 30)]
+    for other in features[1:]:
+        torch.testing.assert_close(other, features[0], rtol=0, atol=1e-5)
+    batch, _ = model.collate([(image, caption, 0), (image, "a man sits in the water over the red ball", 0)])
+    assert batch["decoder_attention_mask"][0].sum() == 5 and batch["decoder_attention_mask"].shape[1] > 5  # [CLS] a dog runs [SEP], padded
+    torch.testing.assert_close(model(**batch)[0], features[0], rtol=0, atol=1e-5)
+
+
+def test_teacher_forcing_inputs_are_shifted_caption(work):
+    model, _ = load_caption_model("tiny_bert", checkpoint_dir=work["checkpoints"])
+    inputs = model.tokenize(["a dog", "a dog runs on grass"])
+    ids = model.tokenizer(["a dog", "a dog runs on grass"], padding=True)["input_ids"]
+    cls, pad = model.tokenizer.cls_token_id, model.tokenizer.pad_token_id
+    assert inputs["decoder_input_ids"][0].tolist() == [cls, *ids[0][:3]] + [pad] * 3
+    assert inputs["decoder_input_ids"][1].tolist() == [cls, *ids[1][:-1]]
+    assert inputs["decoder_attention_mask"][0].tolist() == [1] * 4 + [0] * 3
+
+
+def test_decoder_feature_is_last_hidden_state_mean(work):
+    model, _ = load_caption_model("tiny_bert", checkpoint_dir=work["checkpoints"])
+    pairs = load_captions(None, caption_file=work["table"])
+    batch, _ = model.collate([pairs[i] for i in range(3)])
+    with torch.no_grad():
+        out = model.model(pixel_values=batch["pixel_values"], decoder_input_ids=batch["decoder_input_ids"],
+                          decoder_attention_mask=batch["decoder_attention_mask"], output_hidden_states=True)
+    last = out.decoder_hidden_states[-1]
+    for row, feature in enumerate(model(**batch)):
+        length = int(batch["decoder_attention_mask"][row].sum())
+        torch.testing.assert_close(feature, last[row, :length].mean(0), rtol=1e-6, atol=1e-6)
+
+
+def test_encoder_feature_shared_by_pairs_of_an_image(work):
+    model, meta = load_caption_model("tiny_gpt2", checkpoint_dir=work["checkpoints"], feature="encoder")
+    pairs = load_captions(None, caption_file=work["table"])
+    batch, image_ids = model.collate([pairs[0], pairs[1], pairs[N_IMAGES]])
+    assert set(batch) == {"pixel_values"} and image_ids.tolist() == [0, 1, 0]
+    features = model(**batch)
+    assert features.shape == (3, 48)
+    torch.testing.assert_close(features[0], features[2])
+    with torch.no_grad():
+        tokens = model.model.encoder(pixel_values=batch["pixel_values"]).last_hidden_state
+    torch.testing.assert_close(features, tokens.mean(1))
+
+
+def test_missing_checkpoints_and_zoo(work, tmp_path):
+    assert zoo_models("caption")[0] == "vit_bert" and len(zoo_models("caption")) == 9
+    with pytest.raises(ValueError, match="zoo"):
+        zoo_models("nope")
+    with pytest.raises(MissingCheckpointError, match=r"vit_bert.*private.*google/vit-base-patch16-224-in21k"):
+        resolve_checkpoint("vit_bert", tmp_path)
+    assert resolve_checkpoint("tiny_bert", work["checkpoints"]) == str(work["checkpoints"] / "tiny_bert")
+    assert resolve_checkpoint("nlpconnect/vit-gpt2-image-captioning") == "nlpconnect/vit-gpt2-image-captioning"
+    with pytest.raises(MissingCheckpointError, match="could not load"):
+        load_caption_model(str(tmp_path / "empty_hub_like_name"))
+    with pytest.raises(ValueError, match="feature must be"):
+        CaptionFeatureModel(None, None, None, feature="pooler")
