@@ -1,0 +1,38 @@
+"""Stage 3 (classification): score a zoo's features with transferability metrics and compare with fine-tuning.
+
+Reads the features and labels of stage 1 and the class F-labels of stage 2 from the results folder, runs every
+metric on every (dataset, model), records the scores (results/scores/), and prints and writes (results/tables/):
+
+- per metric, a row per dataset: weighted Kendall tau in both conventions, Kendall tau-b, Pearson, Rel@1, Rel@3
+  and seconds, and a mean row; one summary of datasets x metrics (headline: scipy.stats.weightedtau(score,
+  fine-tuned), the convention of SFDA and EMMS); a scatter plot per dataset (score against fine-tuned result);
+- for a dataset without a ground truth (your own data): the models ranked by each metric, and how much the
+  metrics agree with each other.
+
+Finished cells are skipped on a re-run (--overwrite true re-scores them). Examples::
+
+    python evaluate_metric_cls.py                                       # the paper's zoo and datasets
+    python evaluate_metric_cls.py --datasets cifar10 --metrics emms,logme
+    python evaluate_metric_cls.py --dataset-dir ~/data/my_flowers       # which model should I fine-tune?
+"""
+import sys
+
+from pipeline import cli, evaluate
+
+ZOO = "cnn_supervised"        # model zoo: a ground truth in data/ground_truth/ (cnn_supervised, cnn_selfsupervised, vit, logme_zoo) or any zoo name
+DATASETS = []                 # datasets as stage 1 named them; empty: every dataset of the zoo's ground truth
+MODELS = []                   # empty: the zoo's models (those in its ground truth, else those with features stored)
+METRICS = []                  # empty: emms and every baseline the stored inputs allow (leep/nce need source probabilities)
+FLABEL_ENCODERS = []          # F-label encoders for EMMS; empty: every encoder with class F-labels for the dataset
+GROUND_TRUTH = None           # a ground-truth JSON of your own (same format as data/ground_truth/*.json); none: the zoo's
+DATASET_DIR = None            # your own dataset's folder, named as stage 1 named it (the folder's name)
+RESULTS = "results"           # the results folder every stage reads and writes
+OVERWRITE = False             # re-score cells that are already scored
+
+
+def main(argv=None) -> int:
+    return evaluate.main("cls", cli.parse(globals(), __doc__, argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

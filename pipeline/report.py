@@ -1,0 +1,110 @@
+"""Tables (markdown, CSV, JSON) and plots (PNG) of stage 3; written through the store.
+
+A :class:`Table` is a title, column names and rows of cells (text, numbers, or None / NaN for "no value").
+Plots use matplotlib's object API (``matplotlib.figure.Figure``, Agg canvas), so nothing here changes the
+global pyplot state or needs a display.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from pipeline.store import Store, save_bytes, save_text
+
+MISSING = "—"
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    digits: int = 4
+
+    def cell(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return MISSING
+        if isinstance(value, float):
+            return f"{value:.{self.digits}f}"
+        return str(value)
+
+    def markdown(self) -> str:
+        body = [[self.cell(v) for v in row] for row in self.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(self.columns)]
+
+        def line(cells):
+            return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                     for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+        rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
+        return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body)]) + "\n"
+
+    def csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        for row in self.rows:
+            writer.writerow(["" if self.cell(v) == MISSING else (repr(v) if isinstance(v, float) else v) for v in row])
+        return buffer.getvalue()
+
+
+def json_ready(obj: Any) -> Any:
+    """NaN and inf become None (JSON has no NaN); tuples become lists; keys become strings."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+def write_table(store: Store, name: str, table: Table) -> list[Path]:
+    """results/tables/<name>.md and .csv; returns both paths."""
+    paths = [store.table_path(f"{name}.md"), store.table_path(f"{name}.csv")]
+    save_text(paths[0], table.markdown())
+    save_text(paths[1], table.csv())
+    return paths
+
+
+def write_json(store: Store, name: str, obj: Any) -> Path:
+    path = store.table_path(f"{name}.json")
+    save_text(path, json.dumps(json_ready(obj), indent=2) + "\n")
+    return path
+
+
+def scatter_plot(store: Store, name: str, title: str, panels: Sequence[dict], y_label: str = "fine-tuned result") -> Path:
+    """One subplot per metric: its score (x) against the fine-tuned result (y), one labelled point per model.
+
+    ``panels``: [{"metric": str, "scores": {model: score}, "truth": {model: value}, "weighted_tau": float}]."""
+    from matplotlib.figure import Figure  # imported here: the tables need no matplotlib
+
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure = Figure(figsize=(4.6 * columns, 3.9 * rows), layout="constrained")
+    figure.suptitle(title, fontsize=13)
+    for index, panel in enumerate(panels):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        models = sorted(set(panel["scores"]) & set(panel["truth"]))
+        x = [panel["scores"][m] for m in models]
+        y = [panel["truth"][m] for m in models]
+        axes.scatter(x, y, s=22, color="tab:blue", zorder=2)
+        for model, xi, yi in zip(models, x, y):
+            axes.annotate(model, (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        tau = panel.get("weighted_tau")
+        shown = MISSING if tau is None or math.isnan(tau) else f"{tau:.3f}"
+        axes.set_title(f"{panel['metric']}   weighted τ = {shown}", fontsize=10)
+        axes.set_xlabel(f"{panel['metric']} score", fontsize=8)
+        axes.set_ylabel(y_label, fontsize=8)
+        axes.tick_params(labelsize=7)
+        axes.grid(alpha=0.3, zorder=0)
+        axes.margins(x=0.18, y=0.12)  # room for the labels of the outermost points
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    path = store.table_path(f"{name}.png")
+    save_bytes(path, buffer.getvalue())
+    return path

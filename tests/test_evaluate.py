@@ -1,0 +1,142 @@
+"""Stage 3 end to end on tiny synthetic features written through the store (evaluate_metric_*.py main(argv))."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metrics
+from metrics.registry import MetricSpec
+from pipeline.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["strong", "good", "weak", "noise"]           # decreasing signal about the labels
+TRUTH = {"strong": 90.0, "good": 80.0, "weak": 70.0, "noise": 60.0}
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fisher_ratio(features, labels):
+    """Between-class over within-class variance (a made-up metric with a known order on the toy zoo)."""
+    features = np.asarray(features, dtype=np.float64)
+    means = np.stack([features[labels == c].mean(0) for c in np.unique(labels)])
+    within = sum(((features[labels == c] - means[i]) ** 2).sum() for i, c in enumerate(np.unique(labels)))
+    return float(((means - features.mean(0)) ** 2).sum() * len(features) / len(means) / within)
+
+
+def _r2(features, targets, regression=True):
+    features = np.c_[np.asarray(features, dtype=np.float64), np.ones(len(features))]
+    fit = features @ np.linalg.lstsq(features, targets, rcond=None)[0]
+    return float(1 - ((targets - fit) ** 2).sum() / ((targets - targets.mean(0)) ** 2).sum())
+
+
+def _broken(features, labels):
+    raise RuntimeError("this metric always fails")
+
+
+@pytest.fixture
+def fake_metrics(monkeypatch):
+    monkeypatch.setitem(metrics.METRICS, "fisher", MetricSpec("fisher", _fisher_ratio, "features+labels"))
+    monkeypatch.setitem(metrics.METRICS, "broken", MetricSpec("broken", _broken, "features+labels"))
+    monkeypatch.setitem(metrics.METRICS, "r2", MetricSpec("r2", _r2, "features+labels", ("real",)))
+
+
+def _cls_zoo(tmp_path, n=240, classes=4, dim=12):
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "results")
+    labels = np.arange(n) % classes
+    centres = rng.normal(size=(classes, dim))
+    for model, signal in zip(MODELS, (3.0, 1.5, 0.7, 0.0)):
+        features = signal * centres[labels] + rng.normal(size=(n, dim))
+        store.save_features("toyset", model, features, labels, {"weights": "synthetic"})
+    for encoder in ("enc_a", "enc_b"):
+        store.save_flabels("toyset", encoder, "class", rng.normal(size=(classes, 8)), {"template": "synthetic"})
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"zoo": "toy", "description": "made up", "source": "test",
+                                 "measure": {"toyset": "accuracy (%)"}, "finetune": {"toyset": TRUTH}}))
+    return store, ["--zoo", "toy", "--ground-truth", str(truth), "--results", str(store.root)]
+
+
+def _metrics_implemented(*names):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)), np.arange(20) % 2
+    missing = []
+    for name in names:
+        try:
+            metrics.METRICS[name](x, [rng.normal(size=(2, 4))], y) if name == "emms" else metrics.METRICS[name](x, y)
+        except NotImplementedError:
+            missing.append(name)
+        except Exception:
+            pass
+    return missing
+
+
+def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    script = _script("evaluate_metric_cls")
+    assert script.main(argv + ["--metrics", "fisher,broken"]) == 0
+    printed = capsys.readouterr()
+    assert "fisher on zoo toy" in printed.out and "weighted τ" in printed.out
+    assert "[failed] toyset / strong / broken: RuntimeError: this metric always fails" in printed.out
+    scores = store.load_scores("toyset", "fisher")
+    assert [m for m, _ in sorted(scores.items(), key=lambda kv: -kv[1]["score"])] == MODELS
+    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
+    assert results["datasets"]["toyset"]["correlations"]["fisher"]["rel1"] == pytest.approx(1.0)
+    for name in ("toy/cls_fisher.md", "toy/cls_fisher.csv", "toy/cls_summary.md", "toy/cls_summary.csv",
+                 "toy/plots/cls_toyset.png"):
+        assert store.table_path(name).stat().st_size > 0, name
+    assert store.table_path("toy/plots/cls_toyset.png").read_bytes()[:4] == b"\x89PNG"
+    summary_csv = store.table_path("toy/cls_summary.csv").read_text().splitlines()
+    assert summary_csv[0] == "dataset,fisher,broken"
+    dataset, fisher, broken = summary_csv[1].split(",")
+    assert dataset == "toyset" and float(fisher) == pytest.approx(1.0) and broken == ""
+
+    assert script.main(argv + ["--metrics", "fisher"]) == 0
+    second = capsys.readouterr().out
+    assert "scored 0 cell(s), skipped 4 already scored" in second
+    assert store.load_scores("toyset", "fisher") == scores      # seconds unchanged: nothing re-ran
+    assert script.main(argv + ["--metrics", "fisher", "--overwrite", "true"]) == 0
+    assert "scored 4 cell(s), skipped 0" in capsys.readouterr().out
+
+
+def test_cls_with_emms_and_logme_ranks_the_zoo_in_order(tmp_path, capsys):
+    missing = _metrics_implemented("emms", "logme")
+    if missing:
+        pytest.skip(f"{missing} not implemented yet")
+    store, argv = _cls_zoo(tmp_path)
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms,logme"]) == 0
+    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    for name in ("emms", "logme"):
+        assert results["datasets"]["toyset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
+    assert "emms on zoo toy" in capsys.readouterr().out
+
+
+def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_path, fake_metrics, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    rng = np.random.default_rng(1)
+    for extra in ("extra", "short_labels"):
+        store.save_features("toyset", extra, rng.normal(size=(240, 12)), np.arange(240) % 4, {})
+    np.save(store.feature_paths("toyset", "short_labels")["label"], np.zeros(10, dtype=np.int64))  # length mismatch
+    store.feature_paths("toyset", "weak")["feature"].unlink()                # a missing feature file
+    code = _script("evaluate_metric_cls").main(
+        argv + ["--metrics", "fisher", "--models", "strong,good,weak,noise,extra,short_labels"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    assert f"missing {store.feature_paths('toyset', 'weak')['feature']}" in out
+    assert "make it with: python forward_feature_CNN.py --models weak --datasets toyset" in out
+    assert "holds (240, 12) features but" in out and "(10,) labels" in out
+    assert "model(s) ['extra', 'short_labels'] have no fine-tuned result for 'toyset'" in out
+    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    assert sorted(results["datasets"]["toyset"]["scores"]["fisher"]) == ["extra", "good", "noise", "strong"]
+    assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
+    assert {p["kind"] for p in results["problems"]} == {"missing input", "bad input", "no ground truth"}
