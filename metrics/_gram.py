@@ -11,13 +11,35 @@ import numpy as np
 BLOCK_ROWS = 8192
 
 
+def column_means(x, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Column means of x (N, D) in float64, one pass of row blocks."""
+    total = np.zeros(x.shape[1])
+    for start in range(0, x.shape[0], block_rows):
+        total += np.asarray(x[start:start + block_rows], dtype=np.float64).sum(axis=0)
+    return total / x.shape[0]
+
+
+def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Per-class column sums of x (N, D) for labels in 0..n_classes-1: (n_classes, D) float64.
+
+    A sparse one-hot product per block, so the cost is O(N D) whatever the number of classes.
+    """
+    from scipy import sparse
+
+    sums = np.zeros((n_classes, x.shape[1]))
+    for start in range(0, x.shape[0], block_rows):
+        block = np.asarray(x[start:start + block_rows], dtype=np.float64)
+        rows = labels[start:start + len(block)]
+        one_hot = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
+                                    shape=(n_classes, len(rows)))
+        sums += one_hot @ block
+    return sums
+
+
 def column_moments(x, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """Column means and population standard deviations of x (N, D), in float64, in one pass of blocks."""
+    """Column means and population standard deviations of x (N, D), in float64, in two passes of blocks."""
     n = x.shape[0]
-    mean = np.zeros(x.shape[1])
-    for start in range(0, n, block_rows):
-        mean += np.asarray(x[start:start + block_rows], dtype=np.float64).sum(axis=0)
-    mean /= n
+    mean = column_means(x, block_rows)
     sq = np.zeros(x.shape[1])
     for start in range(0, n, block_rows):
         block = np.asarray(x[start:start + block_rows], dtype=np.float64) - mean
@@ -60,3 +82,21 @@ def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int = BLOC
         part = matmul_t(xb, yb)
         result = part if result is None else result + part
     return result
+
+
+def gram_and_cross(x, y_block, *, x_mean, block_rows: int = BLOCK_ROWS, device=None,
+                   dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+    """(x - x_mean)ᵀ(x - x_mean) and (x - x_mean)ᵀ Y in one pass over the rows of x.
+
+    ``y_block(start, stop)`` returns rows start..stop of Y as float64 (built on the fly, e.g. centred
+    and scaled targets), so Y never exists whole.
+    """
+    matmul_t = _matmul_t(device, dtype)
+    gram = cross = None
+    for start in range(0, x.shape[0], block_rows):
+        xb = np.asarray(x[start:start + block_rows], dtype=np.float64) - x_mean
+        yb = y_block(start, start + len(xb))
+        gram_part, cross_part = matmul_t(xb, xb), matmul_t(xb, yb)
+        gram = gram_part if gram is None else gram + gram_part
+        cross = cross_part if cross is None else cross + cross_part
+    return gram, cross
