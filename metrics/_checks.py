@@ -75,3 +75,24 @@ def as_probabilities(probs, n_samples: int | None = None, name: str = "source_pr
         raise ValueError(f"{name} rows must sum to 1 (softmax probabilities); row sums range "
                          f"{row_sums.min():.4g}..{row_sums.max():.4g}")
     return array / row_sums[:, None]
+
+
+def as_features_blockwise(features, name: str = "features", block_rows: int = 8192):
+    """Like :func:`as_features` but without a float64 copy: 2-D, numeric, non-empty, finite, checked in
+    blocks of rows. Returns the caller's array itself (a float32 ``np.memmap`` stays on disk): read it, never
+    write to it.
+    """
+    array = features if isinstance(features, np.ndarray) else np.asarray(features)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N samples, D dimensions), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {array.shape})")
+    if array.dtype.kind == "f":
+        bad = sum(int((~np.isfinite(array[start:start + block_rows])).any(axis=1).sum())
+                  for start in range(0, array.shape[0], block_rows))
+        if bad:
+            raise ValueError(f"{name} holds NaN or inf in {bad} of {array.shape[0]} rows; "
+                             f"check the extraction (e.g. fp16 overflow) and re-extract")
+    return array
