@@ -28,6 +28,7 @@ GROUND_TRUTH = None           # a ground-truth JSON of your own (same format as 
 DATASET_DIR = None            # your own dataset's folder, named as stage 1 named it (the folder's name)
 RESULTS = "results"           # the results folder every stage reads and writes
 OVERWRITE = False             # re-score cells that are already scored
+DEVICE = "cpu"                # "cuda": metrics that accept a device (emms, logme, ...) use the GPU
 
 
 def main(argv=None) -> int:

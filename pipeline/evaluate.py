@@ -57,6 +57,7 @@ class Settings:
     overwrite: bool = False
     dataset_dir: str | None = None
     ground_truth: str | None = None   # a zoo name or a JSON path; None: the zoo's shipped file, if any
+    device: str | None = None         # "cuda": metrics that take a device run their dense algebra there
 
 
 @dataclass
@@ -252,7 +253,7 @@ class Scorer:
         try:
             args, kwargs = self.arguments(dataset, model, name, features, labels)
             start = time.perf_counter()
-            value = metric_registry.METRICS[name](*args, **kwargs)
+            value = metric_registry.METRICS[name](*args, **kwargs, **self.device_option(name))
             seconds = time.perf_counter() - start
             self.record(dataset, name, {model: (value, seconds)})
         except Exception as error:  # a failed cell: recorded and reported, the other cells go on
@@ -277,16 +278,25 @@ class Scorer:
             return (features, self.class_flabels(self.flabels(dataset), labels), labels), {}
         return (features, labels), {}
 
+    def device_option(self, name: str) -> dict:
+        device = self.plan.settings.device
+        takes = "device" in inspect.signature(metric_registry.METRICS[name].function).parameters
+        return {"device": device} if device and device != "cpu" and takes else {}
+
     @staticmethod
     def class_flabels(flabels: dict, labels: np.ndarray) -> list[np.ndarray]:
+        """The rows of each class table for the classes present, in label order (EMMS pairs row c with the
+        c-th smallest label, so a split that lacks a class would otherwise shift every row after it)."""
         if not flabels:
             raise MissingInputError("no class F-labels for this dataset (see the message above)")
-        top = int(labels.max())
+        present = np.unique(labels)
+        if present[0] < 0:
+            raise ValueError(f"labels hold negative class indices ({int(present[0])}); re-extract the features")
         for encoder, table in flabels.items():
-            if top >= len(table):
+            if present[-1] >= len(table):
                 raise ValueError(f"class F-labels of {encoder!r} have {len(table)} rows but the labels go up to "
-                                 f"class {top}; re-run stage 2 for this dataset")
-        return list(flabels.values())
+                                 f"class {int(present[-1])}; re-run stage 2 for this dataset")
+        return [table[present] for table in flabels.values()]
 
     @staticmethod
     def caption_flabels(flabels: dict, rows: int) -> list[np.ndarray]:
@@ -309,7 +319,8 @@ class Scorer:
                 raise ValueError(f"labels of {differing} differ from those of {models[0]!r}: the features were not "
                                  f"extracted from the same samples in the same order; re-extract with --overwrite")
             start = time.perf_counter()
-            values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels)
+            values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels,
+                                                   **self.device_option(name))
             seconds = (time.perf_counter() - start) / len(models)  # the zoo's time, shared out per model
             self.record(dataset, name, {m: (values[m], seconds) for m in models})
         except Exception as error:
@@ -489,7 +500,8 @@ def main(task: str, args, out=print) -> int:
     """Run a stage script's parsed flags; a user error is one line on stderr and exit status 2."""
     settings = Settings(task=task, zoo=args.zoo, datasets=args.datasets, models=args.models, metrics=args.metrics,
                         flabel_encoders=args.flabel_encoders, results=args.results, overwrite=args.overwrite,
-                        dataset_dir=args.dataset_dir, ground_truth=args.ground_truth)
+                        dataset_dir=args.dataset_dir, ground_truth=args.ground_truth,
+                        device=getattr(args, "device", None))
     try:
         run(settings, out=out)
     except UsageError as error:

@@ -140,3 +140,108 @@ def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_pa
     assert sorted(results["datasets"]["toyset"]["scores"]["fisher"]) == ["extra", "good", "noise", "strong"]
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
     assert {p["kind"] for p in results["problems"]} == {"missing input", "bad input", "no ground truth"}
+
+
+def _zoo_fisher(features_by_model, labels):
+    return {model: _fisher_ratio(features, labels) for model, features in features_by_model.items()}
+
+
+def test_users_dataset_without_ground_truth_ranks_models_and_compares_metrics(tmp_path, fake_metrics, monkeypatch,
+                                                                              capsys):
+    monkeypatch.setitem(metrics.METRICS, "zoo_fisher", MetricSpec("zoo_fisher", _zoo_fisher, "zoo+labels"))
+    store, _ = _cls_zoo(tmp_path)
+    rng = np.random.default_rng(2)
+    labels = np.arange(90) % 3
+    centres = rng.normal(size=(3, 6))
+    for model, signal in zip(MODELS, (3.0, 1.5, 0.7, 0.0)):
+        store.save_features("my_photos", model, signal * centres[labels] + rng.normal(size=(90, 6)), labels, {})
+    argv = ["--zoo", "my_own_zoo", "--results", str(store.root), "--dataset-dir", str(tmp_path / "my_photos"),
+            "--metrics", "fisher,zoo_fisher,broken"]
+    assert _script("evaluate_metric_cls").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "my_photos: models ranked by each metric" in out and "agreement between metrics" in out
+    ranking = store.table_path("my_own_zoo/my_photos_ranking.csv").read_text().splitlines()
+    assert ranking[0] == "rank,fisher,zoo_fisher"
+    assert [row.split(",")[1].split(" ")[0] for row in ranking[1:]] == MODELS   # models from the store, ranked
+    agreement = store.table_path("my_own_zoo/my_photos_agreement.csv").read_text().splitlines()
+    assert agreement[1] == "fisher,1.0,1.0"
+    results = json.loads(store.table_path("my_own_zoo/cls_results.json").read_text())
+    assert results["datasets"]["my_photos"]["has_ground_truth"] is False
+    assert not store.table_path("my_own_zoo/plots").exists()          # nothing to plot against
+
+
+def test_emms_without_flabels_names_the_stage_2_command(tmp_path, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    for encoder in ("enc_a", "enc_b"):
+        for path in store.flabel_paths("toyset", encoder, "class").values():
+            path.unlink()
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms"]) == 0
+    out = capsys.readouterr().out
+    assert "no class F-labels" in out and "python Label_embedding/bert.py --datasets toyset" in out
+
+
+@pytest.mark.parametrize("flag, message", [
+    (["--metrics", "no_such_metric"], "unknown metric(s) ['no_such_metric']; available: emms, logme"),
+    (["--ground-truth", "/nowhere/truth.json"], "ground-truth file /nowhere/truth.json does not exist"),
+    (["--zoo", "zoo_without_truth"], "no datasets: zoo 'zoo_without_truth' has no ground truth"),
+])
+def test_user_errors_are_one_line_without_traceback(tmp_path, flag, message):
+    run = subprocess.run([sys.executable, "evaluate_metric_cls.py", "--results", str(tmp_path), *flag],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert message in run.stderr and "Traceback" not in run.stderr + run.stdout
+
+
+def _caption_zoo(tmp_path, n=150):
+    rng = np.random.default_rng(3)
+    store = Store(tmp_path / "results")
+    captions = rng.normal(size=(n, 5))                     # what the captions say, per sample
+    for encoder, width in (("bert_sentence", 6), ("gpt2_sentence", 4)):
+        store.save_flabels("capset", encoder, "caption", captions @ rng.normal(size=(5, width)), {})
+    for model, signal in zip(MODELS, (3.0, 1.0, 0.4, 0.0)):
+        features = signal * captions @ rng.normal(size=(5, 10)) + rng.normal(size=(n, 10))
+        store.save_features("capset", model, features, np.arange(n), {})
+    truth = tmp_path / "caption_truth.json"
+    truth.write_text(json.dumps({"zoo": "captoy", "finetune": {"capset": {m: v / 100 for m, v in TRUTH.items()}}}))
+    return store, ["--zoo", "captoy", "--ground-truth", str(truth), "--results", str(store.root)]
+
+
+def test_caption_path_scores_real_valued_targets(tmp_path, fake_metrics, capsys):
+    store, argv = _caption_zoo(tmp_path)
+    script = _script("evaluate_metric_caption")
+    assert script.main(argv + ["--metrics", "r2"]) == 0
+    out = capsys.readouterr().out
+    assert "r2 on zoo captoy" in out
+    results = json.loads(store.table_path("captoy/caption_results.json").read_text())
+    assert results["datasets"]["capset"]["correlations"]["r2"]["weighted_tau"] == pytest.approx(1.0)
+    assert store.table_path("captoy/plots/caption_capset.png").exists()
+    assert script.main(argv + ["--metrics", "fisher"]) == 2          # a class-label metric cannot score captions
+    assert "do not take 'real' targets" in capsys.readouterr().err
+
+
+def test_caption_flabels_misaligned_with_features_is_a_clear_message(tmp_path, fake_metrics, capsys):
+    store, argv = _caption_zoo(tmp_path)
+    store.save_flabels("capset", "bert_sentence", "caption", np.ones((7, 6)), {})
+    assert _script("evaluate_metric_caption").main(argv + ["--metrics", "r2"]) == 0
+    assert "caption F-labels of 'bert_sentence' have 7 rows but the features have 150" in capsys.readouterr().out
+
+
+def test_caption_with_emms_and_logme(tmp_path, capsys):
+    missing = _metrics_implemented("emms", "logme")
+    if missing:
+        pytest.skip(f"{missing} not implemented yet")
+    store, argv = _caption_zoo(tmp_path)
+    assert _script("evaluate_metric_caption").main(argv) == 0            # default metrics: those taking real targets
+    results = json.loads(store.table_path("captoy/caption_results.json").read_text())
+    for name in ("emms", "logme"):
+        assert results["datasets"]["capset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
+    assert "emms" in capsys.readouterr().out
+
+
+def test_class_tables_follow_the_classes_present():
+    from pipeline.evaluate import Scorer
+    tables = {"enc": np.arange(12.0).reshape(4, 3)}
+    picked = Scorer.class_flabels(tables, np.array([3, 0, 1, 3, 0]))       # class 2 absent from this split
+    assert np.array_equal(picked[0], tables["enc"][[0, 1, 3]])
+    with pytest.raises(ValueError, match="have 4 rows but the labels go up to class 7"):
+        Scorer.class_flabels(tables, np.array([0, 7]))
