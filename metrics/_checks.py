@@ -77,7 +77,7 @@ def as_probabilities(probs, n_samples: int | None = None, name: str = "source_pr
     return array / row_sums[:, None]
 
 
-def as_features_blockwise(features, name: str = "features", block_rows: int = 8192):
+def as_features_blockwise(features, name: str = "features", block_rows: int | None = None):
     """Like :func:`as_features` but without a float64 copy: 2-D, numeric, non-empty, finite, checked in
     blocks of rows. Returns the caller's array itself (a float32 ``np.memmap`` stays on disk): read it, never
     write to it.
@@ -90,8 +90,10 @@ def as_features_blockwise(features, name: str = "features", block_rows: int = 81
     if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {array.shape})")
     if array.dtype.kind == "f":
-        bad = sum(int((~np.isfinite(array[start:start + block_rows])).any(axis=1).sum())
-                  for start in range(0, array.shape[0], block_rows))
+        from metrics._gram import row_blocks
+
+        bad = sum(int((~np.isfinite(array[start:stop])).any(axis=1).sum())
+                  for start, stop in row_blocks(array.shape[0], block_rows))
         if bad:
             raise ValueError(f"{name} holds NaN or inf in {bad} of {array.shape[0]} rows; "
                              f"check the extraction (e.g. fp16 overflow) and re-extract")

@@ -11,15 +11,22 @@ import numpy as np
 BLOCK_ROWS = 8192
 
 
-def column_means(x, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+def row_blocks(n_rows: int, block_rows: int | None = None):
+    """(start, stop) of consecutive row blocks; ``block_rows=None`` means the module's BLOCK_ROWS."""
+    step = BLOCK_ROWS if block_rows is None else block_rows
+    for start in range(0, n_rows, step):
+        yield start, min(start + step, n_rows)
+
+
+def column_means(x, block_rows: int | None = None) -> np.ndarray:
     """Column means of x (N, D) in float64, one pass of row blocks."""
     total = np.zeros(x.shape[1])
-    for start in range(0, x.shape[0], block_rows):
-        total += np.asarray(x[start:start + block_rows], dtype=np.float64).sum(axis=0)
+    for start, stop in row_blocks(x.shape[0], block_rows):
+        total += np.asarray(x[start:stop], dtype=np.float64).sum(axis=0)
     return total / x.shape[0]
 
 
-def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int | None = None) -> np.ndarray:
     """Per-class column sums of x (N, D) for labels in 0..n_classes-1: (n_classes, D) float64.
 
     A sparse one-hot product per block, so the cost is O(N D) whatever the number of classes.
@@ -27,22 +34,22 @@ def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int = BLOCK_RO
     from scipy import sparse
 
     sums = np.zeros((n_classes, x.shape[1]))
-    for start in range(0, x.shape[0], block_rows):
-        block = np.asarray(x[start:start + block_rows], dtype=np.float64)
-        rows = labels[start:start + len(block)]
+    for start, stop in row_blocks(x.shape[0], block_rows):
+        block = np.asarray(x[start:stop], dtype=np.float64)
+        rows = labels[start:stop]
         one_hot = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
                                     shape=(n_classes, len(rows)))
         sums += one_hot @ block
     return sums
 
 
-def column_moments(x, block_rows: int = BLOCK_ROWS) -> tuple[np.ndarray, np.ndarray]:
+def column_moments(x, block_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Column means and population standard deviations of x (N, D), in float64, in two passes of blocks."""
     n = x.shape[0]
     mean = column_means(x, block_rows)
     sq = np.zeros(x.shape[1])
-    for start in range(0, n, block_rows):
-        block = np.asarray(x[start:start + block_rows], dtype=np.float64) - mean
+    for start, stop in row_blocks(n, block_rows):
+        block = np.asarray(x[start:stop], dtype=np.float64) - mean
         sq += np.einsum("ij,ij->j", block, block)
     return mean, np.sqrt(sq / n)
 
@@ -66,7 +73,7 @@ def _matmul_t(device, dtype: str = "float64"):
     return _torch_matmul(device, dtype)
 
 
-def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int = BLOCK_ROWS,
+def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int | None = None,
                   device=None, dtype: str = "float64") -> np.ndarray:
     """(x - x_mean)ᵀ (y - y_mean) accumulated over row blocks; y=None gives the Gram of x.
 
@@ -76,15 +83,15 @@ def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int = BLOC
     x_mean = 0.0 if x_mean is None else x_mean
     y_mean = 0.0 if y_mean is None else y_mean
     result = None
-    for start in range(0, x.shape[0], block_rows):
-        xb = np.asarray(x[start:start + block_rows], dtype=np.float64) - x_mean
-        yb = xb if y is None else np.asarray(y[start:start + block_rows], dtype=np.float64) - y_mean
+    for start, stop in row_blocks(x.shape[0], block_rows):
+        xb = np.asarray(x[start:stop], dtype=np.float64) - x_mean
+        yb = xb if y is None else np.asarray(y[start:stop], dtype=np.float64) - y_mean
         part = matmul_t(xb, yb)
         result = part if result is None else result + part
     return result
 
 
-def gram_and_cross(x, y_block, *, x_mean, block_rows: int = BLOCK_ROWS, device=None,
+def gram_and_cross(x, y_block, *, x_mean, block_rows: int | None = None, device=None,
                    dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
     """(x - x_mean)ᵀ(x - x_mean) and (x - x_mean)ᵀ Y in one pass over the rows of x.
 
@@ -93,9 +100,9 @@ def gram_and_cross(x, y_block, *, x_mean, block_rows: int = BLOCK_ROWS, device=N
     """
     matmul_t = _matmul_t(device, dtype)
     gram = cross = None
-    for start in range(0, x.shape[0], block_rows):
-        xb = np.asarray(x[start:start + block_rows], dtype=np.float64) - x_mean
-        yb = y_block(start, start + len(xb))
+    for start, stop in row_blocks(x.shape[0], block_rows):
+        xb = np.asarray(x[start:stop], dtype=np.float64) - x_mean
+        yb = y_block(start, stop)
         gram_part, cross_part = matmul_t(xb, xb), matmul_t(xb, yb)
         gram = gram_part if gram is None else gram + gram_part
         cross = cross_part if cross is None else cross + cross_part

@@ -96,7 +96,7 @@ def _emms_fit(features, flabels, labels=None, *, solver="exact", ridge=0.0, max_
               device=None) -> EmmsFit:
     """:func:`emms` with the optimal weights lambda and the objective history."""
     _check_options(solver, ridge, max_iter, tol)
-    x = as_features_blockwise(features, "features", _gram.BLOCK_ROWS)
+    x = as_features_blockwise(features, "features")
     n_samples, n_dims = x.shape
     if labels is None:
         stats = _sample_statistics(x, _as_flabel_list(flabels, n_samples, per_sample=True), device)
@@ -157,7 +157,7 @@ def _as_flabel_list(flabels, n_rows: int, per_sample: bool) -> list:
     for k, flabel in enumerate(flabels):
         name = f"flabels[{k}]"
         if per_sample:
-            array = as_features_blockwise(flabel, name, _gram.BLOCK_ROWS)
+            array = as_features_blockwise(flabel, name)
             if array.shape[0] != n_rows:
                 raise ValueError(f"{name} has {array.shape[0]} rows but features have {n_rows}; per-sample "
                                  f"F-labels must describe the same samples in the same order (or pass "

@@ -1,0 +1,256 @@
+"""EMMS: exact against brute force, the class-table path against the expanded arrays, the solvers against
+each other, invariances, and input validation."""
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metrics import _gram
+from metrics.emms import _emms_fit, _simplex_qp, _simplex_qp_projected_gradient, emms
+
+N, D, C, WIDTH = 240, 12, 6, 4
+
+
+def _zscore(array):
+    return (array - array.mean(axis=0)) / (array.std(axis=0) + 1e-8)
+
+
+def _residual(features, flabels, weights, ridge=0.0):
+    """min over w of ||X w - sum_k lambda_k Y_k||^2 + ridge ||w||^2 on explicit z-scored arrays."""
+    x = _zscore(features)
+    target = sum(weight * _zscore(flabel) for weight, flabel in zip(weights, flabels))
+    w = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ target) if ridge else \
+        np.linalg.lstsq(x, target, rcond=None)[0]
+    return np.sum((x @ w - target) ** 2) + ridge * np.sum(w * w)
+
+
+def _problem(seed=0, n_flabels=3, separation=1.5, widths=None):
+    """Class-structured features, labels, and class tables."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, C, N)
+    features = rng.normal(size=(N, D)) + separation * rng.normal(size=(C, D))[labels]
+    widths = widths or [WIDTH] * n_flabels
+    tables = [rng.normal(size=(C, width)) for width in widths]
+    return features, labels, tables
+
+
+def _simplex_grid(n_flabels, steps):
+    grid = np.linspace(0, 1, steps + 1)
+    if n_flabels == 2:
+        return [(a, 1 - a) for a in grid]
+    return [(a, b, 1 - a - b) for a in grid for b in grid if a + b <= 1 + 1e-12]
+
+
+@pytest.mark.parametrize("n_flabels, steps", [(2, 400), (3, 60)])
+@pytest.mark.parametrize("ridge", [0.0, 5.0])
+def test_exact_and_alternating_match_brute_force(n_flabels, steps, ridge):
+    features, labels, tables = _problem(n_flabels=n_flabels)
+    flabels = [table[labels] for table in tables]
+    grid_min = min(_residual(features, flabels, weights, ridge) for weights in _simplex_grid(n_flabels, steps))
+    exact = _emms_fit(features, flabels, solver="exact", ridge=ridge)
+    exact_min = _residual(features, flabels, exact.weights, ridge)
+    assert exact.score == pytest.approx(-exact_min / (N * WIDTH), rel=1e-9)   # the reported score is real
+    assert exact_min <= grid_min + 1e-9 and exact_min >= grid_min * (1 - 1e-3)
+    alternating = _emms_fit(features, flabels, solver="alternating", ridge=ridge, max_iter=5000, tol=1e-13)
+    assert alternating.score == pytest.approx(exact.score, rel=1e-7)
+    assert alternating.score <= exact.score + 1e-12
+
+
+def test_alternating_objective_never_increases_and_stops_on_tol():
+    features, labels, tables = _problem(seed=3)
+    fit = _emms_fit(features, tables, labels, solver="alternating", max_iter=500, tol=1e-10)
+    assert 1 < len(fit.objectives) < 500
+    assert np.all(np.diff(fit.objectives) <= 1e-9 * fit.objectives[0])
+    assert abs(fit.objectives[-2] - fit.objectives[-1]) <= 1e-10 * fit.objectives[-2]
+    assert len(_emms_fit(features, tables, labels, solver="alternating", max_iter=3).objectives) == 3
+
+
+def test_class_tables_equal_expanded_arrays():
+    features, labels, tables = _problem(seed=1, widths=[4, 7, 5])   # widths differ: PCA to 4
+    expanded = [table[labels] for table in tables]
+    for solver in ("exact", "alternating", "published"):
+        assert emms(features, tables, labels, solver=solver) == pytest.approx(
+            emms(features, expanded, solver=solver), rel=1e-9, abs=1e-12)
+
+
+def test_pca_reduction_is_the_pca_of_the_flabel():
+    features, labels, tables = _problem(seed=2, widths=[3, 6])
+    narrow, wide = tables[0][labels], tables[1][labels]
+    centred = wide - wide.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    vectors = vectors[:, np.argsort(values)[::-1][:3]]
+    vectors *= np.sign(vectors[np.abs(vectors).argmax(axis=0), np.arange(3)])   # largest entry positive
+    expected = emms(features, [narrow, centred @ vectors])   # already at the narrowest width: used as is
+    assert emms(features, [narrow, wide]) == pytest.approx(expected, rel=1e-9)
+    assert emms(features, tables, labels) == pytest.approx(expected, rel=1e-9)
+    assert emms(features, [narrow, -centred @ vectors]) != pytest.approx(expected, rel=1e-6)  # signs matter
+
+
+def test_stacked_array_equals_list():
+    features, labels, tables = _problem(seed=4)
+    flabels = [table[labels] for table in tables]
+    assert emms(features, np.stack(flabels, axis=2)) == emms(features, flabels)
+    assert emms(features, np.stack(tables, axis=2), labels) == emms(features, tables, labels)
+
+
+def test_noise_flabel_gets_less_weight():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, C, N)
+    features = rng.normal(size=(N, D))
+    informative = [features[:, :WIDTH] @ rng.normal(size=(WIDTH, WIDTH)) + 0.3 * rng.normal(size=(N, WIDTH))
+                   for _ in range(2)]
+    noise = rng.normal(size=(N, WIDTH))
+    weights = _emms_fit(features, [informative[0], noise, informative[1]]).weights
+    assert weights[1] < min(weights[0], weights[2])
+    assert weights.sum() == pytest.approx(1.0) and weights.min() >= 0
+
+
+def test_invariant_to_column_scaling_and_label_renaming():
+    features, labels, tables = _problem(seed=6)
+    scaled = features * np.linspace(0.1, 30, D) + 7.0
+    assert emms(scaled, tables, labels) == pytest.approx(emms(features, tables, labels), rel=1e-8)
+    order = np.random.default_rng(0).permutation(C)          # class c is renamed to 100 + 3 * order[c]
+    renamed = 100 + 3 * order[labels]
+    renamed_tables = [table[np.argsort(order)] for table in tables]   # row of the j-th smallest new name
+    assert emms(features, renamed_tables, renamed) == pytest.approx(emms(features, tables, labels), rel=1e-10)
+
+
+def test_separable_features_outrank_random_and_perfect_features_score_zero():
+    features, labels, tables = _problem(seed=7, separation=3.0)
+    random_features = np.random.default_rng(8).normal(size=features.shape)
+    separable, random_score = emms(features, tables, labels), emms(random_features, tables, labels)
+    assert separable > random_score
+    one_hot = np.eye(C)[labels]
+    perfect = np.hstack([one_hot, np.random.default_rng(9).normal(size=(N, 3))])   # every Y_k in its span
+    perfect_score = emms(perfect, tables, labels)
+    assert abs(perfect_score) < 1e-9 and perfect_score >= separable
+    assert -1.0 - 1e-9 <= random_score < separable < 0
+
+
+def test_no_mutation_and_repeatable_and_memmap(tmp_path):
+    features, labels, tables = _problem(seed=10)
+    flabels = np.stack([table[labels] for table in tables], axis=2).astype(np.float32)
+    copies = features.copy(), labels.copy(), [table.copy() for table in tables], flabels.copy()
+    first = emms(features, tables, labels)
+    assert emms(features, tables, labels) == first
+    emms(features, flabels, solver="published")
+    emms(features, flabels, solver="alternating")
+    np.testing.assert_array_equal(features, copies[0])
+    np.testing.assert_array_equal(labels, copies[1])
+    for table, copy in zip(tables, copies[2]):
+        np.testing.assert_array_equal(table, copy)
+    np.testing.assert_array_equal(flabels, copies[3])
+    path = tmp_path / "features.npy"
+    np.save(path, features.astype(np.float32))
+    on_disk = np.load(path, mmap_mode="r")
+    assert emms(on_disk, tables, labels) == pytest.approx(emms(features.astype(np.float32), tables, labels),
+                                                          rel=1e-12)
+
+
+def test_small_blocks_give_the_same_score(monkeypatch):
+    features, labels, tables = _problem(seed=11, widths=[4, 6, 4])
+    flabels = [table[labels] for table in tables]
+    expected = emms(features, tables, labels), emms(features, flabels)
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 17)   # N = 240: 15 blocks, the last one short
+    assert emms(features, tables, labels) == pytest.approx(expected[0], rel=1e-10)
+    assert emms(features, flabels) == pytest.approx(expected[1], rel=1e-10)
+
+
+def test_interpolation_warning_and_ridge():
+    rng = np.random.default_rng(12)
+    features, flabels = rng.normal(size=(20, 30)), [rng.normal(size=(20, 4)) for _ in range(2)]
+    with pytest.warns(UserWarning, match="ridge"):
+        assert emms(features, flabels) == pytest.approx(0.0, abs=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert emms(features, flabels, ridge=5.0) < -1e-3
+
+
+def test_torch_cpu_path_equals_numpy(monkeypatch):
+    torch = pytest.importorskip("torch")
+    calls = []
+    real = _gram._torch_matmul
+
+    def counting(device, dtype):
+        calls.append(device)
+        return real(device, dtype)
+
+    features, labels, tables = _problem(seed=13)
+    flabels = [table[labels] for table in tables]
+    expected = emms(features, tables, labels), emms(features, flabels)
+    monkeypatch.setattr(_gram, "_torch_matmul", counting)
+    device = torch.device("cpu")
+    assert emms(features, tables, labels, device=device) == pytest.approx(expected[0], rel=1e-6)
+    assert emms(features, flabels, device=device) == pytest.approx(expected[1], rel=1e-6)
+    assert len(calls) == 2
+
+
+def _reference_module():
+    path = Path(__file__).resolve().parents[1] / "bench" / "reference_emms.py"
+    spec = importlib.util.spec_from_file_location("reference_emms", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_published_solver_equals_reimplementation_of_released_code():
+    features, labels, tables = _problem(seed=14)
+    flabels = np.stack([table[labels] for table in tables], axis=2)
+    expected = _reference_module().published_emms(features, flabels)
+    assert emms(features, flabels, solver="published") == pytest.approx(expected, rel=1e-9)
+    assert emms(features, np.stack(tables, axis=2), labels, solver="published") == pytest.approx(expected,
+                                                                                                rel=1e-9)
+    assert expected < emms(features, flabels)   # a residual from a stale step, scaled by D2 twice over
+
+
+def test_simplex_qp_enumeration_matches_projected_gradient():
+    rng = np.random.default_rng(15)
+    for n_flabels in (1, 2, 5):
+        factor = rng.normal(size=(n_flabels + 2, n_flabels))
+        quadratic, linear = factor.T @ factor, rng.normal(size=n_flabels)
+        weights, value = _simplex_qp(quadratic, linear)
+        reference = _simplex_qp_projected_gradient(quadratic, linear)
+        assert value == pytest.approx(reference[1], abs=1e-9)
+        np.testing.assert_allclose(weights, reference[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(features=np.zeros(5)), "features must be 2-D"),
+    (dict(features="abc"), "features"),
+    (dict(features=np.full((N, D), np.nan)), "NaN or inf"),
+    (dict(flabels=[]), "flabels is empty"),
+    (dict(flabels=np.zeros((N, 2, 2, 2))), "flabels must be"),
+    (dict(flabels="x"), "flabels must be"),
+    (dict(flabels=[np.zeros((N - 1, 3))]), r"flabels\[0\] has"),
+    (dict(flabels=[np.zeros((N, 3)), np.zeros(N)]), r"flabels\[1\] must be 2-D"),
+    (dict(flabels=[np.full((N, 3), np.inf)]), r"flabels\[0\] holds NaN"),
+    (dict(solver="fast"), "solver must be"),
+    (dict(ridge=-1.0), "ridge must be"),
+    (dict(ridge=float("nan")), "ridge must be"),
+    (dict(solver="published", ridge=1.0), "no ridge"),
+    (dict(max_iter=0), "max_iter"),
+    (dict(tol=-1.0), "tol"),
+])
+def test_bad_per_sample_inputs_raise(change, match):
+    features, labels, tables = _problem(seed=16)
+    arguments = dict(features=features, flabels=[table[labels] for table in tables])
+    options = {key: change.pop(key) for key in ("solver", "ridge", "max_iter", "tol") if key in change}
+    arguments.update(change)
+    with pytest.raises(ValueError, match=match):
+        emms(arguments["features"], arguments["flabels"], **options)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(tables=lambda tables: [tables[0][:C - 1]]), r"flabels\[0\] is a class table with 5 rows"),
+    (dict(tables=lambda tables: [np.vstack([tables[0], tables[0][:1]])]), "7 rows"),
+    (dict(labels=lambda labels: labels[:-1]), "labels has"),
+    (dict(labels=lambda labels: labels + 0.5), "labels must be integer"),
+])
+def test_bad_class_table_inputs_raise(change, match):
+    features, labels, tables = _problem(seed=17)
+    tables = change.get("tables", lambda value: value)(tables)
+    labels = change.get("labels", lambda value: value)(labels)
+    with pytest.raises(ValueError, match=match):
+        emms(features, tables, labels)
