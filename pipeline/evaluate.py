@@ -99,8 +99,8 @@ def make_plan(settings: Settings) -> Plan:
 def _datasets(settings: Settings, truth: GroundTruth | None) -> list[str]:
     datasets = list(settings.datasets)
     if settings.dataset_dir:
-        name = Path(settings.dataset_dir).expanduser().resolve().name
-        datasets += [] if name in datasets else [name]
+        from pipeline.datasets import dataset_name  # stage 1's naming rule (imports torch: only when needed)
+        datasets.append(dataset_name(dataset_dir=Path(settings.dataset_dir).expanduser()))
     if not datasets and truth is not None:
         datasets = truth.datasets
     if not datasets:
@@ -117,16 +117,19 @@ def _models(settings: Settings, truth: GroundTruth | None, store: Store, dataset
         if on_dataset:
             return list(on_dataset)
         return list(dict.fromkeys(m for results in truth.finetune.values() for m in results))
-    listed = _zoo_models(settings.zoo)
+    listed = _zoo_models(settings.task, settings.zoo)
     return listed if listed else store.list_models(dataset)
 
 
-def _zoo_models(zoo: str) -> list[str]:
-    """The models pipeline.zoo lists for this zoo, or [] where it has no such zoo (or no such helper)."""
+def _zoo_models(task: str, zoo: str) -> list[str]:
+    """The stored names of the models stage 1 knows for this zoo, or [] for a zoo it does not know."""
     try:
-        from pipeline.zoo import zoo_models
-        return list(zoo_models(zoo))
-    except (ImportError, KeyError, ValueError):
+        if task == "caption":
+            from pipeline.caption_models import zoo_models
+            return zoo_models(zoo)
+        from pipeline.zoo import candidate_names, zoo_models
+        return [candidate for network in zoo_models(zoo) for candidate in candidate_names(network)]
+    except ValueError:
         return []
 
 
@@ -178,19 +181,20 @@ class Scorer:
             self.score_dataset(dataset, bar)
 
     def score_dataset(self, dataset: str, bar) -> None:
-        registry = metric_registry.METRICS
-        names = self.plan.metrics[dataset]
+        registry, overwrite = metric_registry.METRICS, self.plan.settings.overwrite
+        names, models = self.plan.metrics[dataset], self.plan.models[dataset]
+        done = {n: self.store.load_scores(dataset, n) for n in names}
         per_model = [n for n in names if registry[n].needs != "zoo+labels"]
         zoo_wide = [n for n in names if registry[n].needs == "zoo+labels"]
-        done = {n: self.store.load_scores(dataset, n) for n in names}
+        # a zoo-relative score depends on the whole zoo: re-run it on every model unless all are scored
+        zoo_todo = [n for n in zoo_wide if overwrite or not all(m in done[n] for m in models)]
         loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for model in self.plan.models[dataset]:
-            todo = [n for n in per_model if self.plan.settings.overwrite or model not in done[n]]
-            needs_features = bool(todo) or any(self.plan.settings.overwrite or model not in done[n] for n in zoo_wide)
+        for model in models:
+            todo = [n for n in per_model if overwrite or model not in done[n]]
             for name in per_model:
                 if name not in todo:
                     self.advance(bar, dataset, model, name, "skipped")
-            if not needs_features:
+            if not todo and not zoo_todo:
                 continue
             inputs = self.load(dataset, model)
             if inputs is None:
@@ -202,10 +206,10 @@ class Scorer:
                 self.score_one(dataset, model, name, inputs)
                 bar.update(1)
         for name in zoo_wide:
-            bar.set_postfix_str(f"{dataset} / zoo / {name}", refresh=True)
-            if not self.plan.settings.overwrite and all(m in done[name] for m in self.plan.models[dataset]):
+            if name not in zoo_todo:
                 self.advance(bar, dataset, "zoo", name, "skipped")
                 continue
+            bar.set_postfix_str(f"{dataset} / zoo / {name}", refresh=True)
             self.score_zoo(dataset, name, loaded)
             bar.update(1)
 

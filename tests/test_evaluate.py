@@ -168,6 +168,8 @@ def test_users_dataset_without_ground_truth_ranks_models_and_compares_metrics(tm
     results = json.loads(store.table_path("my_own_zoo/cls_results.json").read_text())
     assert results["datasets"]["my_photos"]["has_ground_truth"] is False
     assert not store.table_path("my_own_zoo/plots").exists()          # nothing to plot against
+    assert _script("evaluate_metric_cls").main(argv) == 0
+    assert "scored 0 cell(s), skipped 5 already scored" in capsys.readouterr().out   # 4 models x fisher + zoo_fisher
 
 
 def test_emms_without_flabels_names_the_stage_2_command(tmp_path, capsys):
@@ -180,16 +182,20 @@ def test_emms_without_flabels_names_the_stage_2_command(tmp_path, capsys):
     assert "no class F-labels" in out and "python Label_embedding/bert.py --datasets toyset" in out
 
 
+def test_user_error_from_the_shell_is_one_line_without_traceback(tmp_path):
+    run = subprocess.run([sys.executable, "evaluate_metric_cls.py", "--results", str(tmp_path),
+                          "--metrics", "no_such_metric"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr + run.stdout
+    assert "error: unknown metric(s) ['no_such_metric']; available: emms, logme" in run.stderr
+
+
 @pytest.mark.parametrize("flag, message", [
-    (["--metrics", "no_such_metric"], "unknown metric(s) ['no_such_metric']; available: emms, logme"),
     (["--ground-truth", "/nowhere/truth.json"], "ground-truth file /nowhere/truth.json does not exist"),
     (["--zoo", "zoo_without_truth"], "no datasets: zoo 'zoo_without_truth' has no ground truth"),
 ])
-def test_user_errors_are_one_line_without_traceback(tmp_path, flag, message):
-    run = subprocess.run([sys.executable, "evaluate_metric_cls.py", "--results", str(tmp_path), *flag],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2
-    assert message in run.stderr and "Traceback" not in run.stderr + run.stdout
+def test_user_errors_exit_2_with_a_message(tmp_path, capsys, flag, message):
+    assert _script("evaluate_metric_cls").main(["--results", str(tmp_path), *flag]) == 2
+    assert message in capsys.readouterr().err
 
 
 def _caption_zoo(tmp_path, n=150):
