@@ -129,6 +129,8 @@ class _TextEncoder:
         from tqdm.auto import tqdm
 
         texts = _check_texts(texts)
+        if not texts:
+            return np.empty((0, self.dim), dtype=np.float32)
         lengths = np.asarray(self._token_counts(texts), dtype=np.int64)
         self.last_truncated = int((lengths > self.max_tokens).sum())
         if self.last_truncated:
@@ -194,7 +196,8 @@ class HFTextEncoder(_TextEncoder):
                        batch_size=batch_size)
         if source.startswith(("/", ".", "~")) or source.count("/") > 1:
             raise FileNotFoundError(f"no model folder at {local}: pass --model a folder with config.json and weights")
-        with _hub_access(source, "a folder with config.json, tokenizer files and weights"):
+        with _hub_access(source, "a folder with config.json, tokenizer files and weights",
+                         "the bundled all-MiniLM-L6-v2 works: --model {minilm}"):
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModel.from_pretrained(source, dtype=torch.float32)
         return cls(model, tokenizer, name=name, checkpoint=source, device=device, batch_size=batch_size)
@@ -264,8 +267,10 @@ class CLIPTextEncoder(_TextEncoder):
             model_name = f"local-dir:{Path(model_name).expanduser()}"
         checkpoint = model_name if pretrained is None else f"{model_name} ({pretrained})"
         downloads = model_name.startswith("hf-hub:") or (pretrained is not None and not Path(pretrained).is_file())
-        access = _hub_access(checkpoint, "local-dir:PATH, a folder with open_clip_config.json and weights") \
-            if downloads else _no_hub()
+        access = _hub_access(checkpoint, "a folder with open_clip_config.json and open_clip weights; or a built-in "
+                             "name with --pretrained FILE",
+                             "class F-labels from the bundled all-MiniLM-L6-v2: python Label_embedding/bert.py "
+                             "--model {minilm}") if downloads else _no_hub()
         with access:
             model = open_clip.create_model(model_name, pretrained=pretrained, device="cpu")
             tokenizer = open_clip.get_tokenizer(model_name)
@@ -322,7 +327,7 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 
 
 @contextmanager
-def _hub_access(checkpoint: str, local_copy: str):
+def _hub_access(checkpoint: str, local_copy: str, offline_option: str):
     """Load from the cache only when the hub is off or unreachable (huggingface_hub would otherwise retry
     for ~25 s), and turn a failed load into EncoderUnavailableError with what to do instead."""
     from huggingface_hub import constants
@@ -342,8 +347,8 @@ def _hub_access(checkpoint: str, local_copy: str):
         why = f"it is not in the local cache and {reason}" if reason else f"the download failed ({error})"
         raise EncoderUnavailableError(
             f"cannot load text encoder {checkpoint}: {why}. Download it where the hub is reachable, or point "
-            f"the script at a local copy with --model PATH ({local_copy}); offline, the bundled "
-            f"all-MiniLM-L6-v2 works: --model {_minilm_hint()}") from error
+            f"the script at a local copy with --model PATH ({local_copy}); offline, "
+            + offline_option.format(minilm=_minilm_hint())) from error
     finally:
         constants.HF_HUB_OFFLINE = offline
 
