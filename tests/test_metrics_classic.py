@@ -342,3 +342,18 @@ def test_bad_options_and_probability_inputs_raise_value_error():
         nce(np.zeros((2, 3, 4)), LABELS[:2])
     with pytest.raises(ValueError, match="integer"):
         nce(LABELS + 0.5, LABELS)
+
+
+@pytest.mark.parametrize("shape", [(40, 6), (12, 30)], ids=["covariance path", "gram path"])
+def test_pca_reduce_matches_sklearn_up_to_sign(shape):
+    from sklearn.decomposition import PCA
+
+    from metrics.gbc import pca_reduce
+
+    x = np.random.default_rng(12).normal(size=shape) * np.linspace(3.0, 0.5, shape[1])
+    scores, variances = pca_reduce(x, n_components=5)
+    reference = PCA(n_components=5, svd_solver="full").fit(x)
+    np.testing.assert_allclose(variances, reference.explained_variance_, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(scores), np.abs(reference.transform(x)), rtol=1e-8, atol=1e-10)
+    kept, _ = pca_reduce(x, variance=0.8)
+    assert kept.shape[1] == PCA(n_components=0.8, svd_solver="full").fit(x).n_components_
