@@ -24,7 +24,9 @@ default                flag accepts
 ``types={"NAME": int}`` (any callable taking the flag's text) overrides the inferred type; where the
 default is None, ``none`` still gives None.
 A trailing ``# comment`` on a constant's line in the calling script becomes its ``--help`` text.
-Names that are not UPPER_CASE, and values of other types (modules, functions, classes), are ignored.
+Names that are not UPPER_CASE, values of other types (modules, functions, classes) and, when ``constants``
+holds the script's ``__file__`` (as ``globals()`` does), UPPER_CASE names the script imports rather than
+assigns at its top level, are ignored.
 """
 from __future__ import annotations
 
@@ -57,12 +59,14 @@ def build_parser(constants: Mapping[str, Any], description: str | None = None, *
     unknown = set(types) - set(constants)
     if unknown:
         raise ValueError(f"types given for names that are not constants: {sorted(unknown)}")
-    helps = _comments(constants.get("__file__"))
+    assigned, helps = _script_constants(constants.get("__file__"))
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     for name, default in constants.items():
         if not _CONSTANT.match(name) or not isinstance(default, _SUPPORTED):
             continue
+        if assigned is not None and name not in assigned:
+            continue  # imported into the script (e.g. a constant of pipeline/), not one of its settings
         flag = "--" + name.lower().replace("_", "-")
         kwargs = _argument(name, default, types.get(name))
         shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
@@ -156,14 +160,19 @@ class _ListAction(argparse.Action):
         setattr(namespace, self.dest, converted)
 
 
-def _comments(script: str | None) -> dict[str, str]:
-    """{NAME: trailing comment} for `NAME = ...  # comment` lines of the calling script."""
+def _script_constants(script: str | None) -> tuple[set[str] | None, dict[str, str]]:
+    """(names assigned at the top level of the calling script, {NAME: trailing comment}); (None, {}) when
+    the script's source is not at hand (then every UPPER_CASE name of `constants` is a flag)."""
     if not script or not Path(script).is_file():
-        return {}
-    pattern = re.compile(r"^([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=[^#]*#\s*(.+?)\s*$")
-    found = {}
+        return None, {}
+    assignment = re.compile(r"^([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=(?!=)")
+    comment = re.compile(r"^([A-Z][A-Z0-9_]*)\s*(?::[^=]+)?=[^#]*#\s*(.+?)\s*$")
+    names, helps = set(), {}
     for line in Path(script).read_text(errors="replace").splitlines():
-        match = pattern.match(line)
+        match = assignment.match(line)
         if match:
-            found.setdefault(match.group(1), match.group(2))
-    return found
+            names.add(match.group(1))
+            described = comment.match(line)
+            if described:
+                helps.setdefault(described.group(1), described.group(2))
+    return names, helps

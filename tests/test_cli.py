@@ -45,5 +45,7 @@ def test_types_override_and_help_from_comments(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.parse(constants, "demo", ["--help"])
     assert "None = the model's own" in capsys.readouterr().out
+    imported = {**constants, "PAPER_DATASETS": ("a", "b")}  # in globals() of the script, but not assigned there
+    assert "paper_datasets" not in vars(cli.parse(imported, "demo", []))
     with pytest.raises(ValueError, match="not constants"):
         cli.parse(constants, "demo", [], types={"NOPE": int})
