@@ -21,14 +21,16 @@ in the published classification pipeline; it is not computed here.
 Differences from published code: the published "LDA" calls numpy's symmetric eigensolver on the
 non-symmetric matrix S̃_w⁻¹ S_b, whose orthonormal eigenvector matrix V gives V Vᵀ = I, so its classifier
 reduces to a nearest-class-mean softmax on the raw features. Here the LDA posterior is the one the paper
-describes (coefficients S̃_w⁻¹ μ_c). A component that is equal for every model is normalised to 0 instead
-of 0/0 (NaN).
+describes (coefficients S̃_w⁻¹ μ_c); pass ``published_lda=True`` to reproduce the published classifier
+(coefficients μ_c). Both agree when the shrunk within-class scatter is the identity. A component that is
+equal for every model is normalised to 0 instead of 0/0 (NaN).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import logsumexp, softmax
 
+from metrics.gbc import class_means_and_variances
 from metrics.ncti import as_zoo, min_max
 from metrics.sfda import lda_posterior
 
@@ -37,11 +39,11 @@ LDA_WEIGHT = 0.85
 LOWEST_ENERGY_PER_MILLE = 5  # the lowest 0.5% of samples
 
 
-def etran(features_by_model, labels) -> dict[str, float]:
+def etran(features_by_model, labels, *, published_lda: bool = False) -> dict[str, float]:
     """ETran of each model in {model: features (N, D_m)} for shared labels (N,). Higher is better."""
     zoo, targets, n_classes = as_zoo(features_by_model, labels, "ETran")
     energy = np.array([energy_score(x) for x in zoo.values()])
-    classification = np.array([lda_score(x, targets, n_classes) for x in zoo.values()])
+    classification = np.array([lda_score(x, targets, n_classes, published_lda) for x in zoo.values()])
     combined = ENERGY_WEIGHT * min_max(energy) + LDA_WEIGHT * min_max(classification)
     return {name: float(score) for name, score in zip(zoo, combined)}
 
@@ -53,7 +55,13 @@ def energy_score(x: np.ndarray) -> float:
     return float(np.mean(np.partition(negative_energy, count - 1)[:count]))
 
 
-def lda_score(x: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
-    """Mean LDA posterior of the true class (ETran's S_cls)."""
-    posteriors, _ = lda_posterior(x, targets, n_classes)
+def lda_score(x: np.ndarray, targets: np.ndarray, n_classes: int, published_lda: bool = False) -> float:
+    """Mean LDA posterior of the true class (ETran's S_cls); see the module docstring for ``published_lda``."""
+    if published_lda:
+        means, _ = class_means_and_variances(x, targets, n_classes)
+        priors = np.bincount(targets, minlength=n_classes) / len(targets)
+        logits = x @ means.T - 0.5 * np.einsum("cd,cd->c", means, means) + np.log(priors)
+        posteriors = softmax(logits, axis=1)
+    else:
+        posteriors, _ = lda_posterior(x, targets, n_classes)
     return float(np.mean(posteriors[np.arange(len(targets)), targets]))

@@ -357,3 +357,18 @@ def test_pca_reduce_matches_sklearn_up_to_sign(shape):
     np.testing.assert_allclose(np.abs(scores), np.abs(reference.transform(x)), rtol=1e-8, atol=1e-10)
     kept, _ = pca_reduce(x, variance=0.8)
     assert kept.shape[1] == PCA(n_components=0.8, svd_solver="full").fit(x).n_components_
+
+
+def test_etran_published_lda_agrees_with_lda_when_within_class_scatter_is_identity():
+    rng = np.random.default_rng(13)
+    labels = np.arange(200) % N_CLASSES
+    residuals = rng.normal(size=(200, 6))
+    residuals -= np.stack([residuals[labels == c].mean(axis=0) for c in range(N_CLASSES)])[labels]
+    eigenvalues, vectors = np.linalg.eigh(residuals.T @ residuals / 200)
+    whitened = residuals @ vectors @ np.diag(eigenvalues ** -0.5) @ vectors.T  # pooled within scatter = I
+    zoo = {name: whitened + scale * rng.normal(size=(N_CLASSES, 6))[labels]  # class shifts keep that scatter
+           for name, scale in (("a", 2.0), ("b", 1.0), ("c", 0.5))}
+    expected = etran(zoo, labels)
+    assert etran(zoo, labels, published_lda=True) == pytest.approx(expected, rel=1e-9)
+    skewed = {name: x * np.linspace(0.2, 3.0, 6) for name, x in zoo.items()}
+    assert etran(skewed, labels, published_lda=True) != pytest.approx(etran(skewed, labels), rel=1e-6)
