@@ -14,9 +14,9 @@ Then, min-max normalised over the models as in the published combination (tw.py)
 
     ETran(model) = 0.15 · norm(S_en) + 0.85 · norm(S_cls).
 
-What is included: the paper's third score, the SVD-based regression score S_reg, is defined for regression
-targets (bounding boxes in object detection) and is not part of ETran for classification, in the paper or
-in the published classification pipeline; it is not computed here.
+What is included: S_en and S_cls only. The paper's third score, the SVD-based regression score S_reg, scores
+regression targets (bounding boxes in object detection); the published classification pipeline (the
+notebook reproducing the paper's classification table) combines only S_en and S_cls, as done here.
 
 Differences from published code: the published "LDA" calls numpy's symmetric eigensolver on the
 non-symmetric matrix S̃_w⁻¹ S_b, whose orthonormal eigenvector matrix V gives V Vᵀ = I, so its classifier

@@ -9,7 +9,7 @@ Deterministic tie rules: neighbours with equal similarity are taken in order of 
 index is nearer), and when several classes get the most votes, the class of the nearest neighbour among
 them wins. Both rules ignore label values, so the score does not change when the classes are renamed.
 
-The published kNN baseline (Bolya et al. PARC code; Kornblith et al.) uses Euclidean distance, k=1 and
+The kNN baseline in the PARC authors' code (Bolya et al., NeurIPS 2021) uses Euclidean distance, k=1 and
 reports a percentage; here the similarity is cosine, k defaults to 10 and the score is a fraction.
 Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held).
 """
