@@ -419,12 +419,12 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
                               ["rank", *names])
         for rank in range(depth):
             ranked.rows.append([rank + 1, *[_ranked_cell(evaluation[dataset]["ranking"][n], rank) for n in names]])
-        out[f"{zoo}/{dataset}_ranking"] = ranked
+        out[f"{zoo}/{plan.settings.task}_{dataset}_ranking"] = ranked
         agreement = report.Table(f"{dataset}: agreement between metrics (Kendall τ-b between their rankings)",
                                  ["metric", *names], digits=2)
         for a in names:
             agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
-        out[f"{zoo}/{dataset}_agreement"] = agreement
+        out[f"{zoo}/{plan.settings.task}_{dataset}_agreement"] = agreement
     return out
 
 

@@ -36,11 +36,14 @@ class Table:
     def markdown(self) -> str:
         body = [[self.cell(v) for v in row] for row in self.rows]
         widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(self.columns)]
+        numeric = [i > 0 and all(isinstance(r[i], (int, float)) or r[i] is None for r in self.rows)
+                   for i in range(len(self.columns))]  # numbers right-aligned, text (names) left
 
         def line(cells):
-            return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                     for i, (c, w) in enumerate(zip(cells, widths))) + " |"
-        rule = "|" + "|".join("-" * (w + 1) + ":" if i else ":" + "-" * (w + 1) for i, w in enumerate(widths)) + "|"
+            return "| " + " | ".join(c.rjust(w) if right else c.ljust(w)
+                                     for c, w, right in zip(cells, widths, numeric)) + " |"
+        rule = "|" + "|".join("-" * (w + 1) + ":" if right else ":" + "-" * (w + 1)
+                              for w, right in zip(widths, numeric)) + "|"
         return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body)]) + "\n"
 
     def csv(self) -> str:

@@ -160,10 +160,10 @@ def test_users_dataset_without_ground_truth_ranks_models_and_compares_metrics(tm
     assert _script("evaluate_metric_cls").main(argv) == 0
     out = capsys.readouterr().out
     assert "my_photos: models ranked by each metric" in out and "agreement between metrics" in out
-    ranking = store.table_path("my_own_zoo/my_photos_ranking.csv").read_text().splitlines()
+    ranking = store.table_path("my_own_zoo/cls_my_photos_ranking.csv").read_text().splitlines()
     assert ranking[0] == "rank,fisher,zoo_fisher"
     assert [row.split(",")[1].split(" ")[0] for row in ranking[1:]] == MODELS   # models from the store, ranked
-    agreement = store.table_path("my_own_zoo/my_photos_agreement.csv").read_text().splitlines()
+    agreement = store.table_path("my_own_zoo/cls_my_photos_agreement.csv").read_text().splitlines()
     assert agreement[1] == "fisher,1.0,1.0"
     results = json.loads(store.table_path("my_own_zoo/cls_results.json").read_text())
     assert results["datasets"]["my_photos"]["has_ground_truth"] is False
