@@ -3,7 +3,7 @@
 
 Each class c is modelled as a Gaussian N(μ_c, Σ_c) with μ_c the class mean and Σ_c = diag(v_c), v_c the
 per-dimension population variance floored at 1e-4 ("diagonal"), or Σ_c = s_c I with s_c the mean of the
-floored v_c ("spherical", the default, as in the paper's experiments). For each pair of classes
+floored v_c ("spherical", the default of the published code). For each pair of classes
 
     Σ̄     = (Σ_i + Σ_j) / 2
     D_B   = 1/8 (μ_i - μ_j)ᵀ Σ̄⁻¹ (μ_i - μ_j) + 1/2 log( det Σ̄ / sqrt(det Σ_i det Σ_j) )
@@ -11,8 +11,9 @@ floored v_c ("spherical", the default, as in the paper's experiments). For each 
     GBC   = - Σ_{i ≠ j} BC_ij          (over ordered pairs)
 
 GBC lies in [-C(C-1), 0]; it is ~0 when the classes are well separated and -C(C-1) when they coincide.
-``pca_dim`` first projects the features on their top principal components (exact PCA; the published
-experiments use 64, which is what the evaluate stage passes); ``None`` keeps the features as they are.
+``pca_dim`` first projects the features on their top ``pca_dim`` principal components, at most min(N, D)
+(exact PCA; the published experiments use 64, which is what the evaluate stage passes); ``None`` keeps
+the features as they are. Every class needs at least 2 samples (a variance).
 
 Difference from published code (google-research stable_transfer, gbc.py): for spherical Gaussians in D
 dimensions det(s I) = s^D, so the log-determinant term carries a factor D; the published code sums the log
