@@ -60,6 +60,7 @@ def run_caption_stage(constants: Mapping, *, backend: str, argv=None) -> int:
 
 
 def _run(args, backend: str, kind: str, names: list, texts_of: Callable) -> int:
+    started = time.perf_counter()
     store = Store(args.results)
     pretrained = getattr(args, "pretrained", None)
     name = args.encoder_name or encoder_name(backend, args.model, pretrained)
@@ -90,6 +91,7 @@ def _run(args, backend: str, kind: str, names: list, texts_of: Callable) -> int:
     except (EncoderUnavailableError, SettingsMismatchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(f"stage 2 ({kind} F-labels of {name}) finished in {time.perf_counter() - started:.1f} s")
     if failed:
         print(f"{len(failed)} dataset(s) could not be read: {', '.join(map(str, failed))}", file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ import os
 import re
 import socket
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -270,7 +270,7 @@ class CLIPTextEncoder(_TextEncoder):
         access = _hub_access(checkpoint, "a folder with open_clip_config.json and open_clip weights; or a built-in "
                              "name with --pretrained FILE",
                              "class F-labels from the bundled all-MiniLM-L6-v2: python Label_embedding/bert.py "
-                             "--model {minilm}") if downloads else _no_hub()
+                             "--model {minilm}") if downloads else nullcontext()
         with access:
             model = open_clip.create_model(model_name, pretrained=pretrained, device="cpu")
             tokenizer = open_clip.get_tokenizer(model_name)
@@ -344,18 +344,15 @@ def _hub_access(checkpoint: str, local_copy: str, offline_option: str):
     except Exception as error:
         if reason is None and not isinstance(error, OSError):
             raise
-        why = f"it is not in the local cache and {reason}" if reason else f"the download failed ({error})"
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        why = (f"it is not in the local cache and {reason} ({type(error).__name__}: {cause})" if reason
+               else f"the download failed ({type(error).__name__}: {cause})")
         raise EncoderUnavailableError(
             f"cannot load text encoder {checkpoint}: {why}. Download it where the hub is reachable, or point "
             f"the script at a local copy with --model PATH ({local_copy}); offline, "
             + offline_option.format(minilm=_minilm_hint())) from error
     finally:
         constants.HF_HUB_OFFLINE = offline
-
-
-@contextmanager
-def _no_hub():
-    yield
 
 
 def _minilm_hint() -> str:
