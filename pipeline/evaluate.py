@@ -3,8 +3,10 @@ metrics, correlate the scores with fine-tuning results, print and write the tabl
 
 For every dataset and model the features and labels are read from the store (memory-mapped), every metric
 runs on them (with its registry defaults), and its score and seconds are merged into
-``results/scores/<dataset>/<metric>.json``; a (dataset, model, metric) already scored is skipped unless
-``overwrite``. A metric that raises is a failed cell: recorded, reported at the end, the others continue.
+``results/scores/<dataset>/<metric>.json`` with a digest of its inputs (the features' meta, the F-labels'
+meta where the metric uses them, the metric's defaults, and for a whole-zoo metric the zoo). A
+(dataset, model, metric) already scored from the same inputs is skipped unless ``overwrite``; one whose
+inputs changed (features re-extracted, F-labels added) is scored again. A metric that raises is a failed cell: recorded, reported at the end, the others continue.
 A missing or inconsistent input (features, F-labels) is reported the same way, with the command that makes it.
 
 Targets per task:
@@ -22,7 +24,9 @@ dataset without one (a user's own data): the models ranked by each metric and th
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import math
 import sys
 import time
@@ -35,7 +39,7 @@ import numpy as np
 import metrics as metric_registry
 from pipeline import correlation, report
 from pipeline.ground_truth import GroundTruth, load_ground_truth
-from pipeline.store import MissingInputError, Store
+from pipeline.store import MissingInputError, Store, load_json
 
 TASKS = ("cls", "caption")
 FLABEL_KIND = {"cls": "class", "caption": "caption"}
@@ -186,11 +190,13 @@ class Scorer:
         done = {n: self.store.load_scores(dataset, n) for n in names}
         per_model = [n for n in names if registry[n].needs != "zoo+labels"]
         zoo_wide = [n for n in names if registry[n].needs == "zoo+labels"]
-        # a zoo-relative score depends on the whole zoo: re-run it on every model unless all are scored
-        zoo_todo = [n for n in zoo_wide if overwrite or not all(m in done[n] for m in models)]
+        # a zoo-relative score depends on the whole zoo: re-run it on every model unless all are current
+        zoo = [m for m in models if self.store.has_features(dataset, m)]
+        zoo_todo = [n for n in zoo_wide
+                    if overwrite or not zoo or not all(self.current(done, dataset, m, n, zoo) for m in zoo)]
         loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for model in models:
-            todo = [n for n in per_model if overwrite or model not in done[n]]
+            todo = [n for n in per_model if overwrite or not self.current(done, dataset, model, n)]
             for name in per_model:
                 if name not in todo:
                     self.advance(bar, dataset, model, name, "skipped")
@@ -213,6 +219,23 @@ class Scorer:
             self.score_zoo(dataset, name, loaded)
             bar.update(1)
 
+    def current(self, done: dict, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> bool:
+        """Whether the stored score of (model, metric) was computed from the inputs in the store now."""
+        entry = done[name].get(model)
+        return entry is not None and entry.get("inputs") == self.inputs_digest(dataset, model, name, zoo)
+
+    def inputs_digest(self, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> str | None:
+        meta = self.store.features_meta(dataset, model)
+        if meta is None:
+            return None
+        spec = metric_registry.METRICS[name]
+        parts = {"features": meta, "defaults": spec.defaults, "zoo": sorted(zoo or [])}
+        if spec.needs == "features+flabels" or self.plan.settings.task == "caption":
+            kind = FLABEL_KIND[self.plan.settings.task]
+            metas = {e: self.store.flabel_paths(dataset, e, kind)["meta"] for e in self.encoders(dataset)}
+            parts["flabels"] = {e: load_json(path) if path.exists() else None for e, path in metas.items()}
+        return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
     def advance(self, bar, dataset, model, name, what):
         self.counts[what] += 1
         bar.set_postfix_str(f"{dataset} / {model} / {name} ({what})", refresh=False)
@@ -224,9 +247,13 @@ class Scorer:
             self._flabels[dataset] = self.load_flabels(dataset)
         return self._flabels[dataset]
 
+    def encoders(self, dataset: str) -> list[str]:
+        kind = FLABEL_KIND[self.plan.settings.task]
+        return self.plan.settings.flabel_encoders or self.store.list_flabel_encoders(dataset, kind)
+
     def load_flabels(self, dataset: str) -> dict[str, np.ndarray]:
         kind = FLABEL_KIND[self.plan.settings.task]
-        encoders = self.plan.settings.flabel_encoders or self.store.list_flabel_encoders(dataset, kind)
+        encoders = self.encoders(dataset)
         flabels = {}
         for encoder in encoders:
             try:
@@ -259,7 +286,7 @@ class Scorer:
             start = time.perf_counter()
             value = metric_registry.METRICS[name](*args, **kwargs, **self.device_option(name))
             seconds = time.perf_counter() - start
-            self.record(dataset, name, {model: (value, seconds)})
+            self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)})
         except Exception as error:  # a failed cell: recorded and reported, the other cells go on
             self.counts["failed"] += 1
             self.problem(dataset, model, name, "failed", _describe(error))
@@ -326,16 +353,17 @@ class Scorer:
             values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels,
                                                    **self.device_option(name))
             seconds = (time.perf_counter() - start) / len(models)  # the zoo's time, shared out per model
-            self.record(dataset, name, {m: (values[m], seconds) for m in models})
+            self.record(dataset, name, {m: (values[m], seconds) for m in models},
+                        {m: self.inputs_digest(dataset, m, name, models) for m in models})
         except Exception as error:
             self.counts["failed"] += 1
             self.problem(dataset, "zoo", name, "failed", _describe(error))
 
-    def record(self, dataset, name, values: dict[str, tuple[float, float]]) -> None:
+    def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str]) -> None:
         for model, (value, _) in values.items():
             if not np.isfinite(value):
                 raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
-        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s)}
+        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s), "inputs": digests[m]}
                                                for m, (v, s) in values.items()})
         self.counts["scored"] += len(values)
 

@@ -251,3 +251,14 @@ def test_class_tables_follow_the_classes_present():
     assert np.array_equal(picked[0], tables["enc"][[0, 1, 3]])
     with pytest.raises(ValueError, match="have 4 rows but the labels go up to class 7"):
         Scorer.class_flabels(tables, np.array([0, 7]))
+
+
+def test_changed_inputs_are_scored_again(tmp_path, fake_metrics, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    script = _script("evaluate_metric_cls")
+    assert script.main(argv + ["--metrics", "fisher"]) == 0
+    features, labels, meta = store.load_features("toyset", "weak")
+    store.save_features("toyset", "weak", np.array(features), labels, {**meta, "weights": "re-extracted"})
+    capsys.readouterr()
+    assert script.main(argv + ["--metrics", "fisher"]) == 0
+    assert "scored 1 cell(s), skipped 3 already scored" in capsys.readouterr().out
