@@ -23,10 +23,10 @@ from pipeline import cli, evaluate
 
 ZOO = "caption"               # captioning zoo; its ground truth is data/ground_truth/caption.json
 DATASETS = []                 # caption datasets as stage 1 named them; empty: every dataset of the ground truth
-MODELS = []                   # empty: the zoo's models (those in its ground truth, else those with features stored)
+MODELS = []                   # empty: the zoo's (its ground truth's, else stage 1's list, else those stored)
 METRICS = []                  # empty: every metric that takes real-valued targets (emms, logme)
 FLABEL_ENCODERS = []          # F-label encoders; empty: every encoder with caption F-labels for the dataset
-GROUND_TRUTH = None           # a ground-truth JSON of your own (same format as data/ground_truth/*.json); none: the zoo's
+GROUND_TRUTH = None           # your own ground-truth JSON (format of data/ground_truth/*.json); none: the zoo's
 DATASET_DIR = None            # your own dataset's folder, named as stage 1 named it (the folder's name)
 RESULTS = "results"           # the results folder every stage reads and writes
 OVERWRITE = False             # re-score cells that are already scored

@@ -19,12 +19,12 @@ import sys
 
 from pipeline import cli, evaluate
 
-ZOO = "cnn_supervised"        # model zoo: a ground truth in data/ground_truth/ (cnn_supervised, cnn_selfsupervised, vit, logme_zoo) or any zoo name
+ZOO = "cnn_supervised"        # a zoo of data/ground_truth/ (cnn_supervised, vit, logme_zoo, ...) or any name
 DATASETS = []                 # datasets as stage 1 named them; empty: every dataset of the zoo's ground truth
-MODELS = []                   # empty: the zoo's models (those in its ground truth, else those with features stored)
-METRICS = []                  # empty: emms and every baseline the stored inputs allow (leep/nce need source probabilities)
+MODELS = []                   # empty: the zoo's (its ground truth's, else stage 1's list, else those stored)
+METRICS = []                  # empty: emms and every baseline the stored inputs allow (leep/nce: source probs)
 FLABEL_ENCODERS = []          # F-label encoders for EMMS; empty: every encoder with class F-labels for the dataset
-GROUND_TRUTH = None           # a ground-truth JSON of your own (same format as data/ground_truth/*.json); none: the zoo's
+GROUND_TRUTH = None           # your own ground-truth JSON (format of data/ground_truth/*.json); none: the zoo's
 DATASET_DIR = None            # your own dataset's folder, named as stage 1 named it (the folder's name)
 RESULTS = "results"           # the results folder every stage reads and writes
 OVERWRITE = False             # re-score cells that are already scored

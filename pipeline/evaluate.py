@@ -6,7 +6,8 @@ runs on them (with its registry defaults), and its score and seconds are merged 
 ``results/scores/<dataset>/<metric>.json`` with a digest of its inputs (the features' meta, the F-labels'
 meta where the metric uses them, the metric's defaults, and for a whole-zoo metric the zoo). A
 (dataset, model, metric) already scored from the same inputs is skipped unless ``overwrite``; one whose
-inputs changed (features re-extracted, F-labels added) is scored again. A metric that raises is a failed cell: recorded, reported at the end, the others continue.
+inputs changed (features re-extracted, F-labels added) is scored again. A metric that raises is a failed
+cell: recorded, reported at the end, the others continue.
 A missing or inconsistent input (features, F-labels) is reported the same way, with the command that makes it.
 
 Targets per task:
@@ -146,8 +147,9 @@ def _metrics(settings: Settings, store: Store, dataset: str, models: list[str]) 
             raise UsageError(f"unknown metric(s) {unknown}; available: {', '.join(registry)}")
         wrong = [m for m in settings.metrics if target not in registry[m].targets]
         if wrong:
+            usable = ", ".join(n for n, spec in registry.items() if target in spec.targets)
             raise UsageError(f"metric(s) {wrong} do not take {target!r} targets, so they cannot score the "
-                             f"{settings.task} task; use: {', '.join(n for n, s in registry.items() if target in s.targets)}")
+                             f"{settings.task} task; use: {usable}")
         return list(dict.fromkeys(settings.metrics))
     has_probs = any(store.source_probs_path(dataset, m).exists() for m in models)
     return [name for name, spec in registry.items()

@@ -52,7 +52,8 @@ def resolve(zoo_or_path: str | os.PathLike) -> Path | None:
     if text.endswith(".json") or os.sep in text or Path(text).is_file():
         path = Path(text).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"ground-truth file {path} does not exist; shipped zoos: {', '.join(available_zoos())}")
+            raise FileNotFoundError(f"ground-truth file {path} does not exist; "
+                                    f"shipped zoos: {', '.join(available_zoos())}")
         return path
     path = GROUND_TRUTH_DIR / f"{text}.json"
     return path if path.is_file() else None

@@ -80,7 +80,8 @@ def write_json(store: Store, name: str, obj: Any) -> Path:
     return path
 
 
-def scatter_plot(store: Store, name: str, title: str, panels: Sequence[dict], y_label: str = "fine-tuned result") -> Path:
+def scatter_plot(store: Store, name: str, title: str, panels: Sequence[dict],
+                 y_label: str = "fine-tuned result") -> Path:
     """One subplot per metric: its score (x) against the fine-tuned result (y), one labelled point per model.
 
     ``panels``: [{"metric": str, "scores": {model: score}, "truth": {model: value}, "weighted_tau": float}]."""
