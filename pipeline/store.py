@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 FLABEL_KINDS = ("class", "caption")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class MissingInputError(FileNotFoundError):
@@ -50,6 +52,7 @@ def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; results are ordinary files
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
