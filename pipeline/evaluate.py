@@ -70,7 +70,7 @@ class Problem:
     dataset: str
     model: str
     metric: str
-    kind: str        # "missing input", "bad input", "failed", "no ground truth", "correlation"
+    kind: str        # "missing features", "missing input", "bad input", "failed", "no ground truth", "correlation"
     message: str
 
 
@@ -274,7 +274,7 @@ class Scorer:
             features, labels, _ = self.store.load_features(dataset, model,
                                                           make_command=make_command(self.plan.settings, dataset, model))
         except MissingInputError as error:
-            self.problem(dataset, model, "*", "missing input", str(error))
+            self.problem(dataset, model, "*", "missing features", str(error))
             return None
         except ValueError as error:
             self.problem(dataset, model, "*", "bad input", str(error))
@@ -512,20 +512,28 @@ def run(settings: Settings, out=print) -> dict:
     written.append(report.write_json(plan.store, f"{settings.zoo}/{settings.task}_results", {
         "zoo": settings.zoo, "task": settings.task, "ground_truth": plan.truth.path if plan.truth else None,
         "datasets": evaluation, "counts": counts, "problems": [vars(p) for p in problems]}))
-    _summary(out, problems, counts, written, time.perf_counter() - started)
+    _summary(out, settings, problems, counts, written, time.perf_counter() - started)
     return {"plan": plan, "evaluation": evaluation, "problems": problems, "counts": counts, "written": written}
 
 
-def _summary(out, problems: list[Problem], counts: dict, written: list[Path], seconds: float) -> None:
+def _summary(out, settings: Settings, problems: list[Problem], counts: dict, written: list[Path],
+             seconds: float) -> None:
     out(f"scored {counts['scored']} cell(s), skipped {counts['skipped']} already scored (--overwrite true "
         f"re-scores them), {counts['failed']} failed")
-    grouped: dict[tuple, list[str]] = {}
+    missing: dict[str, list[str]] = {}    # dataset -> models without features: one stage-1 command each
+    grouped: dict[tuple, list[str]] = {}  # the same message for several models: one line
     for p in problems:
-        grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
-    if grouped:
+        if p.kind == "missing features":
+            missing.setdefault(p.dataset, []).append(p.model)
+        else:
+            grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
+    if problems:
         out(f"{len(problems)} problem(s):")
-        for (kind, dataset, metric, message), models in grouped.items():
-            out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
+    for dataset, models in missing.items():
+        out(f"  - [missing features] {dataset}: {len(models)} model(s) ({', '.join(models)}); make them with: "
+            f"{make_command(settings, dataset, ','.join(models))}")
+    for (kind, dataset, metric, message), models in grouped.items():
+        out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
     out("wrote:\n" + "\n".join(f"  {path}" for path in written))
     out(f"stage 3 took {seconds:.1f} s")
 

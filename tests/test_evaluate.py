@@ -139,7 +139,7 @@ def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_pa
     results = json.loads(store.table_path("toy/cls_results.json").read_text())
     assert sorted(results["datasets"]["toyset"]["scores"]["fisher"]) == ["extra", "good", "noise", "strong"]
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
-    assert {p["kind"] for p in results["problems"]} == {"missing input", "bad input", "no ground truth"}
+    assert {p["kind"] for p in results["problems"]} == {"missing features", "bad input", "no ground truth"}
 
 
 def _zoo_fisher(features_by_model, labels):
