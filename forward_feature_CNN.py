@@ -1,0 +1,40 @@
+"""Stage 1a: features of the CNN zoo on classification datasets.
+
+For every dataset and every model, writes results/features/<dataset>/<model>_feature.npy (float32 (N, D):
+the pooled penultimate vector the classifier head sees), <model>_label.npy, <model>_source_probs.npy (softmax
+of the ImageNet head, where the model has one) and <model>_meta.json. Models already done are skipped.
+
+    python forward_feature_CNN.py                                   # the paper's 11 CNNs on its 11 datasets
+    python forward_feature_CNN.py --datasets cifar10 --download     # one dataset, downloaded first if needed
+    python forward_feature_CNN.py --zoo efficientnet_lite --dataset-dir path/to/images   # offline, ImageFolder
+    python forward_feature_CNN.py --zoo efficientnet_lite --datasets mnist5k --max-samples 500
+
+Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins). Lists take a,b,c.
+"""
+import sys
+
+from pipeline import cli
+from pipeline.datasets import PAPER_DATASETS
+from pipeline.extract import run_image_stage
+
+DATASETS = list(PAPER_DATASETS)  # dataset names (the paper's 11; offline: mnist5k, textiles, digits)
+DATASET_DIR = None     # a folder in ImageFolder layout (one sub-folder per class); replaces DATASETS
+ZOO = "cnn_supervised"  # cnn_supervised, vit or efficientnet_lite
+MODELS = []            # model names (zoo members, torchvision or timm names); empty: every model of ZOO
+SPLIT = None           # None: the training data (train+val where there is a val split); e.g. test
+IMAGE_SIZE = None      # input side in pixels; None: each model's own (299 for Inception-v3)
+MAX_SAMPLES = None     # None: all; N: a fixed stratified first-k subset (classes take turns), recorded in meta
+BATCH_SIZE = 64
+NUM_WORKERS = 4        # DataLoader worker processes
+DEVICE = "auto"        # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
+AMP = False            # bf16 autocast
+OVERWRITE = False      # redo models whose features exist
+DOWNLOAD = False       # download missing datasets (sizes are printed first)
+PRETRAINED = True      # false: random init (tests)
+CHECKPOINT_DIR = None  # folder of local weights <model>.pth (needed for PVT v1 and MoCo-v3; else the hub)
+DATA_ROOT = "data"     # datasets live in DATA_ROOT/<name>/
+RESULTS = "results"    # the store
+
+if __name__ == "__main__":
+    args = cli.parse(globals(), __doc__, types={"SPLIT": str, "IMAGE_SIZE": int, "MAX_SAMPLES": int})
+    sys.exit(run_image_stage(args))
