@@ -46,6 +46,9 @@ class Table:
                               for w, right in zip(widths, numeric)) + "|"
         return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body)]) + "\n"
 
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -67,11 +70,11 @@ def json_ready(obj: Any) -> Any:
 
 
 def write_table(store: Store, name: str, table: Table) -> list[Path]:
-    """results/tables/<name>.md and .csv; returns both paths."""
+    """results/tables/<name>.md, .csv and .json (title + one object per row); returns the paths."""
     paths = [store.table_path(f"{name}.md"), store.table_path(f"{name}.csv")]
     save_text(paths[0], table.markdown())
     save_text(paths[1], table.csv())
-    return paths
+    return paths + [write_json(store, name, {"title": table.title, "rows": table.records()})]
 
 
 def write_json(store: Store, name: str, obj: Any) -> Path:

@@ -95,6 +95,9 @@ def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys)
                  "toy/plots/cls_toyset.png"):
         assert store.table_path(name).stat().st_size > 0, name
     assert store.table_path("toy/plots/cls_toyset.png").read_bytes()[:4] == b"\x89PNG"
+    summary_json = json.loads(store.table_path("toy/cls_summary.json").read_text())
+    assert summary_json["rows"][0]["dataset"] == "toyset" and summary_json["rows"][0]["broken"] is None
+    assert summary_json["rows"][0]["fisher"] == pytest.approx(1.0)
     summary_csv = store.table_path("toy/cls_summary.csv").read_text().splitlines()
     assert summary_csv[0] == "dataset,fisher,broken"
     dataset, fisher, broken = summary_csv[1].split(",")
@@ -262,3 +265,16 @@ def test_changed_inputs_are_scored_again(tmp_path, fake_metrics, capsys):
     capsys.readouterr()
     assert script.main(argv + ["--metrics", "fisher"]) == 0
     assert "scored 1 cell(s), skipped 3 already scored" in capsys.readouterr().out
+
+
+def test_device_flag_reaches_metrics_that_take_one(tmp_path, monkeypatch):
+    seen = []
+
+    def on_device(features, labels, device=None):
+        seen.append(device)
+        return _fisher_ratio(features, labels)
+    monkeypatch.setitem(metrics.METRICS, "on_device", MetricSpec("on_device", on_device, "features+labels"))
+    monkeypatch.setitem(metrics.METRICS, "fisher", MetricSpec("fisher", _fisher_ratio, "features+labels"))
+    store, argv = _cls_zoo(tmp_path)
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "on_device,fisher", "--device", "cuda"]) == 0
+    assert seen == ["cuda"] * 4 and len(store.load_scores("toyset", "fisher")) == 4   # fisher takes no device
