@@ -31,8 +31,10 @@ name too, e.g. ``nlpconnect/vit-gpt2-image-captioning``.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 PAPER_MODELS = ("vit_bert", "vit_roberta", "vit_bart",
@@ -76,32 +78,24 @@ def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = Non
     return name
 
 
-class CaptionFeatureModel(torch.nn.Module):
-    """One feature row per (image, caption) pair from a VisionEncoderDecoderModel.
+class CaptionCollator:
+    """Dataset items (PIL image, caption, image index) -> ({"pixel_values"[, "decoder_input_ids",
+    "decoder_attention_mask"]}, image indices): the checkpoint's image processor and, for the decoder
+    feature, the teacher-forcing inputs of the captions (see :meth:`tokenize`)."""
 
-    ``collate(items)`` turns dataset items (PIL image, caption, image index) into
-    ``({"pixel_values", "decoder_input_ids", "decoder_attention_mask"}, image indices)``;
-    ``forward(**inputs)`` returns the (B, D) float32 features.
-    """
-
-    def __init__(self, model, image_processor, tokenizer, *, feature: str = "decoder",
+    def __init__(self, image_processor, tokenizer, *, start_id: int, pad_id: int, with_captions: bool = True,
                  max_tokens: int = MAX_CAPTION_TOKENS):
-        super().__init__()
-        if feature not in FEATURES:
-            raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
-        self.model = model.eval()
         self.image_processor = image_processor
         self.tokenizer = tokenizer
-        self.feature = feature
+        self.start_id = start_id
+        self.pad_id = pad_id
+        self.with_captions = with_captions
         self.max_tokens = max_tokens
-        self.start_id = _start_token_id(model, tokenizer)
-        self.pad_id = _pad_token_id(tokenizer)
 
-    def collate(self, items: list) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def __call__(self, items: list) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         images, captions, image_ids = zip(*items)
-        pixel_values = self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
-        inputs = {"pixel_values": pixel_values}
-        if self.feature == "decoder":
+        inputs = {"pixel_values": self.image_processor(images=list(images), return_tensors="pt")["pixel_values"]}
+        if self.with_captions:
             inputs.update(self.tokenize(list(captions)))
         return inputs, torch.as_tensor(image_ids, dtype=torch.int64)
 
@@ -120,6 +114,26 @@ class CaptionFeatureModel(torch.nn.Module):
         decoder_input_ids = torch.cat([start, ids[:, :-1]], dim=1)
         decoder_input_ids[mask == 0] = self.pad_id  # position t reads y_{t-1}; it is real when y_t is
         return {"decoder_input_ids": decoder_input_ids, "decoder_attention_mask": mask}
+
+
+class CaptionFeatureModel(torch.nn.Module):
+    """One feature row per (image, caption) pair from a VisionEncoderDecoderModel.
+
+    ``collate`` (a :class:`CaptionCollator`, picklable for DataLoader workers) makes the batches;
+    ``forward(**inputs)`` returns the (B, D) float32 features.
+    """
+
+    def __init__(self, model, image_processor, tokenizer, *, feature: str = "decoder",
+                 max_tokens: int = MAX_CAPTION_TOKENS):
+        super().__init__()
+        if feature not in FEATURES:
+            raise ValueError(f"feature must be one of {FEATURES}, got {feature!r}")
+        self.model = model.eval()
+        self.feature = feature
+        self.collate = CaptionCollator(image_processor, tokenizer, start_id=_start_token_id(model, tokenizer),
+                                       pad_id=_pad_token_id(tokenizer), with_captions=feature == "decoder",
+                                       max_tokens=max_tokens)
+        self.tokenize = self.collate.tokenize
 
     @torch.no_grad()
     def forward(self, pixel_values: torch.Tensor, decoder_input_ids: torch.Tensor | None = None,
@@ -160,7 +174,7 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,
             "decoder": model.config.decoder.model_type,
             "pooling": "mean over caption tokens (teacher forcing)" if feature == "decoder"
-            else "mean over encoder tokens", "max_tokens": feature_model.max_tokens}
+            else "mean over encoder tokens", "max_tokens": feature_model.collate.max_tokens}
     return feature_model, meta
 
 
@@ -196,3 +210,66 @@ def _pad_token_id(tokenizer) -> int:
             raise ValueError("the decoder tokenizer has neither a pad nor an eos token; give it a pad token")
         tokenizer.pad_token = tokenizer.eos_token
     return int(tokenizer.pad_token_id)
+
+
+# ----- stage 1c (forward_feature_caption.py) -------------------------------------------------------------
+def run_caption_stage(args) -> int:
+    """Stage 1c from parsed flags (see forward_feature_caption.py): for every caption dataset (or the one
+    --caption-file) and every model, ``<model>_feature.npy`` (N, D) in the pairs' fixed order and
+    ``<model>_label.npy`` (the image index of each pair). Models already done with the same settings are
+    skipped; a model that cannot be loaded is reported and the others still run (exit status 1)."""
+    from pipeline.captions import load_captions
+    from pipeline.store import SettingsMismatchError, Store
+
+    store = Store(args.results)
+    names = [None] if args.caption_file else list(args.datasets)
+    models = list(args.models) or zoo_models(args.zoo)
+    failures: list[str] = []
+    started = time.perf_counter()
+    for name in names:
+        try:
+            pairs = load_captions(name, data_root=args.data_root, caption_file=args.caption_file, split=args.split,
+                                  max_per_image=args.max_per_image, max_samples=args.max_samples)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"[{name}] skipped: {error}", flush=True)
+            failures.append(f"{name}: dataset")
+            continue
+        print(f"[{pairs.name}] {len(pairs)} captions of {len(set(pairs.image_ids))} images, split {pairs.split}",
+              flush=True)
+        settings = {"feature": args.feature, "split": pairs.split, "max_per_image": args.max_per_image,
+                    "max_samples": args.max_samples}
+        for model in models:
+            try:
+                message = _extract_one(model, pairs, store, settings, args)
+            except (MissingCheckpointError, SettingsMismatchError, ValueError, FloatingPointError) as error:
+                message = f"FAILED: {error}"
+                failures.append(f"{pairs.name}: {model}")
+            print(f"[{pairs.name}] {model}: {message}", flush=True)
+    print(f"done in {time.perf_counter() - started:.1f} s; features under {store.root / 'features'}"
+          + (f"; {len(failures)} failed: {', '.join(failures)}" if failures else ""), flush=True)
+    return 1 if failures else 0
+
+
+def _extract_one(model: str, pairs, store, settings: dict, args) -> str:
+    from pipeline.extract import make_loader, pick_device, run_batches, versions
+
+    if store.has_features(pairs.name, model) and not args.overwrite:
+        store.check_settings(pairs.name, model, settings)
+        return "already there, skipped (--overwrite to redo)"
+    device = pick_device(args.device)
+    started = time.perf_counter()
+    feature_model, meta = load_caption_model(model, checkpoint_dir=args.checkpoint_dir, feature=args.feature)
+    feature_model.to(device)
+    loader = make_loader(pairs, args.batch_size, args.num_workers, device, collate_fn=feature_model.collate)
+    features = run_batches(lambda batch: {"feature": feature_model(**batch[0])}, loader, device=device,
+                           amp=args.amp, total=len(pairs), desc=f"{model} on {pairs.name}",
+                           batch_len=lambda batch: len(batch[1]))["feature"]
+    seconds = time.perf_counter() - started
+    if not np.isfinite(features).all():
+        raise FloatingPointError(f"{model} gave non-finite features on {pairs.name}; nothing was written "
+                                 "(try without --amp)")
+    meta = {**meta, **settings, "weights": meta["checkpoint"], "layer": f"{args.feature} last hidden state",
+            "source": pairs.source, "zoo": args.zoo, "seconds": round(seconds, 3), "batch_size": args.batch_size,
+            "device": str(device), "amp": bool(args.amp), "versions": versions()}
+    paths = store.save_features(pairs.name, model, features, np.asarray(pairs.image_ids, dtype=np.int64), meta)
+    return f"wrote {paths['feature']} ({features.shape[0]} x {features.shape[1]}) in {seconds:.1f} s"

