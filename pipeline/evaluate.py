@@ -7,8 +7,8 @@ runs on them (with its registry defaults), and its score and seconds are merged 
 meta where the metric uses them, the metric's defaults, and for a whole-zoo metric the zoo). A
 (dataset, model, metric) already scored from the same inputs is skipped unless ``overwrite``; one whose
 inputs changed (features re-extracted, F-labels added) is scored again. A metric that raises is a failed
-cell: recorded, reported at the end, the others continue.
-A missing or inconsistent input (features, F-labels) is reported the same way, with the command that makes it.
+cell: recorded, reported at the end, the others continue. A missing or inconsistent input (features,
+F-labels) is reported the same way, with the command that makes it.
 
 Targets per task:
 
@@ -20,8 +20,9 @@ Targets per task:
   ``regression=True`` on the encoders' F-labels side by side as K real targets (LogME's evidence is a mean
   over targets, so this is LogME's mean over encoders weighted by width).
 
-Then, per dataset with a ground truth: the correlations of :func:`pipeline.correlation.correlate`; per
-dataset without one (a user's own data): the models ranked by each metric and the metrics' agreement.
+Then, per dataset with a ground truth: the correlations of :func:`pipeline.correlation.correlate` (a mean
+row averages over the datasets that have a value); per dataset without one (a user's own data): the models
+ranked by each metric and the metrics' agreement (Kendall tau-b between their rankings).
 """
 from __future__ import annotations
 
