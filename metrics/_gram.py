@@ -54,6 +54,13 @@ def column_moments(x, block_rows: int | None = None) -> tuple[np.ndarray, np.nda
     return mean, np.sqrt(sq / n)
 
 
+def centred_block(x, start: int, stop: int, mean) -> np.ndarray:
+    """Rows start..stop of x as a new float64 array minus mean (one allocation; x is never written)."""
+    block = np.array(x[start:stop], dtype=np.float64)
+    block -= mean
+    return block
+
+
 def _torch_matmul(device, dtype):
     import torch  # only for the GPU path: metrics need no torch otherwise
 
@@ -84,8 +91,8 @@ def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int | None
     y_mean = 0.0 if y_mean is None else y_mean
     result = None
     for start, stop in row_blocks(x.shape[0], block_rows):
-        xb = np.asarray(x[start:stop], dtype=np.float64) - x_mean
-        yb = xb if y is None else np.asarray(y[start:stop], dtype=np.float64) - y_mean
+        xb = centred_block(x, start, stop, x_mean)
+        yb = xb if y is None else centred_block(y, start, stop, y_mean)
         part = matmul_t(xb, yb)
         result = part if result is None else result + part
     return result
@@ -101,7 +108,7 @@ def gram_and_cross(x, y_block, *, x_mean, block_rows: int | None = None, device=
     matmul_t = _matmul_t(device, dtype)
     gram = cross = None
     for start, stop in row_blocks(x.shape[0], block_rows):
-        xb = np.asarray(x[start:stop], dtype=np.float64) - x_mean
+        xb = centred_block(x, start, stop, x_mean)
         yb = y_block(start, stop)
         gram_part, cross_part = matmul_t(xb, xb), matmul_t(xb, yb)
         gram = gram_part if gram is None else gram + gram_part

@@ -233,11 +233,12 @@ def _sample_statistics(x, flabels, device) -> _Statistics:
     flabel_gram = np.zeros((n_flabels, n_flabels))
 
     def standardized_block(start, stop):
-        block = np.stack([_transform_rows(flabel, start, stop, transform)
-                          for flabel, transform in zip(flabels, transforms)])
-        flat = block.reshape(n_flabels, -1)
-        flabel_gram[...] += flat @ flat.T   # <Y_k, Y_l> accumulated in the same pass: Y is read once
-        return np.concatenate(block, axis=1)
+        block = np.empty((stop - start, n_flabels, width))
+        for k, (flabel, transform) in enumerate(zip(flabels, transforms)):
+            block[:, k] = _transform_rows(flabel, start, stop, transform)
+        # <Y_k, Y_l> accumulated in the same pass, so the F-labels are read once
+        flabel_gram[...] += np.einsum("bkd,bld->kl", block, block, optimize=True)
+        return block.reshape(stop - start, n_flabels * width)
 
     x_mean = _gram.column_means(x)
     gram, cross = _gram.gram_and_cross(x, standardized_block, x_mean=x_mean, device=device)
@@ -250,8 +251,11 @@ def _sample_statistics(x, flabels, device) -> _Statistics:
 def _transform_rows(flabel, start: int, stop: int, transform) -> np.ndarray:
     """Rows start..stop of a per-sample F-label, z-scored (and PCA-reduced) as float64."""
     mean, rotation, scale = transform
-    block = np.asarray(flabel[start:stop], dtype=np.float64) - mean
-    return (block if rotation is None else block @ rotation) / scale
+    block = _gram.centred_block(flabel, start, stop, mean)
+    if rotation is not None:
+        block = block @ rotation
+    block /= scale
+    return block
 
 
 def _flabel_transform(flabel, width: int):
