@@ -357,6 +357,8 @@ def _load_torchvision(spec: TorchvisionSpec, data_root: Path, split: str | None,
         raise ValueError(f"{spec.name} has no split {split!r}; choose one of {', '.join(spec.splits())}")
     parts = [_build_part(spec, data_root, part, download) for part in split.split("+")]
     classes = list(spec.classes(parts[0]))
+    if any(list(spec.classes(part)) != classes for part in parts[1:]):
+        raise ValueError(f"the splits {split!r} of {spec.name} list different classes; their labels do not combine")
     if spec.known_classes is not None and list(classes) != list(spec.known_classes()):
         raise ValueError(f"the class list of {spec.name} on disk differs from the one shipped in pipeline/datasets.py")
     if len(classes) != spec.num_classes:
