@@ -221,6 +221,9 @@ def run_caption_stage(args) -> int:
     from pipeline.captions import load_captions
     from pipeline.store import SettingsMismatchError, Store
 
+    if args.feature not in FEATURES:
+        print(f"error: --feature must be one of {', '.join(FEATURES)}, got {args.feature!r}", flush=True)
+        return 2
     store = Store(args.results)
     names = [None] if args.caption_file else list(args.datasets)
     models = list(args.models) or zoo_models(args.zoo)

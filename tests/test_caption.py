@@ -166,7 +166,8 @@ def test_pooling_ignores_padding_and_batch_mates(work, name):
     for other in features[1:]:
         torch.testing.assert_close(other, features[0], rtol=0, atol=1e-5)
     batch, _ = model.collate([(image, caption, 0), (image, "a man sits in the water over the red ball", 0)])
-    assert batch["decoder_attention_mask"][0].sum() == 5 and batch["decoder_attention_mask"].shape[1] > 5  # [CLS] a dog runs [SEP], padded
+    mask = batch["decoder_attention_mask"]
+    assert mask[0].sum() == 5 and mask.shape[1] > 5  # [CLS] a dog runs [SEP], then padding
     torch.testing.assert_close(model(**batch)[0], features[0], rtol=0, atol=1e-5)
 
 
