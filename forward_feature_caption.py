@@ -29,6 +29,7 @@ ZOO = "caption"        # the paper's 9 ViT/Swin/SwinV2 x BERT/RoBERTa/BART fine-
 MODELS = []            # checkpoint names under CHECKPOINT_DIR, folders or hub ids; empty: every model of ZOO
 CHECKPOINT_DIR = None  # folder holding one save_pretrained folder per model: CHECKPOINT_DIR/<model>/
 FEATURE = "decoder"    # decoder: teacher-forced decoder states over the caption; encoder: mean of image tokens
+LOWERCASE = True       # lower-case captions for the decoder (the paper's models were fine-tuned on lower case)
 SPLIT = "train"        # train, val, test, restval or all (Karpathy splits; a caption file has no split)
 MAX_PER_IMAGE = None   # None: every caption of an image (Karpathy: 5); N: the first N
 MAX_SAMPLES = None     # None: all pairs; N: the first N pairs of the fixed order

@@ -14,6 +14,9 @@ the last decoder layer's hidden state averaged over the caption's T real positio
 
 Padding is excluded from the mean, and with right padding and causal self-attention the real positions
 never see it, so a caption's feature does not depend on how long the other captions of its batch are.
+Captions are lower-cased first by default (``lowercase=True``), as the published caption dataset
+(``datasets/image_caption_dataset.py``, "use uncased") fed them to the paper's nine models in fine-tuning;
+pass ``--lowercase false`` for a checkpoint trained on cased captions.
 
 ``feature="encoder"``: the mean of the encoder's last hidden state over its tokens, i.e. of the image
 tokens the decoder cross-attends to (for Swin this equals its pooler output; for ViT it includes the
@@ -84,12 +87,13 @@ class CaptionCollator:
     feature, the teacher-forcing inputs of the captions (see :meth:`tokenize`)."""
 
     def __init__(self, image_processor, tokenizer, *, start_id: int, pad_id: int, with_captions: bool = True,
-                 max_tokens: int = MAX_CAPTION_TOKENS):
+                 lowercase: bool = True, max_tokens: int = MAX_CAPTION_TOKENS):
         self.image_processor = image_processor
         self.tokenizer = tokenizer
         self.start_id = start_id
         self.pad_id = pad_id
         self.with_captions = with_captions
+        self.lowercase = lowercase
         self.max_tokens = max_tokens
 
     def __call__(self, items: list) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -102,6 +106,8 @@ class CaptionCollator:
     def tokenize(self, captions: list[str], pad_to: int | None = None) -> dict[str, torch.Tensor]:
         """Teacher-forcing inputs: decoder input = [start] + tokens[:-1]; the mask marks real tokens.
         `pad_to` pads every caption to that many positions (for tests of padding invariance)."""
+        if self.lowercase:
+            captions = [caption.lower() for caption in captions]
         encoded = self.tokenizer(captions, truncation=True, max_length=pad_to or self.max_tokens,
                                  padding="max_length" if pad_to else "longest")
         ids = torch.tensor(encoded["input_ids"], dtype=torch.int64)
@@ -123,7 +129,7 @@ class CaptionFeatureModel(torch.nn.Module):
     ``forward(**inputs)`` returns the (B, D) float32 features.
     """
 
-    def __init__(self, model, image_processor, tokenizer, *, feature: str = "decoder",
+    def __init__(self, model, image_processor, tokenizer, *, feature: str = "decoder", lowercase: bool = True,
                  max_tokens: int = MAX_CAPTION_TOKENS):
         super().__init__()
         if feature not in FEATURES:
@@ -132,7 +138,7 @@ class CaptionFeatureModel(torch.nn.Module):
         self.feature = feature
         self.collate = CaptionCollator(image_processor, tokenizer, start_id=_start_token_id(model, tokenizer),
                                        pad_id=_pad_token_id(tokenizer), with_captions=feature == "decoder",
-                                       max_tokens=max_tokens)
+                                       lowercase=lowercase, max_tokens=max_tokens)
         self.tokenize = self.collate.tokenize
 
     @torch.no_grad()
@@ -155,8 +161,8 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
-def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None,
-                       feature: str = "decoder") -> tuple[CaptionFeatureModel, dict]:
+def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None, feature: str = "decoder",
+                       lowercase: bool = True) -> tuple[CaptionFeatureModel, dict]:
     """The feature model of captioning checkpoint `name` and its meta (checkpoint, feature, dim, ...)."""
     from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
 
@@ -170,11 +176,13 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     tokenizer = _load_part(AutoTokenizer, source, model.config.decoder, name, "tokenizer")
     tokenizer.padding_side = "right"
     image_processor = _load_part(AutoImageProcessor, source, model.config.encoder, name, "image processor")
-    feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature)
+    feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature, lowercase=lowercase)
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,
             "decoder": model.config.decoder.model_type,
             "pooling": "mean over caption tokens (teacher forcing)" if feature == "decoder"
             else "mean over encoder tokens", "max_tokens": feature_model.collate.max_tokens}
+    if feature == "decoder":
+        meta["lowercase"] = lowercase
     return feature_model, meta
 
 
@@ -241,6 +249,8 @@ def run_caption_stage(args) -> int:
               flush=True)
         settings = {"feature": args.feature, "split": pairs.split, "max_per_image": args.max_per_image,
                     "max_samples": args.max_samples}
+        if args.feature == "decoder":
+            settings["lowercase"] = args.lowercase
         for model in models:
             try:
                 message = _extract_one(model, pairs, store, settings, args)
@@ -261,7 +271,8 @@ def _extract_one(model: str, pairs, store, settings: dict, args) -> str:
         return "already there, skipped (--overwrite to redo)"
     device = pick_device(args.device)
     started = time.perf_counter()
-    feature_model, meta = load_caption_model(model, checkpoint_dir=args.checkpoint_dir, feature=args.feature)
+    feature_model, meta = load_caption_model(model, checkpoint_dir=args.checkpoint_dir, feature=args.feature,
+                                             lowercase=args.lowercase)
     feature_model.to(device)
     loader = make_loader(pairs, args.batch_size, args.num_workers, device, collate_fn=feature_model.collate)
     features = run_batches(lambda batch: {"feature": feature_model(**batch[0])}, loader, device=device,

@@ -18,10 +18,11 @@ Sources, looked up under ``<data_root>/<name>/``:
   which CocoCaptions imports, is not needed.
 - **A table of your own**: ``caption_file=path`` (or ``<data_root>/<name>/captions.csv|.tsv``), one
   (image path, caption) pair per row, comma-separated for ``.csv``, tab-separated for ``.tsv``/``.txt``;
-  image paths relative to the table's folder (or absolute). A first row whose first cell has no file
-  suffix (e.g. ``image,caption``) is a header and skipped. Order: the table's rows. The dataset is named
-  after the file's stem unless a name is given. This is also how to run FlickrStyle10k
-  (``flickr10kH``/``flickr10kR``), which has no standard split file.
+  image paths relative to the table's folder (or absolute); further columns are ignored. A first row whose
+  first cell has no file suffix (e.g. ``image,caption``) is a header and skipped. Order: the table's rows.
+  The dataset is named after the file's stem unless a name is given (a Karpathy file given as
+  ``caption_file`` too, less its ``dataset_`` prefix: ``dataset_flickr8k.json`` -> ``flickr8k``).
+  This is also how to run FlickrStyle10k (``flickr10kH``/``flickr10kR``), which has no standard split file.
 
 ``split`` defaults to ``"train"`` (a user choosing a model has the training captions, not the test
 ones); ``"all"`` keeps every split. ``max_per_image`` keeps each image's first captions, ``max_samples``
@@ -117,7 +118,7 @@ def load_captions(name: str | None, *, data_root: str | os.PathLike = "data",
         if not path.is_file():
             raise FileNotFoundError(f"caption file {path} not found (expected a .csv/.tsv table of "
                                     "(image path, caption) rows or a Karpathy dataset_<name>.json)")
-        name = name or path.stem
+        name = name or dataset_name_of(path)
         records, source = _read_file(path, name, split)
     else:
         if not name:
@@ -128,6 +129,13 @@ def load_captions(name: str | None, *, data_root: str | os.PathLike = "data",
     image_ids = [ids.setdefault(image, len(ids)) for image, _ in records]
     return CaptionSet(name, [caption for _, caption in records], [image for image, _ in records], image_ids,
                       split=split, source=str(source), transform=transform)
+
+
+def dataset_name_of(caption_file: str | os.PathLike) -> str:
+    """The dataset name of a caption file: its stem, less a Karpathy file's ``dataset_`` prefix
+    (``captions.csv`` -> ``captions``, ``dataset_flickr8k.json`` -> ``flickr8k``)."""
+    path = Path(caption_file)
+    return path.stem.removeprefix("dataset_") if path.suffix.lower() == ".json" else path.stem
 
 
 def _find_source(name: str, data_root: Path, split: str) -> tuple[list[tuple[Path, str]], Path]:

@@ -15,8 +15,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.caption_models import (CaptionFeatureModel, MissingCheckpointError, load_caption_model, masked_mean,
-                                     resolve_checkpoint, zoo_models)
+from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, MissingCheckpointError, load_caption_model,
+                                     masked_mean, resolve_checkpoint, zoo_models)
 from pipeline.captions import load_captions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,6 +118,8 @@ def test_karpathy_split_file(tmp_path):
     assert len(load_captions("flickr8k", data_root=tmp_path, split="all", max_per_image=3)) == 12
     with pytest.raises(ValueError, match="no pairs"):
         load_captions("flickr8k", data_root=tmp_path, split="restval")
+    given = load_captions(None, caption_file=folder / "dataset_flickr8k.json")
+    assert given.name == "flickr8k" and given.captions == train.captions and given.image_paths == train.image_paths
 
 
 def test_coco_annotations_in_cocacaptions_order(tmp_path):
@@ -179,6 +181,17 @@ def test_teacher_forcing_inputs_are_shifted_caption(work):
     assert inputs["decoder_input_ids"][0].tolist() == [cls, *ids[0][:3]] + [pad] * 3
     assert inputs["decoder_input_ids"][1].tolist() == [cls, *ids[1][:-1]]
     assert inputs["decoder_attention_mask"][0].tolist() == [1] * 4 + [0] * 3
+
+
+def test_captions_lower_cased_unless_asked_not_to(tmp_path):
+    from transformers import BertTokenizer
+
+    (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "dog", "A", "Dog"]) + "\n")
+    cased = BertTokenizer(str(tmp_path / "vocab.txt"), do_lower_case=False)
+    lower = CaptionCollator(None, cased, start_id=2, pad_id=0).tokenize(["A Dog", "a dog"])["decoder_input_ids"]
+    kept = CaptionCollator(None, cased, start_id=2, pad_id=0, lowercase=False).tokenize(["A Dog"])["decoder_input_ids"]
+    assert lower[0].tolist() == lower[1].tolist() == [2, 2, 4, 5]
+    assert kept[0].tolist() == [2, 2, 6, 7]
 
 
 def test_decoder_feature_is_last_hidden_state_mean(work):
