@@ -1,9 +1,88 @@
-"""Placeholder: being written."""
+"""H-score and its Ledoit-Wolf regularised version.
+
+H-score: Bao, Li, Huang, Zheng, Wang, Zhang, "An information-theoretic approach to transferability in task
+transfer learning", ICIP 2019:
+
+    H(f) = tr( cov(f)^+ cov(E[f | y]) ),
+
+f the mean-centred features, E[f | y] each sample's class mean, both covariances with the same normalisation
+(it cancels). The pseudo-inverse drops eigenvalues of cov(f) at or below rcond * the largest, with
+rcond = max(N, D) * float64 eps (numpy's ``matrix_rank`` default). The published code uses
+``np.linalg.pinv(cov, rcond=1e-15)``: identical on well-conditioned features, but on rank-deficient ones (N <= D,
+dead units, duplicated dimensions) 1e-15 keeps rounding-noise eigenvalues and their huge inverses.
+
+Regularised H-score: Ibrahim, Ponomareva, Mazumder, "Newer is not always better: rethinking transferability
+metrics, their peculiarities, stability and performance", ECML-PKDD 2022:
+
+    H_alpha(f) = (1 - alpha) tr( cov_alpha(f)^+ cov(E[f | y]) ),
+    cov_alpha = (1 - alpha) S + alpha (tr S / D) I,
+
+S the maximum-likelihood covariance (1/N) and alpha the Ledoit-Wolf shrinkage, from its closed form (the
+formula of ``sklearn.covariance.ledoit_wolf_shrinkage``, computed from the Gram spectrum instead of a D x D
+blocked product); cov(E[f | y]) with 1/(N - 1), as in the published code (``np.cov``).
+
+Both are computed without forming cov(E[f | y]): with s_c the sum of the centred features of class c (n_c
+samples), tr(M^+ cov(E[f | y])) = 1/(N - 1) sum_c s_cᵀ M^+ s_c / n_c. M is diagonalised once: the D x D scatter
+when N > D, else the N x N Gram of the centred features (every s_c lies in the span of the samples).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from metrics._checks import as_features, as_labels
+from metrics._gram import centred_cross
+from metrics._spectral import eigh, one_hot_cross, rank_mask
 
 
-def hscore(features, labels):
-    raise NotImplementedError
+def hscore(features, labels, *, device=None) -> float:
+    """H-score tr(cov(f)^+ cov(E[f|y])) (higher = more transferable); ``device`` runs the Gram in torch."""
+    spectrum = _ClassScatterSpectrum(features, labels, device)
+    keep = rank_mask(spectrum.scatter_values, spectrum.size)
+    # cov = scatter / (N - 1), so (N - 1) cancels against the 1/(N - 1) of cov(E[f | y]).
+    return float((spectrum.between[keep] / spectrum.scatter_values[keep]).sum())
 
 
-def reg_hscore(features, labels):
-    raise NotImplementedError
+def reg_hscore(features, labels, *, device=None) -> float:
+    """H-score with the Ledoit-Wolf shrinkage covariance in place of cov(f) (higher = more transferable)."""
+    spectrum = _ClassScatterSpectrum(features, labels, device)
+    n, d = spectrum.n, spectrum.d
+    cov_values = np.maximum(spectrum.scatter_values, 0.0) / n
+    shrinkage = _ledoit_wolf_shrinkage(cov_values, spectrum.row_norms_sq, n, d)
+    # Directions outside the span of the samples have eigenvalue shrinkage * mu but no between-class part.
+    shrunk = (1.0 - shrinkage) * cov_values + shrinkage * cov_values.sum() / d
+    keep = rank_mask(shrunk, spectrum.size)
+    return float((1.0 - shrinkage) * (spectrum.between[keep] / shrunk[keep]).sum() / (n - 1))
+
+
+def _ledoit_wolf_shrinkage(cov_values: np.ndarray, row_norms_sq: np.ndarray, n: int, d: int) -> float:
+    """Ledoit-Wolf shrinkage of centred samples, from the eigenvalues of S and the squared row norms."""
+    mu = cov_values.sum() / d
+    frobenius_sq = (cov_values ** 2).sum()  # ||S||_F^2
+    fourth_moment = (row_norms_sq ** 2).sum() / n  # (1/N) sum_n ||x_n||^4
+    beta = (fourth_moment - frobenius_sq) / (d * n)
+    delta = (frobenius_sq - d * mu ** 2) / d  # ||S - mu I||_F^2 / D
+    beta = min(beta, delta)  # shrink no more than all the way to mu I
+    return 0.0 if beta <= 0 else beta / delta
+
+
+class _ClassScatterSpectrum:
+    """The eigenvalues of the centred scatter XcᵀXc restricted to the span of the samples, and for each
+    eigenvector j the between-class part ``between[j] = sum_c (v_jᵀ s_c)^2 / n_c``."""
+
+    def __init__(self, features, labels, device):
+        x = as_features(features)
+        self.n, self.d = x.shape
+        self.size = max(self.n, self.d)
+        classes, n_classes = as_labels(labels, self.n)
+        counts = np.bincount(classes)
+        x -= x.mean(axis=0)  # our own copy
+        self.row_norms_sq = np.einsum("ij,ij->i", x, x)
+        if self.n > self.d:
+            self.scatter_values, vectors = eigh(centred_cross(x, device=device), device)
+            projected = one_hot_cross(x, classes, n_classes) @ vectors  # s_cᵀ v_j
+        else:
+            self.scatter_values, u = eigh(centred_cross(x.T, device=device), device)
+            # With Xc Xcᵀ = U W Uᵀ, the scatter's eigenvectors are v_j = Xcᵀ u_j / sqrt(w_j), so
+            # v_jᵀ s_c = v_jᵀ Xcᵀ y_c = sqrt(w_j) u_jᵀ y_c.
+            projected = one_hot_cross(u, classes, n_classes) * np.sqrt(np.maximum(self.scatter_values, 0.0))
+        self.between = (projected ** 2 / counts[:, None]).sum(axis=0)
