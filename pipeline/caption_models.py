@@ -163,19 +163,19 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None, feature: str = "decoder",
                        lowercase: bool = True) -> tuple[CaptionFeatureModel, dict]:
-    """The feature model of captioning checkpoint `name` and its meta (checkpoint, feature, dim, ...)."""
-    from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
+    """The feature model of captioning checkpoint `name` and its meta (checkpoint, feature, pooling, ...).
+    A hub id is downloaded on first use (said first); with the hub unreachable only the local cache is read,
+    so an absent model fails within seconds."""
+    from pipeline.zoo import _hub_offline, _hub_reachable, _offline
 
     source = resolve_checkpoint(name, checkpoint_dir)
-    if not Path(source).is_dir():
-        print(f"{name}: loading from the Hugging Face hub (downloads on first use)")
-    try:
-        model = VisionEncoderDecoderModel.from_pretrained(source)
-    except OSError as error:
-        raise MissingCheckpointError(f"could not load captioning model {name!r} from {source}: {error}") from None
-    tokenizer = _load_part(AutoTokenizer, source, model.config.decoder, name, "tokenizer")
-    tokenizer.padding_side = "right"
-    image_processor = _load_part(AutoImageProcessor, source, model.config.encoder, name, "image processor")
+    cache_only = False
+    if not Path(source).is_dir() or name in PAPER_MODELS:  # the paper's fine-tunes may need their halves' tokenizer
+        cache_only = not _offline() and not _hub_reachable()
+        print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
+              "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
+    with _hub_offline(cache_only):
+        model, tokenizer, image_processor = _load_parts(name, source)
     feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature, lowercase=lowercase)
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,
             "decoder": model.config.decoder.model_type,
@@ -186,20 +186,35 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     return feature_model, meta
 
 
-def _load_part(auto_class, source: str, part_config, name: str, what: str):
-    """From the checkpoint; else from the pre-trained half it was built from (config._name_or_path), as
-    fine-tunes saved with only the model's save_pretrained carry no tokenizer or image processor."""
-    tried = [source]
-    fallback = getattr(part_config, "_name_or_path", "") or ""
-    if fallback and fallback != source:
-        tried.append(fallback)
-    for where in tried:
+def _load_parts(name: str, source: str):
+    """(model, tokenizer, image processor) of a checkpoint. Fine-tunes saved with only the model's
+    save_pretrained carry no tokenizer or image processor: those then come from the pre-trained half the
+    model was built from (its config's _name_or_path, or for the paper's nine names the published halves)."""
+    from transformers import AutoImageProcessor, AutoTokenizer, VisionEncoderDecoderModel
+
+    try:
+        model = VisionEncoderDecoderModel.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise MissingCheckpointError(f"could not load captioning model {name!r} from {source}: "
+                                     f"{type(error).__name__}: {str(error)[:300]}") from None
+    halves = name.split("_") if name in PAPER_MODELS else (None, None)
+    tokenizer = _load_part(AutoTokenizer, [source, getattr(model.config.decoder, "_name_or_path", ""),
+                                           PAPER_DECODERS.get(halves[1], "")], name, "tokenizer")
+    tokenizer.padding_side = "right"
+    image_processor = _load_part(AutoImageProcessor, [source, getattr(model.config.encoder, "_name_or_path", ""),
+                                                      PAPER_ENCODERS.get(halves[0], "")], name, "image processor")
+    return model, tokenizer, image_processor
+
+
+def _load_part(auto_class, places: list[str], name: str, what: str):
+    tried = list(dict.fromkeys(place for place in places if place))
+    for place in tried:
         try:
-            return auto_class.from_pretrained(where)
+            return auto_class.from_pretrained(place)
         except (OSError, ValueError):
             continue
     raise MissingCheckpointError(f"no {what} for captioning model {name!r}: tried {', '.join(tried)}; "
-                                 f"save the {what} into {source} (its save_pretrained)")
+                                 f"save the {what} into {tried[0]} (its save_pretrained)")
 
 
 def _start_token_id(model, tokenizer) -> int:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import runpy
+import shutil
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +232,17 @@ def test_missing_checkpoints_and_zoo(work, tmp_path):
     assert resolve_checkpoint("nlpconnect/vit-gpt2-image-captioning") == "nlpconnect/vit-gpt2-image-captioning"
     with pytest.raises(MissingCheckpointError, match="could not load"):
         load_caption_model(str(tmp_path / "empty_hub_like_name"))
+    start = time.perf_counter()
+    with pytest.raises(MissingCheckpointError, match="nlpconnect/vit-gpt2-image-captioning"):
+        load_caption_model("nlpconnect/vit-gpt2-image-captioning")  # offline and not cached: fails at once
+    assert time.perf_counter() - start < 20
+    # a paper model saved without tokenizer files: the tokenizer of its published decoder half is looked for
+    bare = tmp_path / "vit_bert"
+    bare.mkdir()
+    for file in ("config.json", "model.safetensors"):
+        shutil.copy(work["checkpoints"] / "tiny_bert" / file, bare / file)
+    with pytest.raises(MissingCheckpointError, match=r"no tokenizer for captioning model 'vit_bert'.*bert-base-uncased"):
+        load_caption_model("vit_bert", checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="feature must be"):
         CaptionFeatureModel(None, None, None, feature="pooler")
 
