@@ -20,10 +20,10 @@ pass ``--lowercase false`` for a checkpoint trained on cased captions.
 
 ``feature="encoder"``: the mean of the encoder's last hidden state over its tokens, i.e. of the image
 tokens the decoder cross-attends to (for Swin this equals its pooler output; for ViT it includes the
-[CLS] token). Pairs of the same image then share a row.
+[CLS] token). Pairs of the same image then get identical rows.
 
 Deliberate differences from the published ``forward_feature_caption.py``: it hooked the input of the last
-decoder layer's LayerNorm (a pre-norm sum) and averaged over all 42 padded positions, so a feature
+decoder layer's LayerNorm (the un-normalised residual sum) and averaged over all 42 padded positions, so a feature
 depended on the padding length; here the decoder's returned last hidden state, averaged over real tokens.
 
 Zoo ``caption``: the paper's nine encoder x decoder fine-tunes (ViT/Swin/SwinV2 x BERT/RoBERTa/BART) are
