@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from pipeline import efficientnet_lite
+from pipeline.store import safe_name
 
 PROBS_PREFIX = "source_probs/"
 RANDOM_INIT = "random-init"
@@ -73,9 +74,9 @@ VIT = ("deit_tiny", "deit_small", "deit_base", "dino_small", "dino_base", "mocov
        "pvt_tiny", "pvt_small", "pvt_medium", "swin_t", "swin_s")
 ZOOS = {"cnn_supervised": CNN_SUPERVISED, "vit": VIT, "efficientnet_lite": efficientnet_lite.VARIANTS}
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".bin", ".safetensors")
-_TV_PRETRAINED_KWARGS = {  # what torchvision sets when it loads these weights
-    "googlenet": {"aux_logits": False, "transform_input": True},
-    "inception_v3": {"aux_logits": False, "transform_input": True},
+_TV_PRETRAINED_KWARGS = {  # what torchvision sets when it loads these weights (init_weights: no slow scipy init)
+    "googlenet": {"aux_logits": False, "transform_input": True, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "transform_input": True, "init_weights": False},
 }
 _DOWNLOAD_TIMEOUT_S = 20
 
@@ -105,13 +106,15 @@ def candidate_names(name: str) -> list[str]:
 
 
 def find_checkpoint(checkpoint_dir, name: str) -> str | None:
-    """<checkpoint_dir>/<name><suffix> for the first suffix of CHECKPOINT_SUFFIXES that exists, else None."""
+    """<checkpoint_dir>/<name><suffix> (or the file-safe name, 'tv:x' -> 'tv_x') for the first suffix of
+    CHECKPOINT_SUFFIXES that exists, else None."""
     if checkpoint_dir is None:
         return None
-    for suffix in CHECKPOINT_SUFFIXES:
-        path = Path(checkpoint_dir) / f"{name}{suffix}"
-        if path.is_file():
-            return str(path)
+    for stem in dict.fromkeys((name, safe_name(name))):
+        for suffix in CHECKPOINT_SUFFIXES:
+            path = Path(checkpoint_dir) / f"{stem}{suffix}"
+            if path.is_file():
+                return str(path)
     return None
 
 
@@ -217,23 +220,23 @@ def _torchvision_spec(name, bare, weights_tag, pretrained, image_size, checkpoin
         described = _checkpoint_name(checkpoint) if checkpoint else f"torchvision:{weights}"
 
     def load() -> Extractor:
-        model = _torchvision_model(bare, weights, pretrained, checkpoint)
+        model = _torchvision_model(name, bare, weights, pretrained, checkpoint)
         return Extractor(spec, LastLinearFeatures(model, name), transform(), (name,))
 
     spec = ModelSpec(name, "torchvision", (name,), size, described, {name: "input of the last nn.Linear"}, load)
     return spec
 
 
-def _torchvision_model(bare: str, weights, pretrained: bool, checkpoint: str | None) -> nn.Module:
+def _torchvision_model(name: str, bare: str, weights, pretrained: bool, checkpoint: str | None) -> nn.Module:
     from torchvision.models import get_model
 
     kwargs = _TV_PRETRAINED_KWARGS.get(bare, {})
     if not pretrained:
         return get_model(bare, weights=None, **kwargs).eval()
     if checkpoint is None:
-        _ensure_cached(weights.url, bare)
+        _ensure_cached(weights.url, name)
         return get_model(bare, weights=weights).eval()
-    model = get_model(bare, weights=None, init_weights=False, **kwargs) if kwargs else get_model(bare, weights=None)
+    model = get_model(bare, weights=None, **kwargs)
     state = _read_state_dict(checkpoint)
     missing, unexpected = model.load_state_dict(state, strict=False)
     unexpected = [k for k in unexpected if not k.startswith(("aux", "AuxLogits"))]  # dropped with aux_logits
@@ -250,7 +253,7 @@ def _ensure_cached(url: str, name: str) -> None:
     if target.is_file():
         return
     how = (f"download {url} on a machine with internet and place it at {target} (the torch hub cache; "
-           f"TORCH_HOME moves it), or pass --checkpoint-dir DIR holding {name}.pth")
+           f"TORCH_HOME moves it), or pass --checkpoint-dir DIR holding {safe_name(name)}.pth")
     if _offline():
         raise WeightsUnavailableError(f"weights of {name!r} are not cached and downloads are off "
                                       f"(HF_HUB_OFFLINE/TORCH_HUB_OFFLINE): {how}")
@@ -389,8 +392,8 @@ def _timm_model(name, timm_name, pretrained, image_size, checkpoint) -> nn.Modul
         raise WeightsUnavailableError(
             f"could not load the pretrained weights of {name!r} (timm {timm_name}, from {hub}): "
             f"{type(error).__name__}: {str(error)[:300]}. Run once with internet (cached under "
-            f"HF_HOME, ~/.cache/huggingface), or pass --checkpoint-dir DIR holding {name}.pth or "
-            f"{name}.safetensors") from error
+            f"HF_HOME, ~/.cache/huggingface), or pass --checkpoint-dir DIR holding {safe_name(name)}.pth or "
+            f"{safe_name(name)}.safetensors") from error
     return model.eval()
 
 

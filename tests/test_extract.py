@@ -210,3 +210,38 @@ def test_zoo_names_match_the_ground_truth():
         for models in truth.values():
             assert set(models) == set(zoo.zoo_models(zoo_name))
     assert len(zoo.zoo_models("cnn_supervised")) == 11 and len(zoo.zoo_models("vit")) == 13
+
+
+def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):
+    """A state dict (torchvision), a MoCo-v3 training checkpoint and a whole PVT-v1-like model, all offline."""
+    state = resnet18.load().module.model.state_dict()
+    torch.save(state, tmp_path / "resnet18.pth")
+    found = zoo.find_checkpoint(tmp_path, "resnet18")
+    spec = zoo.model_spec("resnet18", image_size=32, checkpoint=found)
+    assert spec.weights.startswith("checkpoint:resnet18.pth:")
+    batch = torch.rand(2, 3, 32, 32)
+    with torch.inference_mode():
+        np.testing.assert_array_equal(spec.load().module(batch)["resnet18"], resnet18.load().module(batch)["resnet18"])
+
+    import timm
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        vit = timm.create_model("vit_small_patch16_224", num_heads=12, num_classes=0, img_size=32).eval()
+    wrapped = {f"module.base_encoder.{k}": v for k, v in vit.state_dict().items()}
+    wrapped["module.momentum_encoder.cls_token"] = torch.zeros(1)
+    torch.save({"state_dict": wrapped, "epoch": 300}, tmp_path / "mocov3_small.pth.tar")
+    moco = zoo.build("mocov3_small", image_size=32, checkpoint=zoo.find_checkpoint(tmp_path, "mocov3_small"))
+    with torch.inference_mode():
+        np.testing.assert_allclose(moco.module(batch)["mocov3_small"], vit.forward_head(vit.forward_features(batch),
+                                                                                        pre_logits=True), atol=1e-6)
+    assert moco.source_probs == ()  # a pre-training checkpoint has no ImageNet head
+
+    whole = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 7), torch.nn.ReLU(),
+                                torch.nn.Linear(7, 5))
+    torch.save(whole, tmp_path / "pvt_tiny.pth")
+    pvt = zoo.build("pvt_tiny", image_size=32, checkpoint=zoo.find_checkpoint(tmp_path, "pvt_tiny"))
+    with torch.inference_mode():
+        out = pvt.module(batch)
+        np.testing.assert_allclose(out["pvt_tiny"], whole[:3](batch), atol=1e-6)
+    assert out[zoo.PROBS_PREFIX + "pvt_tiny"].shape == (2, 5)
