@@ -15,6 +15,23 @@ def _rank(values: np.ndarray, size: int) -> int:
     return int((values > values.max() * size * np.finfo(np.float64).eps).sum())
 
 
+def _fixed_point(x2, sigma, res_x2, n, tol, max_iter):
+    """MacKay's updates from alpha = beta = 1 until t = alpha / beta settles or runs to 0 or inf."""
+    eps = np.finfo(np.float64).eps
+    alpha, beta = 1.0, 1.0
+    for _ in range(max_iter):
+        t = alpha / beta
+        gamma = (sigma / (sigma + t)).sum()
+        m2 = (sigma * x2 / (t + sigma) ** 2).sum()
+        res2 = (x2 / (1 + sigma / t) ** 2).sum() + res_x2
+        alpha = gamma / m2
+        beta = (n - gamma) / res2
+        t_new = alpha / beta
+        if abs(t_new - t) <= tol * t or not sigma.min() * eps < t_new < sigma.max() / eps:
+            break
+    return alpha, beta
+
+
 def _evidence_one_target(y, u, sigma, n, tol, max_iter):
     x2 = (u.T @ y) ** 2
     k = len(sigma)
@@ -30,18 +47,8 @@ def _evidence_one_target(y, u, sigma, n, tol, max_iter):
         return (k / 2.0 * np.log(alpha) + n / 2.0 * np.log(beta) - 0.5 * np.log(alpha + beta * sigma).sum()
                 - beta / 2.0 * res2 - alpha / 2.0 * m2 - n / 2.0 * np.log(2 * np.pi)) / n
 
-    alpha, beta = 1.0, 1.0
-    for _ in range(max_iter):
-        t = alpha / beta
-        gamma = (sigma / (sigma + t)).sum()
-        m2 = (sigma * x2 / (t + sigma) ** 2).sum()
-        res2 = (x2 / (1 + sigma / t) ** 2).sum() + res_x2
-        alpha = gamma / m2
-        beta = (n - gamma) / res2
-        t_new = alpha / beta
-        if abs(t_new - t) <= tol * t or not sigma.min() * eps < t_new < sigma.max() / eps:
-            break
-    candidates = [evidence(alpha, beta)]
+    with np.errstate(divide="ignore", invalid="ignore"):  # t -> 0 or inf: the limits below take over
+        candidates = [evidence(*_fixed_point(x2, sigma, res_x2, n, tol, max_iter))]
     # alpha / beta -> inf: zero weights, y ~ N(0, beta^-1 I) with the best beta = N / ||y||^2
     candidates.append((n / 2.0 * np.log(n / (y @ y)) - n / 2.0 - n / 2.0 * np.log(2 * np.pi)) / n)
     if k == n:  # alpha / beta -> 0: exact interpolation, a finite limit when F Fᵀ is invertible

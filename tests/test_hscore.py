@@ -1,0 +1,111 @@
+"""H-score and the Ledoit-Wolf H-score: against brute-force pseudo-inverse formulas, sklearn's LedoitWolf,
+known limits, the torch path, and the input checks."""
+import numpy as np
+import pytest
+from sklearn.covariance import LedoitWolf
+
+from metrics import hscore, reg_hscore
+
+
+def class_means_per_sample(features, labels):
+    g = np.zeros_like(features)
+    for c in np.unique(labels):
+        g[labels == c] = features[labels == c].mean(axis=0)
+    return g
+
+
+def brute_force_hscore(features, labels, rcond):
+    cov = np.cov(features, rowvar=False)
+    cov_g = np.cov(class_means_per_sample(features, labels), rowvar=False)
+    return np.trace(np.linalg.pinv(cov, rcond=rcond) @ cov_g)
+
+
+def brute_force_reg_hscore(features, labels):
+    """The published regularised H-score: sklearn LedoitWolf and pinv(rcond=1e-15)."""
+    f = features - features.mean(axis=0)
+    estimator = LedoitWolf(assume_centered=False).fit(f)
+    shrinkage = estimator.shrinkage_
+    cov_g = np.atleast_2d(np.cov(class_means_per_sample(f, labels), rowvar=False))
+    return np.trace(np.linalg.pinv(estimator.covariance_, rcond=1e-15) @ ((1 - shrinkage) * cov_g))
+
+
+def class_data(n, d, n_classes, shift, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    return rng.normal(size=(n, d)) + shift * rng.normal(size=(n_classes, d))[labels], labels
+
+
+@pytest.mark.parametrize("n, d", [(300, 20), (40, 100), (100, 100)])
+def test_hscore_equals_pinv_formula(n, d):
+    features, labels = class_data(n, d, 4, 0.5, seed=d)
+    rcond = max(n, d) * np.finfo(np.float64).eps
+    assert hscore(features, labels) == pytest.approx(brute_force_hscore(features, labels, rcond), rel=1e-9)
+
+
+def test_hscore_equals_published_rcond_on_well_conditioned_features():
+    features, labels = class_data(500, 30, 5, 0.3, seed=1)
+    assert hscore(features, labels) == pytest.approx(brute_force_hscore(features, labels, 1e-15), rel=1e-9)
+
+
+def test_hscore_near_zero_for_random_features():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, 20000)
+    # E[H] ~ (C - 1) D / N = 5e-4 for features independent of the labels
+    assert 0 <= hscore(rng.normal(size=(20000, 5)), labels) < 5e-3
+
+
+def test_hscore_reaches_c_minus_1_for_separated_classes():
+    features, labels = class_data(600, 8, 4, 50.0, seed=3)  # between-class spread >> within-class noise
+    assert hscore(features, labels) == pytest.approx(3.0, abs=0.01)
+    assert hscore(features, labels) > 100 * hscore(np.random.default_rng(4).normal(size=(600, 8)), labels)
+
+
+@pytest.mark.parametrize("n, d", [(300, 20), (40, 100), (60, 60)])
+def test_reg_hscore_equals_sklearn_ledoit_wolf_formula(n, d):
+    features, labels = class_data(n, d, 4, 0.5, seed=n + d)
+    assert reg_hscore(features, labels) == pytest.approx(brute_force_reg_hscore(features, labels), rel=1e-8)
+
+
+def test_reg_hscore_with_one_dimension_has_no_shrinkage():
+    features, labels = class_data(50, 1, 2, 1.0, seed=5)
+    assert reg_hscore(features, labels) == pytest.approx(brute_force_reg_hscore(features, labels), rel=1e-10)
+    # one dimension: LedoitWolf shrinks nothing; cov_alpha = S = (N-1)/N cov
+    assert reg_hscore(features, labels) == pytest.approx(hscore(features, labels) * 50 / 49, rel=1e-10)
+
+
+@pytest.mark.parametrize("metric", [hscore, reg_hscore])
+def test_invariances_and_no_mutation(metric):
+    features, labels = class_data(90, 7, 3, 0.8, seed=6)
+    before_f, before_l = features.copy(), labels.copy()
+    first = metric(features, labels)
+    assert metric(features, labels) == first
+    assert metric(features, np.array([7, -2, 40])[labels]) == pytest.approx(first, rel=1e-12)
+    assert metric(features + 100.0, labels) == pytest.approx(first, rel=1e-6)  # centred internally
+    np.testing.assert_array_equal(features, before_f)
+    np.testing.assert_array_equal(labels, before_l)
+
+
+@pytest.mark.parametrize("metric", [hscore, reg_hscore])
+@pytest.mark.parametrize("n, d", [(120, 20), (25, 60)])
+def test_torch_path_equals_numpy(metric, n, d, monkeypatch):
+    torch = pytest.importorskip("torch")
+    calls = []
+    original = torch.linalg.eigh
+    monkeypatch.setattr(torch.linalg, "eigh", lambda *a, **k: calls.append(1) or original(*a, **k))
+    features, labels = class_data(n, d, 4, 0.5, seed=n)
+    assert metric(features, labels, device=torch.device("cpu")) == pytest.approx(metric(features, labels),
+                                                                                  rel=1e-6)
+    assert calls, "the torch branch did not run"
+
+
+@pytest.mark.parametrize("metric", [hscore, reg_hscore])
+@pytest.mark.parametrize("features, labels, message", [
+    (np.ones(10), np.arange(10) % 2, "2-D"),
+    (np.full((10, 3), np.inf), np.arange(10) % 2, "NaN or inf"),
+    (np.ones((10, 3)), np.arange(11) % 2, "rows"),
+    (np.random.default_rng(0).normal(size=(10, 3)), np.ones(10, dtype=int), "class"),
+    (np.random.default_rng(0).normal(size=(10, 3)), np.linspace(0, 1, 10), "integer"),
+])
+def test_bad_input_raises_value_error(metric, features, labels, message):
+    with pytest.raises(ValueError, match=message):
+        metric(features, labels)

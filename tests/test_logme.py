@@ -1,0 +1,147 @@
+"""LogME: against a brute-force maximisation of the exact Gaussian evidence, the per-class reference loop,
+the torch path, and its input checks."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from metrics import logme
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from reference_logme_transrate import logme_per_class_loop  # noqa: E402
+
+
+def brute_force_evidence(features, y):
+    """max over alpha, beta of log N(y; 0, beta^-1 I + alpha^-1 F Fᵀ) / N, by Nelder-Mead from 9 starts.
+
+    The N x N covariance form involves no eigen-decomposition and no null-space bookkeeping."""
+    n = len(y)
+    gram = features @ features.T
+
+    def negative(log_params):
+        alpha, beta = np.exp(np.clip(log_params, -60, 60))
+        cov = np.eye(n) / beta + gram / alpha
+        _, log_det = np.linalg.slogdet(cov)
+        return 0.5 * (log_det + y @ np.linalg.solve(cov, y) + n * np.log(2 * np.pi)) / n
+
+    runs = [minimize(negative, [a, b], method="Nelder-Mead",
+                     options=dict(xatol=1e-9, fatol=1e-13, maxiter=4000))
+            for a in (-4, 0, 4) for b in (-4, 0, 4)]
+    return -min(run.fun for run in runs)
+
+
+def class_data(n, d, n_classes, shift, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % n_classes
+    centres = rng.normal(size=(n_classes, d))
+    return rng.normal(size=(n, d)) + shift * centres[labels], labels
+
+
+@pytest.mark.parametrize("n, d", [(60, 8), (18, 40)])  # N > D, and N < D where the null space of F counts
+def test_classification_equals_brute_force_evidence(n, d):
+    features, labels = class_data(n, d, 3, 0.7, seed=n)
+    expected = np.mean([brute_force_evidence(features, (labels == c).astype(float)) for c in range(3)])
+    assert logme(features, labels) == pytest.approx(expected, abs=1e-7)
+
+
+def test_regression_equals_brute_force_evidence():
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(40, 6))
+    targets = np.column_stack([features @ rng.normal(size=6) + rng.normal(size=40), rng.normal(size=40)])
+    expected = np.mean([brute_force_evidence(features, targets[:, k]) for k in range(2)])
+    assert logme(features, targets, regression=True) == pytest.approx(expected, abs=1e-7)
+    single = brute_force_evidence(features, targets[:, 0])
+    assert logme(features, targets[:, 0], regression=True) == pytest.approx(single, abs=1e-7)
+
+
+def test_boundary_maximum_zero_weights():
+    # Noise features: the evidence is highest in the limit alpha/beta -> inf (weights forced to zero), where
+    # y ~ N(0, ||y||^2/N I). The published code's 1e-5 in the updates stopped short of it.
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(30, 5))
+    y = 1.0 + 0.1 * rng.normal(size=30)
+    n = len(y)
+    limit = (0.5 * n * np.log(n / (y @ y)) - 0.5 * n - 0.5 * n * np.log(2 * np.pi)) / n
+    score = logme(features, y, regression=True)
+    assert score >= limit - 1e-12
+    assert score == pytest.approx(brute_force_evidence(features, y), abs=1e-7)
+
+
+def test_null_space_term_lowers_the_score_when_n_below_d():
+    # The widely copied code drops -(D - k)/2 log alpha of log|A| when N < D; it must be counted here.
+    features, labels = class_data(20, 60, 2, 1.0, seed=5)
+    exact = logme(features, labels)
+    widened = logme(np.hstack([features, np.zeros((20, 40))]), labels)  # zero columns add no information
+    assert widened == pytest.approx(exact, abs=1e-12)
+
+
+@pytest.mark.parametrize("n, d, regression", [(300, 40, False), (40, 120, False), (150, 20, True)])
+def test_vectorised_equals_per_class_loop(n, d, regression):
+    features, labels = class_data(n, d, 6, 0.4, seed=d)
+    targets = np.random.default_rng(1).normal(size=(n, 4)) + features[:, :4] if regression else labels
+    assert logme(features, targets, regression) == pytest.approx(
+        logme_per_class_loop(features, targets, regression), abs=1e-8)
+
+
+def test_rank_deficient_features_equal_per_class_loop():
+    features, labels = class_data(200, 10, 4, 0.8, seed=6)
+    duplicated = np.hstack([features, features[:, :5] * 2.0])  # rank 10 < D = 15 < N
+    assert logme(duplicated, labels) == pytest.approx(logme_per_class_loop(duplicated, labels), abs=1e-8)
+
+
+def test_separable_features_beat_random_ones():
+    separable, labels = class_data(300, 16, 5, 3.0, seed=7)
+    noise = np.random.default_rng(8).normal(size=separable.shape)
+    assert logme(separable, labels) > logme(noise, labels) + 0.1
+
+
+def test_exact_fit_gives_a_large_finite_score():
+    labels = np.arange(90) % 3
+    one_hot = np.eye(3)[labels]  # every target lies in the span of the features (N > D)
+    score = logme(one_hot, labels)
+    assert np.isfinite(score) and score > logme(one_hot + 0.3 * np.random.default_rng(9).normal(size=(90, 3)),
+                                                labels)
+
+
+def test_invariant_to_label_renaming():
+    features, labels = class_data(120, 10, 4, 0.5, seed=10)
+    renamed = np.array([30, 10, 40, 20])[labels]
+    assert logme(features, renamed) == pytest.approx(logme(features, labels), abs=1e-12)
+
+
+def test_inputs_unchanged_and_calls_repeatable():
+    features, labels = class_data(80, 12, 3, 0.5, seed=11)
+    features32 = features.astype(np.float32)
+    before_f, before_l = features32.copy(), labels.copy()
+    first = logme(features32, labels)
+    assert logme(features32, labels) == first
+    np.testing.assert_array_equal(features32, before_f)
+    np.testing.assert_array_equal(labels, before_l)
+
+
+@pytest.mark.parametrize("n, d", [(120, 20), (25, 60)])
+def test_torch_path_equals_numpy(n, d, monkeypatch):
+    torch = pytest.importorskip("torch")
+    calls = []
+    for name in ("eigh", "svd"):
+        original = getattr(torch.linalg, name)
+        monkeypatch.setattr(torch.linalg, name, lambda *a, _f=original, _n=name, **k: calls.append(_n) or _f(*a, **k))
+    features, labels = class_data(n, d, 4, 0.5, seed=n)
+    assert logme(features, labels, device=torch.device("cpu")) == pytest.approx(logme(features, labels), abs=1e-6)
+    assert calls, "the torch branch did not run"
+
+
+@pytest.mark.parametrize("features, labels, regression, message", [
+    (np.ones(10), np.arange(10) % 2, False, "2-D"),
+    (np.full((10, 3), np.nan), np.arange(10) % 2, False, "NaN"),
+    (np.ones((10, 3)), np.arange(9) % 2, False, "rows"),
+    (np.random.default_rng(0).normal(size=(10, 3)), np.zeros(10, dtype=int), False, "class"),
+    (np.random.default_rng(0).normal(size=(10, 3)), np.linspace(0, 1, 10), False, "integer"),
+    (np.random.default_rng(0).normal(size=(10, 3)), np.zeros((10, 2)), True, "all-zero"),
+    (np.zeros((10, 3)), np.arange(10) % 2, False, "all zero"),
+])
+def test_bad_input_raises_value_error(features, labels, regression, message):
+    with pytest.raises(ValueError, match=message):
+        logme(features, labels, regression)
