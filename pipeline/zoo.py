@@ -32,6 +32,7 @@ weight that is neither cached nor downloadable raises :class:`WeightsUnavailable
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import urllib.error
@@ -372,6 +373,9 @@ def _timm_model(name, timm_name, pretrained, image_size, checkpoint) -> nn.Modul
     kwargs = {"img_size": image_size} if image_size else {}
     if pretrained and checkpoint:
         kwargs["pretrained_cfg_overlay"] = {"file": checkpoint}
+    if pretrained and not checkpoint:
+        print(f"{name}: timm weights {timm_name} from the Hugging Face hub (downloaded on first use, then cached)",
+              flush=True)
     cache_only = pretrained and not checkpoint and not _offline() and not _hub_reachable()
     if cache_only:
         print(f"{_hub_host()} is unreachable: looking for the weights of {name} in the local cache only", flush=True)
@@ -403,6 +407,7 @@ def _hub_host() -> str:
     return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
 
 
+@functools.lru_cache(maxsize=1)
 def _hub_reachable(timeout_s: float = 5.0) -> bool:
     """One quick TCP connection: the hub client would otherwise retry for ~25 s per file when offline."""
     try:

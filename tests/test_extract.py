@@ -245,3 +245,15 @@ def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):
         out = pvt.module(batch)
         np.testing.assert_allclose(out["pvt_tiny"], whole[:3](batch), atol=1e-6)
     assert out[zoo.PROBS_PREFIX + "pvt_tiny"].shape == (2, 5)
+
+
+def test_bf16_autocast_gives_float32_features_close_to_full_precision(resnet18):
+    module = resnet18.load().module
+    images = torch.rand(6, 3, 32, 32)
+    loader = extract.make_loader(torch.utils.data.TensorDataset(images), batch_size=4)
+    runs = {amp: extract.run_batches(lambda batch: module(batch[0]), loader, device=torch.device("cpu"), amp=amp)
+            for amp in (False, True)}
+    full, half = runs[False]["resnet18"], runs[True]["resnet18"]
+    assert half.dtype == np.float32 and half.shape == full.shape == (6, 512)
+    assert not np.array_equal(full, half)  # autocast did run in bf16
+    assert np.corrcoef(full.ravel(), half.ravel())[0, 1] > 0.99
