@@ -16,6 +16,7 @@ made with the requested settings: :class:`pipeline.store.SettingsMismatchError` 
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -41,9 +42,11 @@ def pick_device(device: str | None = None) -> torch.device:
 
 def make_loader(dataset: Dataset, batch_size: int, num_workers: int = 0, device: torch.device | None = None,
                 collate_fn: Callable | None = None) -> DataLoader:
-    """Fixed order (no shuffling), all samples (no dropped last batch)."""
+    """Fixed order (no shuffling), all samples (no dropped last batch); at most one worker per usable CPU."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    num_workers = max(0, min(num_workers, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                             else os.cpu_count() or 1))
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers,
                       pin_memory=device is not None and device.type == "cuda", collate_fn=collate_fn,
                       persistent_workers=False)
