@@ -325,11 +325,11 @@ def _unknown(name) -> ValueError:
                       "--dataset-dir PATH for a folder in ImageFolder layout (one sub-folder per class)")
 
 
-def _not_found(spec: TorchvisionSpec, root: Path, error: Exception) -> DatasetNotFoundError:
+def _not_found(spec: TorchvisionSpec, root: Path, reason: str) -> DatasetNotFoundError:
     how = (f"download it with --download ({spec.download_note})" if spec.name != "cars"
            else spec.download_note.replace("<data_root>", str(root.parent)))
     return DatasetNotFoundError(
-        f"dataset {spec.name!r} is not in {root} (torchvision said: {error}). Either {how}, or pass "
+        f"dataset {spec.name!r} is not in {root} ({reason}). Either {how}, or pass "
         f"--dataset-dir PATH for your own copy in ImageFolder layout (one sub-folder per class), or point "
         f"--data-root at the folder that holds {spec.name}/.")
 
@@ -341,13 +341,13 @@ def _build_part(spec: TorchvisionSpec, data_root: Path, part: str, download: boo
     if download:
         print(f"downloading {spec.name} ({part}) to {root} if not there yet: {spec.download_note}", flush=True)
     elif not root.exists():
-        raise _not_found(spec, root, FileNotFoundError(f"no folder {root}"))
+        raise _not_found(spec, root, "no such folder")
     try:
         return spec.build(str(root), part, download)
     except (RuntimeError, FileNotFoundError) as error:
         if download:
             raise
-        raise _not_found(spec, root, error) from error
+        raise _not_found(spec, root, f"torchvision: {error}") from error
 
 
 def _load_torchvision(spec: TorchvisionSpec, data_root: Path, split: str | None, transform, download: bool,
