@@ -55,10 +55,11 @@ def logdet_identity_plus(gram: np.ndarray, scale: float, device=None) -> float:
 
 
 def rank_mask(values: np.ndarray, size: int) -> np.ndarray:
-    """Which eigenvalues of a Gram (N, D -> size = max(N, D)) are numerically non-zero.
+    """Which of the eigenvalues of a Gram, or singular values of a matrix, of data (N, D) are non-zero.
 
-    Relative tolerance ``size * float64 eps`` on the largest, the default of ``numpy.linalg.matrix_rank``
-    applied to the Gram (whose rounding is of order eps times its largest eigenvalue).
+    Those above ``size * float64 eps`` times the largest, size = max(N, D): the tolerance of
+    ``numpy.linalg.matrix_rank``, applied to whichever was decomposed (a Gram's rounding is of order eps times
+    its largest eigenvalue, a matrix's of order eps times its largest singular value).
     """
     top = values.max(initial=0.0)
     return values > top * size * np.finfo(np.float64).eps if top > 0 else np.zeros(values.shape, dtype=bool)
