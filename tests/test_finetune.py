@@ -1,0 +1,88 @@
+"""finetune.py (stage 0) on a tiny setting: 2 candidates, ~40 images, one epoch, one learning rate."""
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from pipeline.ground_truth import load_ground_truth
+from pipeline.store import SettingsMismatchError, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = ["efficientnet_lite0_early", "efficientnet_lite0_mid"]
+
+
+def _stage():
+    spec = importlib.util.spec_from_file_location("finetune_stage", ROOT / "finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _argv(tmp_path, *extra):
+    return ["--candidates", *CANDIDATES, "--datasets", "digits", "--image-size", "32", "--max-train", "40",
+            "--max-eval", "20", "--epochs", "1", "--lr-grid", "0.01", "--batch-size", "16",
+            "--results", str(tmp_path / "results"), "--out", str(tmp_path / "truth.json"), *extra]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """The stage module with finetune_candidate counting its calls."""
+    stage = _stage()
+    calls = []
+    real = stage.finetune_candidate
+
+    def counting(candidate, parts, args, bar=None):
+        calls.append(candidate)
+        return real(candidate, parts, args, bar)
+
+    monkeypatch.setattr(stage, "finetune_candidate", counting)
+    return stage, calls
+
+
+def test_writes_a_well_formed_ground_truth_and_resumes(tmp_path, counted):
+    stage, calls = counted
+    stage.main(_argv(tmp_path))
+    assert calls == CANDIDATES
+
+    data = json.loads((tmp_path / "truth.json").read_text())
+    assert {"zoo", "description", "source", "measure", "finetune"} <= set(data)
+    assert data["zoo"] == "efficientnet_lite" and data["measure"] == {"digits": "top-1 accuracy (%)"}
+    assert set(data["finetune"]) == {"digits"} and set(data["finetune"]["digits"]) == set(CANDIDATES)
+    assert all(0 <= v <= 100 and math.isfinite(v) for v in data["finetune"]["digits"].values())
+    for words in ("32x32", "40 train / 20 val / 20 test", "1 epochs", "[0.01]", "seed 0"):
+        assert words in data["description"]
+    truth = load_ground_truth(tmp_path / "truth.json")  # the format stage 3 reads
+    assert truth.for_dataset("digits").keys() == set(CANDIDATES)
+
+    progress = Store(tmp_path / "results").finetune_progress_path("efficientnet_lite")
+    stored = json.loads(progress.read_text())
+    assert set(stored["results"]["digits"]) == set(CANDIDATES)
+    assert stored["results"]["digits"][CANDIDATES[0]]["lr"] == 0.01
+
+    (tmp_path / "truth.json").unlink()
+    stage.main(_argv(tmp_path))  # everything is in the progress file: nothing is trained again
+    assert calls == CANDIDATES
+    assert json.loads((tmp_path / "truth.json").read_text())["finetune"] == data["finetune"]
+
+    with pytest.raises(SettingsMismatchError, match="epochs: stored 1, requested 2"):
+        stage.main(_argv(tmp_path, "--epochs", "2"))
+
+
+def test_an_interrupted_run_trains_only_the_missing_candidate(tmp_path, counted):
+    stage, calls = counted
+    stage.main(_argv(tmp_path)[:1] + [CANDIDATES[0]] + _argv(tmp_path)[3:])
+    assert calls == [CANDIDATES[0]]
+    stage.main(_argv(tmp_path))
+    assert calls == [CANDIDATES[0], CANDIDATES[1]]
+
+
+def test_bad_settings_are_clear_errors(tmp_path):
+    stage = _stage()
+    with pytest.raises(ValueError, match="offline datasets"):
+        stage.main(_argv(tmp_path, "--datasets", "cifar10"))
+    with pytest.raises(ValueError, match="unknown EfficientNet-Lite candidate"):
+        stage.main(_argv(tmp_path, "--candidates", "resnet50"))
+    with pytest.raises(ValueError, match="--lr-grid must hold positive"):
+        stage.main(_argv(tmp_path, "--lr-grid", "0"))
