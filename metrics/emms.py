@@ -14,10 +14,15 @@ Eliminating w leaves a K x K quadratic program over the simplex,
 
     min lambda^T R lambda,   R_kl = <Y_k, Y_l> - <Y_k, X (X^T X + ridge I)^+ X^T Y_l>,
 
-which ``solver="exact"`` (the default) solves exactly: R comes from one symmetric eigendecomposition of
-X^T X (eigenvalues below 1e-10 of the largest count as zero, i.e. a pseudo-inverse; with ridge=0 the second
-term is the projection of Y onto X's column space) and the cross products X^T Y_k, and the QP is solved by
-enumerating supports (KKT conditions) for K <= 12, by projected gradient beyond.
+which ``solver="exact"`` (the default) solves exactly. R comes from the cross products X^T Y_k and one
+pivoted Cholesky factorization X^T X + ridge I = L L^T (LAPACK ``pstrf``: a column whose variance left
+unexplained by the columns already chosen is below 1e-10 of the largest diagonal entry is dropped, so a
+rank-deficient X is handled like a pseudo-inverse; with ridge=0 the second term is the squared norm of the
+projection of Y onto X's column space): R = <Y_k, Y_l> - <M_k, M_l> with M_k = L^-1 X^T Y_k. The
+factorization costs a fraction of X^T X, where an eigendecomposition of D1 x D1 would cost about as much
+again. The QP is solved by enumerating supports (KKT conditions) for K <= 12, by projected gradient beyond.
+The alternating and published solvers reuse the same factor: in the coordinates u = L^T w the objective is
+||u||^2 - 2 sum_k lambda_k <M_k, u> + lambda^T <Y, Y> lambda.
 
 Inputs. ``flabels`` is a list of K arrays (N, D2_k) or one array (N, D2, K). With ``labels`` (N,) given, each
 F-label is a class table (C, D2_k) whose row c belongs to the c-th smallest label value, and the score equals
@@ -53,7 +58,7 @@ from metrics import _gram
 from metrics._checks import as_features, as_features_blockwise, as_labels
 
 STD_EPS = 1e-8          # added to every standard deviation, as in the paper's code
-EIGEN_RCOND = 1e-10     # eigenvalues of the standardized Gram below this fraction of the largest count as 0
+RANK_RCOND = 1e-10      # pivoted Cholesky stops at residual variances below this fraction of the largest
 MAX_ENUMERATED_K = 12   # the simplex QP enumerates all 2^K - 1 supports up to this many F-labels
 SOLVERS = ("exact", "alternating", "published")
 
@@ -68,9 +73,8 @@ class EmmsFit:
 
 @dataclass(frozen=True)
 class _Statistics:
-    """Everything the solvers need, in the eigenbasis V of the standardized Gram X^T X (rank r)."""
-    eigenvalues: np.ndarray   # (r,) kept eigenvalues s of X^T X
-    cross: np.ndarray         # (K, r, D2): V^T X^T Y_k
+    """Everything the solvers need, whitened by the Cholesky factor L of X^T X + ridge I (rank r)."""
+    cross: np.ndarray         # (K, r, D2): M_k = L^-1 X^T Y_k (on the r columns kept)
     flabel_gram: np.ndarray   # (K, K): <Y_k, Y_l>
     n_samples: int
     width: int
@@ -99,19 +103,19 @@ def _emms_fit(features, flabels, labels=None, *, solver="exact", ridge=0.0, max_
     x = as_features_blockwise(features, "features")
     n_samples, n_dims = x.shape
     if labels is None:
-        stats = _sample_statistics(x, _as_flabel_list(flabels, n_samples, per_sample=True), device)
+        stats = _sample_statistics(x, _as_flabel_list(flabels, n_samples, per_sample=True), ridge, device)
     else:
         classes, n_classes = as_labels(labels, n_samples)
         stats = _class_statistics(x, classes, n_classes,
-                                  _as_flabel_list(flabels, n_classes, per_sample=False), device)
+                                  _as_flabel_list(flabels, n_classes, per_sample=False), ridge, device)
     if ridge == 0 and n_samples <= n_dims:
         warnings.warn(f"EMMS with N={n_samples} samples <= D={n_dims} feature dimensions and ridge=0: the "
                       f"least squares interpolates, so every model scores ~0. Pass ridge > 0 (of the order "
                       f"of 0.1 * N) or use more samples", stacklevel=3)
     if solver == "exact":
-        weights, objectives = _solve_exact(stats, ridge)
+        weights, objectives = _solve_exact(stats)
     elif solver == "alternating":
-        weights, objectives = _solve_alternating(stats, ridge, max_iter, tol)
+        weights, objectives = _solve_alternating(stats, max_iter, tol)
     else:
         weights, objectives = _solve_published(stats)
     minimum = objectives[-1]
@@ -127,14 +131,18 @@ def _emms_fit(features, flabels, labels=None, *, solver="exact", ridge=0.0, max_
 def _check_options(solver, ridge, max_iter, tol) -> None:
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    if not np.isscalar(ridge) or not np.isfinite(ridge) or ridge < 0:
+    if not _is_real(ridge) or not np.isfinite(ridge) or ridge < 0:
         raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
     if solver == "published" and ridge != 0:
         raise ValueError("solver='published' reproduces the released code, which has no ridge; use ridge=0")
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if not np.isscalar(tol) or not np.isfinite(tol) or tol < 0:
+    if not _is_real(tol) or not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _as_flabel_list(flabels, n_rows: int, per_sample: bool) -> list:
@@ -183,11 +191,26 @@ def _pca_basis(centred_gram: np.ndarray, width: int) -> np.ndarray:
     return vectors * np.where(signs == 0, 1.0, signs)
 
 
-def _eigenbasis(standardized_gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues and eigenvectors of X^T X, keeping those above EIGEN_RCOND of the largest (pseudo-inverse)."""
-    values, vectors = np.linalg.eigh(standardized_gram)
-    keep = values > EIGEN_RCOND * max(values.max(), 0.0) if values.max() > 0 else np.zeros(len(values), bool)
-    return values[keep], vectors[:, keep]
+def _whitening(standardized_gram: np.ndarray, ridge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pivoted Cholesky of X^T X + ridge I: the kept columns J and L (|J| x |J|) with L L^T = that matrix
+    on J. Columns whose residual variance falls below RANK_RCOND of the largest diagonal entry are dropped."""
+    from scipy.linalg import lapack
+
+    matrix = standardized_gram + ridge * np.eye(len(standardized_gram))
+    largest = matrix.diagonal().max()
+    if largest <= 0:   # every feature column is constant: X explains nothing
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+    factor, pivots, rank, info = lapack.dpstrf(matrix, tol=RANK_RCOND * largest, lower=1)
+    if info < 0:
+        raise RuntimeError(f"LAPACK dpstrf rejected argument {-info}")
+    return pivots[:rank] - 1, np.tril(factor[:rank, :rank])
+
+
+def _whiten(factor: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """L^-1 rows (the rows of X^T Y on the kept columns), by a triangular solve."""
+    from scipy.linalg import solve_triangular
+
+    return solve_triangular(factor, rows, lower=True, check_finite=False)
 
 
 def _standardized_features_gram(centred_gram: np.ndarray, n_samples: int):
@@ -196,7 +219,7 @@ def _standardized_features_gram(centred_gram: np.ndarray, n_samples: int):
     return centred_gram / np.outer(scale, scale), scale
 
 
-def _class_statistics(x, classes, n_classes, tables, device) -> _Statistics:
+def _class_statistics(x, classes, n_classes, tables, ridge, device) -> _Statistics:
     """Statistics from class sums of X and class tables: X^T Y_k = (class sums of z-scored X)^T table_k."""
     n_samples = x.shape[0]
     counts = np.bincount(classes, minlength=n_classes).astype(np.float64)
@@ -204,14 +227,13 @@ def _class_statistics(x, classes, n_classes, tables, device) -> _Statistics:
     x_mean = sums.sum(axis=0) / n_samples
     gram, scale = _standardized_features_gram(_gram.centred_cross(x, x_mean=x_mean, device=device),
                                                 n_samples)
-    eigenvalues, basis = _eigenbasis(gram)
-    standardized_sums = ((sums - counts[:, None] * x_mean) / scale) @ basis      # (C, r)
+    kept, factor = _whitening(gram, ridge)
+    whitened_sums = _whiten(factor, ((sums[:, kept] - counts[:, None] * x_mean[kept]) / scale[kept]).T)  # (r, C)
     width = min(table.shape[1] for table in tables)
     standardized_tables = np.stack([_standardize_table(table, counts, width) for table in tables])  # (K, C, D2)
     weighted = standardized_tables * np.sqrt(counts)[None, :, None]
     flat = weighted.reshape(len(tables), -1)
-    cross = standardized_sums.T @ standardized_tables                           # (K, r, D2)
-    return _Statistics(eigenvalues, cross, flat @ flat.T, n_samples, width)
+    return _Statistics(whitened_sums @ standardized_tables, flat @ flat.T, n_samples, width)
 
 
 def _standardize_table(table: np.ndarray, counts: np.ndarray, width: int) -> np.ndarray:
@@ -224,7 +246,7 @@ def _standardize_table(table: np.ndarray, counts: np.ndarray, width: int) -> np.
     return centred / (std + STD_EPS)
 
 
-def _sample_statistics(x, flabels, device) -> _Statistics:
+def _sample_statistics(x, flabels, ridge, device) -> _Statistics:
     """Statistics from per-sample F-labels, read in blocks: one pass for X^T X and all X^T Y_k together."""
     n_samples = x.shape[0]
     width = min(flabel.shape[1] for flabel in flabels)
@@ -243,9 +265,9 @@ def _sample_statistics(x, flabels, device) -> _Statistics:
     x_mean = _gram.column_means(x)
     gram, cross = _gram.gram_and_cross(x, standardized_block, x_mean=x_mean, device=device)
     gram, scale = _standardized_features_gram(gram, n_samples)
-    eigenvalues, basis = _eigenbasis(gram)
-    cross = (basis.T @ (cross / scale[:, None])).reshape(len(eigenvalues), n_flabels, width)
-    return _Statistics(eigenvalues, cross.transpose(1, 0, 2), flabel_gram, n_samples, width)
+    kept, factor = _whitening(gram, ridge)
+    cross = _whiten(factor, cross[kept] / scale[kept, None]).reshape(len(kept), n_flabels, width)
+    return _Statistics(cross.transpose(1, 0, 2), flabel_gram, n_samples, width)
 
 
 def _transform_rows(flabel, start: int, stop: int, transform) -> np.ndarray:
@@ -272,38 +294,37 @@ def _flabel_transform(flabel, width: int):
 
 # ---------------------------------------------------------------------------------------------- solvers
 
-def _solve_exact(stats: _Statistics, ridge: float):
+def _solve_exact(stats: _Statistics):
     """lambda minimising lambda^T R lambda on the simplex, R = <Y_k, (I - X (X^T X + ridge)^+ X^T) Y_l>."""
-    explained = (stats.cross / np.sqrt(stats.eigenvalues + ridge)[None, :, None]).reshape(len(stats.cross), -1)
+    explained = stats.cross.reshape(len(stats.cross), -1)
     residual_gram = stats.flabel_gram - explained @ explained.T
     weights, value = _simplex_qp((residual_gram + residual_gram.T) / 2, np.zeros(len(residual_gram)))
     return weights, (max(value, 0.0),)
 
 
-def _w_step(stats: _Statistics, ridge: float, weights: np.ndarray) -> np.ndarray:
-    """Least-squares w (in the eigenbasis) for the target sum_k lambda_k Y_k."""
-    return np.tensordot(weights, stats.cross, axes=1) / (stats.eigenvalues + ridge)[:, None]
+def _w_step(stats: _Statistics, weights: np.ndarray) -> np.ndarray:
+    """Least-squares w, as u = L^T w, for the target sum_k lambda_k Y_k."""
+    return np.tensordot(weights, stats.cross, axes=1)
 
 
-def _objective(stats: _Statistics, ridge: float, w: np.ndarray, weights: np.ndarray) -> float:
-    """||X w - sum_k lambda_k Y_k||^2 + ridge ||w||^2 from the statistics alone (w in the eigenbasis)."""
-    fit = np.sum((stats.eigenvalues + ridge)[:, None] * w * w)
-    return float(fit - 2 * weights @ _cross_with(stats, w) + weights @ stats.flabel_gram @ weights)
+def _objective(stats: _Statistics, u: np.ndarray, weights: np.ndarray) -> float:
+    """||X w - sum_k lambda_k Y_k||^2 + ridge ||w||^2 from the statistics alone (u = L^T w)."""
+    return float(np.sum(u * u) - 2 * weights @ _cross_with(stats, u) + weights @ stats.flabel_gram @ weights)
 
 
-def _cross_with(stats: _Statistics, w: np.ndarray) -> np.ndarray:
+def _cross_with(stats: _Statistics, u: np.ndarray) -> np.ndarray:
     """<Y_k, X w> for every k."""
-    return np.einsum("krd,rd->k", stats.cross, w)
+    return np.einsum("krd,rd->k", stats.cross, u)
 
 
-def _solve_alternating(stats: _Statistics, ridge: float, max_iter: int, tol: float):
+def _solve_alternating(stats: _Statistics, max_iter: int, tol: float):
     """The paper's alternating minimisation: w-step least squares, lambda-step exact simplex least squares."""
     weights = np.full(len(stats.cross), 1.0 / len(stats.cross))
     objectives = []
     for _ in range(max_iter):
-        w = _w_step(stats, ridge, weights)
-        weights, _ = _simplex_qp(stats.flabel_gram, _cross_with(stats, w))
-        objectives.append(max(_objective(stats, ridge, w, weights), 0.0))
+        u = _w_step(stats, weights)
+        weights, _ = _simplex_qp(stats.flabel_gram, _cross_with(stats, u))
+        objectives.append(max(_objective(stats, u, weights), 0.0))
         if len(objectives) > 1 and abs(objectives[-2] - objectives[-1]) <= tol * max(objectives[-2], 1e-300):
             break
     return weights, tuple(objectives)
@@ -313,10 +334,10 @@ def _solve_published(stats: _Statistics):
     """The released code: from lambda = 1/K one w-step, unconstrained lambda then sparsemax, and the residual
     of that (pre-update) w against the new mix."""
     n_flabels = len(stats.cross)
-    w = _w_step(stats, 0.0, np.full(n_flabels, 1.0 / n_flabels))
-    unconstrained = np.linalg.lstsq(stats.flabel_gram, _cross_with(stats, w), rcond=None)[0]
+    u = _w_step(stats, np.full(n_flabels, 1.0 / n_flabels))
+    unconstrained = np.linalg.lstsq(stats.flabel_gram, _cross_with(stats, u), rcond=None)[0]
     weights = _project_to_simplex(unconstrained)   # sparsemax
-    return weights, (max(_objective(stats, 0.0, w, weights), 0.0),)
+    return weights, (max(_objective(stats, u, weights), 0.0),)
 
 
 def _project_to_simplex(values: np.ndarray) -> np.ndarray:

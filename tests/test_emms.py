@@ -88,6 +88,15 @@ def test_pca_reduction_is_the_pca_of_the_flabel():
     assert emms(features, [narrow, -centred @ vectors]) != pytest.approx(expected, rel=1e-6)  # signs matter
 
 
+def test_rank_deficient_features_equal_their_independent_columns():
+    features, labels, tables = _problem(seed=18)
+    redundant = np.hstack([features, features[:, :3] * 2.0 + 1.0, np.full((N, 2), 4.0),
+                           features[:, 3:4] - features[:, 5:6]])
+    assert emms(redundant, tables, labels) == pytest.approx(emms(features, tables, labels), rel=1e-8)
+    flabels = [table[labels] for table in tables]
+    assert emms(redundant, flabels, solver="alternating") == pytest.approx(emms(features, flabels), rel=1e-7)
+
+
 def test_stacked_array_equals_list():
     features, labels, tables = _problem(seed=4)
     flabels = [table[labels] for table in tables]
@@ -229,6 +238,7 @@ def test_simplex_qp_enumeration_matches_projected_gradient():
     (dict(solver="fast"), "solver must be"),
     (dict(ridge=-1.0), "ridge must be"),
     (dict(ridge=float("nan")), "ridge must be"),
+    (dict(ridge="big"), "ridge must be"),
     (dict(solver="published", ridge=1.0), "no ridge"),
     (dict(max_iter=0), "max_iter"),
     (dict(tol=-1.0), "tol"),
