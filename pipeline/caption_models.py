@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline import hub
+
 PAPER_MODELS = ("vit_bert", "vit_roberta", "vit_bart",
                 "swinvit_bert", "swinvit_roberta", "swinvit_bart",
                 "swin2vit_bert", "swin2vit_roberta", "swin2vit_bart")
@@ -166,15 +168,13 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     """The feature model of captioning checkpoint `name` and its meta (checkpoint, feature, pooling, ...).
     A hub id is downloaded on first use (said first); with the hub unreachable only the local cache is read,
     so an absent model fails within seconds."""
-    from pipeline.zoo import _hub_offline, _hub_reachable, _offline
-
     source = resolve_checkpoint(name, checkpoint_dir)
     cache_only = False
     if not Path(source).is_dir() or name in PAPER_MODELS:  # the paper's fine-tunes may need their halves' tokenizer
-        cache_only = not _offline() and not _hub_reachable()
+        cache_only = hub.use_cache_only()
         print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
               "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
-    with _hub_offline(cache_only):
+    with hub.cache_only(cache_only):
         model, tokenizer, image_processor = _load_parts(name, source)
     feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature, lowercase=lowercase)
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,

@@ -31,16 +31,14 @@ Deliberate differences from the published EMMS scripts
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import warnings
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 
+from pipeline import hub
 from pipeline.store import safe_name
 
 DEFAULT_CLIP = "hf-hub:laion/CLIP-ViT-g-14-laion2B-s12B-b42K"
@@ -311,36 +309,20 @@ def clip_encoder_name(model_name: str, pretrained: str | None = None) -> str:
 
 
 # ----- the hub: fail fast when a checkpoint cannot be fetched ------------------------------------
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hugging Face endpoint accepts a connection (assumed yes behind a proxy, which we cannot probe)."""
-    from huggingface_hub import constants
-
-    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
-        return True
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
-                                 timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
 @contextmanager
 def _hub_access(checkpoint: str, local_copy: str, offline_option: str):
     """Load from the cache only when the hub is off or unreachable (huggingface_hub would otherwise retry
     for ~25 s), and turn a failed load into EncoderUnavailableError with what to do instead."""
-    from huggingface_hub import constants
-
-    offline = constants.HF_HUB_OFFLINE
-    reason = "HF_HUB_OFFLINE is set" if offline else None
-    if not offline and not _hub_reachable():
-        reason = f"{constants.ENDPOINT} cannot be reached"
-    if reason is None:
+    reason = None
+    if hub.offline_requested():
+        reason = "HF_HUB_OFFLINE is set"
+    elif not hub.hub_reachable():
+        reason = f"{hub.hub_endpoint()} cannot be reached"
+    else:
         print(f"loading {checkpoint} (the first use downloads it from the Hugging Face Hub and caches it)")
-    constants.HF_HUB_OFFLINE = reason is not None
     try:
-        yield
+        with hub.cache_only(reason is not None):
+            yield
     except Exception as error:
         if reason is None and not isinstance(error, OSError):
             raise
@@ -351,8 +333,6 @@ def _hub_access(checkpoint: str, local_copy: str, offline_option: str):
             f"cannot load text encoder {checkpoint}: {why}. Download it where the hub is reachable, or point "
             f"the script at a local copy with --model PATH ({local_copy}); offline, "
             + offline_option.format(minilm=_minilm_hint())) from error
-    finally:
-        constants.HF_HUB_OFFLINE = offline
 
 
 def _minilm_hint() -> str:

@@ -31,20 +31,17 @@ weight that is neither cached nor downloadable raises :class:`WeightsUnavailable
 """
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 import socket
 import urllib.error
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-from unittest import mock
 
 import torch
 from torch import nn
 
-from pipeline import efficientnet_lite
+from pipeline import efficientnet_lite, hub
 from pipeline.store import safe_name
 
 PROBS_PREFIX = "source_probs/"
@@ -255,7 +252,7 @@ def _ensure_cached(url: str, name: str) -> None:
         return
     how = (f"download {url} on a machine with internet and place it at {target} (the torch hub cache; "
            f"TORCH_HOME moves it), or pass --checkpoint-dir DIR holding {safe_name(name)}.pth")
-    if _offline():
+    if hub.offline_requested():
         raise WeightsUnavailableError(f"weights of {name!r} are not cached and downloads are off "
                                       f"(HF_HUB_OFFLINE/TORCH_HUB_OFFLINE): {how}")
     print(f"downloading weights of {name} from {url} to {target}", flush=True)
@@ -273,11 +270,6 @@ def _ensure_cached(url: str, name: str) -> None:
 def _checkpoint_name(path: str) -> str:
     """Names a local checkpoint by file name and size, not folder, so the same file matches on any machine."""
     return f"checkpoint:{Path(path).name}:{Path(path).stat().st_size}"
-
-
-def _offline() -> bool:
-    return any(os.environ.get(var, "").lower() in ("1", "true", "yes", "on")
-               for var in ("HF_HUB_OFFLINE", "TORCH_HUB_OFFLINE"))
 
 
 def _read_state_dict(path: str) -> dict:
@@ -376,11 +368,11 @@ def _timm_model(name, timm_name, pretrained, image_size, checkpoint) -> nn.Modul
     if pretrained and not checkpoint:
         print(f"{name}: timm weights {timm_name} from the Hugging Face hub (downloaded on first use, then cached)",
               flush=True)
-    cache_only = pretrained and not checkpoint and not _offline() and not _hub_reachable()
+    cache_only = pretrained and not checkpoint and hub.use_cache_only()
     if cache_only:
-        print(f"{_hub_host()} is unreachable: looking for the weights of {name} in the local cache only", flush=True)
+        print(f"the hub is off or unreachable: looking for the weights of {name} in the local cache only", flush=True)
     try:
-        with _hub_offline(cache_only):
+        with hub.cache_only(cache_only):
             try:
                 model = timm.create_model(timm_name, pretrained=pretrained, **kwargs)
             except TypeError:
@@ -392,41 +384,13 @@ def _timm_model(name, timm_name, pretrained, image_size, checkpoint) -> nn.Modul
         if not pretrained:
             raise
         cfg = timm.get_pretrained_cfg(timm_name)
-        hub = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None)
+        source = getattr(cfg, "hf_hub_id", None) or getattr(cfg, "url", None)
         raise WeightsUnavailableError(
-            f"could not load the pretrained weights of {name!r} (timm {timm_name}, from {hub}): "
+            f"could not load the pretrained weights of {name!r} (timm {timm_name}, from {source}): "
             f"{type(error).__name__}: {str(error)[:300]}. Run once with internet (cached under "
             f"HF_HOME, ~/.cache/huggingface), or pass --checkpoint-dir DIR holding {safe_name(name)}.pth or "
             f"{safe_name(name)}.safetensors") from error
     return model.eval()
-
-
-def _hub_host() -> str:
-    from urllib.parse import urlparse
-
-    return urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-
-
-@functools.lru_cache(maxsize=1)
-def _hub_reachable(timeout_s: float = 5.0) -> bool:
-    """One quick TCP connection: the hub client would otherwise retry for ~25 s per file when offline."""
-    try:
-        socket.create_connection((_hub_host(), 443), timeout=timeout_s).close()
-        return True
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def _hub_offline(enabled: bool):
-    """Hugging Face hub calls use the local cache only (huggingface_hub reads this flag at call time)."""
-    if not enabled:
-        yield
-        return
-    from huggingface_hub import constants
-
-    with mock.patch.object(constants, "HF_HUB_OFFLINE", True):
-        yield
 
 
 class TimmFeatures(nn.Module):

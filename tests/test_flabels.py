@@ -210,14 +210,18 @@ def test_clip_drops_the_image_tower_and_matches_encode_text(tiny_clip_dir, tiny_
 def test_unreachable_checkpoint_fails_fast_and_says_what_to_do(monkeypatch, load, hub_off):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", hub_off)
-    monkeypatch.setattr(flabels, "_hub_reachable", lambda timeout=3.0: False)  # no network probe in tests
+    from pipeline import hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if hub_off else "0")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout_s=3.0: False)  # no network probe in tests
+    flag_before = constants.HF_HUB_OFFLINE
     start = time.perf_counter()
     with pytest.raises(EncoderUnavailableError, match=r"no-such-.*--model PATH") as error:
         load()
     assert time.perf_counter() - start < 5
     assert ("HF_HUB_OFFLINE" if hub_off else "cannot be reached") in str(error.value)
-    assert constants.HF_HUB_OFFLINE is hub_off  # restored
+    assert constants.HF_HUB_OFFLINE is flag_before  # restored
 
 
 def test_missing_local_folder_is_named():

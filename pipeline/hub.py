@@ -1,0 +1,57 @@
+"""Model hubs when the network may be absent: decide within seconds, not after a minute of retries.
+
+huggingface_hub retries an unreachable endpoint for ~25-50 s per file. Every loader in ``pipeline/`` asks
+:func:`use_cache_only` first and, where it says so, loads inside :func:`cache_only`, so a missing
+checkpoint fails at once with the loader's own message (what was needed, how to provide it locally).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from contextlib import contextmanager
+from unittest import mock
+from urllib.parse import urlparse
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def offline_requested() -> bool:
+    """The user asked for no downloads (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE or TORCH_HUB_OFFLINE set)."""
+    return any(os.environ.get(var, "").lower() in _TRUE
+               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TORCH_HUB_OFFLINE"))
+
+
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """One quick TCP connection to the hub endpoint (assumed reachable behind a proxy, which we cannot probe)."""
+    if any(os.environ.get(var) for var in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    url = urlparse(hub_endpoint())
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=timeout_s).close()
+        return True
+    except OSError:
+        return False
+
+
+def use_cache_only() -> bool:
+    """Whether hub loads must read the local cache only (offline requested, or the hub cannot be reached)."""
+    return offline_requested() or not hub_reachable()
+
+
+@contextmanager
+def cache_only(enabled: bool = True):
+    """Inside, huggingface_hub (which reads this flag at call time) uses the local cache only."""
+    if not enabled:
+        yield
+        return
+    from huggingface_hub import constants
+
+    with mock.patch.object(constants, "HF_HUB_OFFLINE", True):
+        yield
