@@ -10,6 +10,8 @@ f the mean-centred features, E[f | y] each sample's class mean, both covariances
 rcond = max(N, D) * float64 eps (numpy's ``matrix_rank`` default). The published code uses
 ``np.linalg.pinv(cov, rcond=1e-15)``: identical on well-conditioned features, but on rank-deficient ones (N <= D,
 dead units, duplicated dimensions) 1e-15 keeps rounding-noise eigenvalues and their huge inverses.
+When N <= D the centred features generically span all N - 1 sample directions and H = C - 1 whatever the
+features are: the H-score only ranks models when N > D (the regularised version below does not saturate).
 
 Regularised H-score: Ibrahim, Ponomareva, Mazumder, "Newer is not always better: rethinking transferability
 metrics, their peculiarities, stability and performance", ECML-PKDD 2022:
@@ -17,7 +19,8 @@ metrics, their peculiarities, stability and performance", ECML-PKDD 2022:
     H_alpha(f) = (1 - alpha) tr( cov_alpha(f)^+ cov(E[f | y]) ),
     cov_alpha = (1 - alpha) S + alpha (tr S / D) I,
 
-S the maximum-likelihood covariance (1/N) and alpha the Ledoit-Wolf shrinkage, from its closed form (the
+the pseudo-inverse with the same rcond (cov_alpha is invertible whenever alpha > 0), S the
+maximum-likelihood covariance (1/N) and alpha the Ledoit-Wolf shrinkage, from its closed form (the
 formula of ``sklearn.covariance.ledoit_wolf_shrinkage``, computed from the Gram spectrum instead of a D x D
 blocked product); cov(E[f | y]) with 1/(N - 1), as in the published code (``np.cov``).
 
