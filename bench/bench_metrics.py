@@ -3,7 +3,8 @@
     python bench/bench_metrics.py --sizes S,M --metrics emms,logme --repeats 3 [--write | --out FILE]
 
 Sizes: S (N=5000, D=2048, C=100), M (N=20000, D=2048, C=100), L (N=100000, D=2048, C=100: EMMS with class
-tables only, its memory check; the features are a float32 memmap on disk). F-labels: K=3 of width 1024, as
+tables only, its memory check; the features are a float32 memmap on disk), and XS (N=1000, D=256, C=20) to
+check the script in seconds. F-labels: K=3 of width 1024, as
 class tables (C, 1024) and as per-sample arrays (N, 1024, 3).
 
 Time: the median of ``--repeats`` runs after one warm-up run. The baselines that take minutes (the
@@ -35,7 +36,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import metrics  # noqa: E402  (after the path insert, so the script runs from anywhere)
 
-SIZES = {"S": (5000, 2048, 100), "M": (20000, 2048, 100), "L": (100000, 2048, 100)}
+SIZES = {"XS": (1000, 256, 20), "S": (5000, 2048, 100), "M": (20000, 2048, 100), "L": (100000, 2048, 100)}
 N_FLABELS, FLABEL_WIDTH, N_SOURCE_CLASSES, ZOO_SIZE = 3, 1024, 1000, 3
 MEMORY_ONLY_SIZES = {"L"}   # EMMS with class tables only
 

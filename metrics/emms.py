@@ -233,7 +233,8 @@ def _class_statistics(x, classes, n_classes, tables, ridge, device) -> _Statisti
     standardized_tables = np.stack([_standardize_table(table, counts, width) for table in tables])  # (K, C, D2)
     weighted = standardized_tables * np.sqrt(counts)[None, :, None]
     flat = weighted.reshape(len(tables), -1)
-    return _Statistics(whitened_sums @ standardized_tables, flat @ flat.T, n_samples, width)
+    cross = np.tensordot(whitened_sums, standardized_tables, axes=([1], [1]))   # (r, K, D2), one BLAS call
+    return _Statistics(np.ascontiguousarray(cross.transpose(1, 0, 2)), flat @ flat.T, n_samples, width)
 
 
 def _standardize_table(table: np.ndarray, counts: np.ndarray, width: int) -> np.ndarray:
@@ -267,7 +268,7 @@ def _sample_statistics(x, flabels, ridge, device) -> _Statistics:
     gram, scale = _standardized_features_gram(gram, n_samples)
     kept, factor = _whitening(gram, ridge)
     cross = _whiten(factor, cross[kept] / scale[kept, None]).reshape(len(kept), n_flabels, width)
-    return _Statistics(cross.transpose(1, 0, 2), flabel_gram, n_samples, width)
+    return _Statistics(np.ascontiguousarray(cross.transpose(1, 0, 2)), flabel_gram, n_samples, width)
 
 
 def _transform_rows(flabel, start: int, stop: int, transform) -> np.ndarray:
