@@ -25,16 +25,19 @@ The alternating and published solvers reuse the same factor: in the coordinates 
 ||u||^2 - 2 sum_k lambda_k <M_k, u> + lambda^T <Y, Y> lambda.
 
 Inputs. ``flabels`` is a list of K arrays (N, D2_k) or one array (N, D2, K). With ``labels`` (N,) given, each
-F-label is a class table (C, D2_k) whose row c belongs to the c-th smallest label value, and the score equals
-that of the expanded per-sample arrays, computed from class sums and class counts without building them.
-The features are read in blocks of rows (a float32 ``np.memmap`` is fine); no float64 copy of X is made.
+F-label is a class table with exactly C rows, row c for the c-th smallest label value (for a subset of the
+classes pass ``table[np.unique(labels)]``); the score equals that of the expanded per-sample arrays and is
+computed from class sums and class counts without building them. The features (and per-sample F-labels) are
+read in blocks of rows (a float32 ``np.memmap`` is fine); no float64 copy of X is made. ``device`` (a torch
+device such as "cuda") runs the block products in torch float64; the rest stays in numpy.
 
 Deliberate differences from the released code:
 
 - The released ``EMMS`` runs one alternation from lambda = 1/K: a least-squares w for the uniform mix, an
   unconstrained least-squares lambda projected onto the simplex by sparsemax, then the residual of that
-  stale w against the new mix, scaled ``sum / N * D2`` (times D2, by operator precedence). That is neither
-  the minimum of the objective nor stable under the choice of start. Here the default is the exact minimum;
+  stale w against the new mix, scaled ``sum / N * D2`` (times D2, by operator precedence, so its scores are
+  D2^2 times ours in size). That is a residual from a single stale step, not the minimum of the objective
+  the paper states. Here the default is the exact minimum;
   ``solver="alternating"`` is the paper's alternating minimisation run to convergence (each lambda-step the
   exact simplex-constrained least squares, not sparsemax of the unconstrained one), and
   ``solver="published"`` reproduces the released number (in float64; the released code computes in the
@@ -289,7 +292,7 @@ def _flabel_transform(flabel, width: int):
     mean = _gram.column_means(flabel)
     centred_gram = _gram.centred_cross(flabel, x_mean=mean)
     rotation = _pca_basis(centred_gram, width)
-    variance = np.einsum("ij,ik,kj->j", rotation, centred_gram, rotation) / flabel.shape[0]
+    variance = np.sum(rotation * (centred_gram @ rotation), axis=0) / flabel.shape[0]
     return mean, rotation, np.sqrt(np.clip(variance, 0.0, None)) + STD_EPS
 
 
