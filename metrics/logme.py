@@ -161,10 +161,13 @@ def _maximised_evidence(sigma, x2, target_sq, n, tol, max_iter) -> np.ndarray:
     active = np.arange(x2.shape[1])
     for _ in range(max_iter):
         ta, evidence_a = t[active], evidence[active]
-        t[active], evidence[active] = _next_t(sigma, x2[:, active], residual_null[active], ta, n, t_low, t_high)
+        t_new, evidence_new = _next_t(sigma, x2[:, active], residual_null[active], ta, n, t_low, t_high)
+        gain = evidence_new - evidence_a
+        t[active] = np.where(gain > 0, t_new, ta)  # a step that loses (to rounding) is not taken
+        evidence[active] = np.maximum(evidence_new, evidence_a)
         # Settled: t converged, t at a limit, or no gain measurable in float64 (a flat approach to a limit).
-        no_gain = evidence[active] - evidence_a <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)
-        settled = (np.abs(t[active] - ta) <= tol * ta) | (t[active] == t_low) | (t[active] == t_high) | no_gain
+        no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)
+        settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | no_gain
         active = active[~settled]
         if active.size == 0:
             break
