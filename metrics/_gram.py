@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics._spectral import uses_torch
+
 BLOCK_ROWS = 8192
 
 
@@ -75,7 +77,7 @@ def _torch_matmul(device, dtype):
 
 
 def _matmul_t(device, dtype: str = "float64"):
-    if device in (None, "cpu", "numpy"):
+    if not uses_torch(device):
         return lambda a, b: a.T @ b
     return _torch_matmul(device, dtype)
 

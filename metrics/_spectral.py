@@ -10,7 +10,7 @@ import numpy as np
 
 
 def uses_torch(device) -> bool:
-    """True when ``device`` asks for torch (the same rule as :func:`metrics._gram.centred_cross`)."""
+    """True when ``device`` asks for torch; the rule every metric with a ``device`` argument follows."""
     return not (device is None or (isinstance(device, str) and device in ("cpu", "numpy")))
 
 
@@ -64,11 +64,3 @@ def rank_mask(values: np.ndarray, size: int) -> np.ndarray:
     top = values.max(initial=0.0)
     return values > top * size * np.finfo(np.float64).eps if top > 0 else np.zeros(values.shape, dtype=bool)
 
-
-def one_hot_cross(matrix: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """Yᵀ matrix for the one-hot Y of labels: per-class sums of the rows, (n_classes, cols), in O(N cols)."""
-    from scipy import sparse
-
-    n = len(labels)
-    one_hot_t = sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(n_classes, n))
-    return np.asarray(one_hot_t @ matrix)

@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 
 from metrics._checks import as_features, as_labels
-from metrics._gram import centred_cross
-from metrics._spectral import eigh, one_hot_cross, rank_mask
+from metrics._gram import centred_cross, class_sums
+from metrics._spectral import eigh, rank_mask
 
 
 def hscore(features, labels, *, device=None) -> float:
@@ -82,10 +82,10 @@ class _ClassScatterSpectrum:
         self.row_norms_sq = np.einsum("ij,ij->i", x, x)
         if self.n > self.d:
             self.scatter_values, vectors = eigh(centred_cross(x, device=device), device)
-            projected = one_hot_cross(x, classes, n_classes) @ vectors  # s_cᵀ v_j
+            projected = class_sums(x, classes, n_classes) @ vectors  # s_cᵀ v_j
         else:
             self.scatter_values, u = eigh(centred_cross(x.T, device=device), device)
             # With Xc Xcᵀ = U W Uᵀ, the scatter's eigenvectors are v_j = Xcᵀ u_j / sqrt(w_j), so
             # v_jᵀ s_c = v_jᵀ Xcᵀ y_c = sqrt(w_j) u_jᵀ y_c.
-            projected = one_hot_cross(u, classes, n_classes) * np.sqrt(np.maximum(self.scatter_values, 0.0))
+            projected = class_sums(u, classes, n_classes) * np.sqrt(np.maximum(self.scatter_values, 0.0))
         self.between = (projected ** 2 / counts[:, None]).sum(axis=0)

@@ -48,8 +48,8 @@ import warnings
 import numpy as np
 
 from metrics._checks import as_features, as_labels, as_targets
-from metrics._gram import centred_cross
-from metrics._spectral import eigh, one_hot_cross, rank_mask, thin_svd
+from metrics._gram import centred_cross, class_sums
+from metrics._spectral import eigh, rank_mask, thin_svd
 
 
 def logme(features, labels, regression=False, *, device=None, tol: float = 1e-6,
@@ -72,7 +72,7 @@ def logme(features, labels, regression=False, *, device=None, tol: float = 1e-6,
         target_sq = np.einsum("ij,ij->j", targets, targets)
     else:
         classes, n_classes = as_labels(labels, n)
-        sigma, projected = _spectrum_and_projection(x, lambda u: one_hot_cross(u, classes, n_classes).T, device)
+        sigma, projected = _spectrum_and_projection(x, lambda u: class_sums(u, classes, n_classes).T, device)
         target_sq = np.bincount(classes).astype(np.float64)
     evidences = _maximised_evidence(sigma, projected ** 2, target_sq, n, tol, max_iter)
     return float(evidences.mean())
