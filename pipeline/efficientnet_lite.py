@@ -136,6 +136,12 @@ def _pool(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(2, 3))
 
 
+def _width(stages: list[nn.Sequential], head: nn.Module, depth: str) -> int:
+    if depth == "last":
+        return head[0].out_channels
+    return stages[STAGE_OF_DEPTH[depth] - 1][-1].block._block_args.output_filters
+
+
 class MultiDepthEfficientNet(nn.Module):
     """image batch (B, 3, H, W), normalised with :func:`preprocessing` -> {candidate: (B, C_d) pooled
     features for each depth, LOGITS_KEY: (B, 1000) ImageNet logits}, from one forward pass."""
@@ -148,25 +154,19 @@ class MultiDepthEfficientNet(nn.Module):
         self.classifier = network._fc
         self.names = candidate_names(variant)
         self.widths = {name: _width(stages, self.head, depth) for name, depth in zip(self.names, DEPTHS)}
+        self._pooled_after = {STAGE_OF_DEPTH[d]: name for name, d in zip(self.names, DEPTHS) if d != "last"}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = {}
         x = self.stem(x)
         for number, stage in enumerate(self.stages, start=1):
             x = stage(x)
-            for name, depth in zip(self.names, DEPTHS):
-                if depth != "last" and STAGE_OF_DEPTH[depth] == number:
-                    out[name] = _pool(x)
+            if number in self._pooled_after:
+                out[self._pooled_after[number]] = _pool(x)
         last = _pool(self.head(x))
         out[self.names[-1]] = last
         out[LOGITS_KEY] = self.classifier(last)
         return out
-
-
-def _width(stages: list[nn.Sequential], head: nn.Module, depth: str) -> int:
-    if depth == "last":
-        return head[0].out_channels
-    return stages[STAGE_OF_DEPTH[depth] - 1][-1].block._block_args.output_filters
 
 
 def load_multidepth(variant: str, pretrained: bool = True) -> MultiDepthEfficientNet:

@@ -129,14 +129,12 @@ def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
     if split == "all":
         return np.arange(n)
     rng = np.random.default_rng(SPLIT_SEED)
-    ranks = np.empty(n, dtype=np.int64)  # a per-class random rank decides each sample's split
-    boundaries = np.cumsum(SPLIT_FRACTIONS)[:-1]
-    part = np.empty(n, dtype=np.int64)
+    cuts = np.cumsum(SPLIT_FRACTIONS)[:-1]
+    part = np.empty(n, dtype=np.int64)  # 0 train, 1 val, 2 test: by each sample's random rank in its class
     for c in np.unique(labels):
         members = np.flatnonzero(labels == c)
-        ranks[members] = rng.permutation(len(members))
-        cuts = np.rint(boundaries * len(members)).astype(int)
-        part[members] = np.searchsorted(cuts, ranks[members], side="right")
+        ranks = rng.permutation(len(members))
+        part[members] = np.searchsorted(np.rint(cuts * len(members)), ranks, side="right")
     wanted = {"train": (0,), "val": (1,), "test": (2,), "trainval": (0, 1)}[split]
     return np.flatnonzero(np.isin(part, wanted))
 

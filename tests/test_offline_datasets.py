@@ -75,3 +75,14 @@ def test_unknown_name_or_split_is_a_clear_error():
         load_offline("digits", "validation")
     with pytest.raises(ValueError, match="fewer than the 10 classes"):
         load_offline("digits", "train", max_samples=5)
+
+
+def test_splits_are_pinned_because_the_committed_ground_truth_was_made_on_them():
+    """data/ground_truth/efficientnet_lite.json was fine-tuned and tested on these exact images."""
+    for name, total in (("mnist5k", 2495889), ("textiles", 393423)):
+        _, labels, _ = load_offline(name, "all")
+        test = split_indices(labels, "test")
+        assert test[:6].tolist() == [1, 15, 21, 25, 27, 29] and int(test.sum()) == total
+    images, _, _ = load_offline("mnist5k", "train", max_samples=400)
+    brightness = np.mean([np.asarray(images[i])[:, :, 0].mean() for i in range(0, 400, 37)])
+    assert brightness == pytest.approx(34.160366419294995, abs=1e-9)
