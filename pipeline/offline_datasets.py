@@ -139,6 +139,20 @@ def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
     return np.flatnonzero(np.isin(part, wanted))
 
 
+def split_subset(labels: np.ndarray, split: str, max_samples: int | None = None) -> np.ndarray:
+    """Ascending source indices of `split`, cut to a stratified, seeded subset of at most `max_samples`.
+    Works for any labelled image set (stage 0 splits a user's ImageFolder with it too)."""
+    labels = np.asarray(labels)
+    keep = split_indices(labels, split)
+    if max_samples is not None:
+        n_classes = len(np.unique(labels))
+        if max_samples < n_classes:
+            raise ValueError(f"max_samples={max_samples} is fewer than the {n_classes} classes")
+        if max_samples < len(keep):
+            keep = keep[_stratified_first(labels[keep], max_samples, np.random.default_rng(SPLIT_SEED + 1))]
+    return keep
+
+
 def load_offline(name: str, split: str = "trainval", max_samples: int | None = None):
     """(images, labels, classes) of an offline dataset split.
 
@@ -150,10 +164,8 @@ def load_offline(name: str, split: str = "trainval", max_samples: int | None = N
     _check_split(split)
     images, labels, classes = _LOADERS[name]()
     labels = np.asarray(labels, dtype=np.int64)
-    keep = split_indices(labels, split)
-    if max_samples is not None:
-        if max_samples < len(classes):
-            raise ValueError(f"max_samples={max_samples} is fewer than the {len(classes)} classes of {name!r}")
-        if max_samples < len(keep):
-            keep = keep[_stratified_first(labels[keep], max_samples, np.random.default_rng(SPLIT_SEED + 1))]
+    try:
+        keep = split_subset(labels, split, max_samples)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
     return images.subset(keep), labels[keep].copy(), list(classes)

@@ -86,3 +86,21 @@ def test_bad_settings_are_clear_errors(tmp_path):
         stage.main(_argv(tmp_path, "--candidates", "resnet50"))
     with pytest.raises(ValueError, match="--lr-grid must hold positive"):
         stage.main(_argv(tmp_path, "--lr-grid", "0"))
+
+
+def test_a_folder_of_ones_own_images(tmp_path):
+    """--dataset-dir: an ImageFolder is split 60/20/20 like the offline sets; the folder names the dataset."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name, channel in (("red", 0), ("blue", 2)):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(10):
+            pixels = rng.integers(0, 60, (24, 24, 3), dtype=np.uint8)
+            pixels[:, :, channel] = 200
+            Image.fromarray(pixels).save(tmp_path / "shapes" / name / f"{i}.png")
+    argv = _argv(tmp_path, "--dataset-dir", str(tmp_path / "shapes"), "--candidates", CANDIDATES[1])
+    truth = _stage().main(argv)
+    assert list(truth["finetune"]) == ["shapes"] and list(truth["finetune"]["shapes"]) == [CANDIDATES[1]]
+    assert "12 train / 4 val / 4 test images, 2 classes" in truth["description"]
