@@ -29,6 +29,7 @@ DATASET_DIR = None            # your own dataset's folder, named as stage 1 name
 RESULTS = "results"           # the results folder every stage reads and writes
 OVERWRITE = False             # re-score cells that are already scored
 DEVICE = "cpu"                # "cuda": metrics that accept a device (emms, logme, ...) use the GPU
+METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
 
 
 def main(argv=None) -> int:

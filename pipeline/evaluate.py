@@ -32,6 +32,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -64,6 +65,7 @@ class Settings:
     dataset_dir: str | None = None
     ground_truth: str | None = None   # a zoo name or a JSON path; None: the zoo's shipped file, if any
     device: str | None = None         # "cuda": metrics that take a device run their dense algebra there
+    metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
 
 
 @dataclass
@@ -71,7 +73,8 @@ class Problem:
     dataset: str
     model: str
     metric: str
-    kind: str        # "missing features", "missing input", "bad input", "failed", "no ground truth", "correlation"
+    kind: str        # "missing features", "missing input", "bad input", "failed", "not applicable", "warning",
+    #                  "no ground truth", "correlation"
     message: str
 
 
@@ -95,11 +98,25 @@ def make_plan(settings: Settings) -> Plan:
         raise UsageError(str(error)) from None
     if settings.ground_truth and truth is None:
         raise UsageError(f"no ground truth named {settings.ground_truth!r}; pass a JSON file path or a shipped zoo")
+    _check_metric_options(settings.metric_options)
     store = Store(settings.results)
     datasets = _datasets(settings, truth)
     models = {d: _models(settings, truth, store, d) for d in datasets}
     chosen = {d: _metrics(settings, store, d, models[d]) for d in datasets}
     return Plan(settings, store, truth, datasets, models, chosen)
+
+
+def _check_metric_options(options: dict) -> None:
+    registry = metric_registry.METRICS
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise UsageError('--metric-options takes JSON of {metric: {keyword: value}}, e.g. \'{"emms": {"ridge": 40}}\'')
+    for name, keywords in options.items():
+        if name not in registry:
+            raise UsageError(f"--metric-options names unknown metric {name!r}; available: {', '.join(registry)}")
+        accepted = inspect.signature(registry[name].function).parameters
+        unknown = [k for k in keywords if k not in accepted]
+        if unknown:
+            raise UsageError(f"--metric-options: {name} takes no option(s) {unknown}; it takes {list(accepted)}")
 
 
 def _datasets(settings: Settings, truth: GroundTruth | None) -> list[str]:
@@ -175,7 +192,7 @@ class Scorer:
     def __init__(self, plan: Plan, say: Callable[[str], None]):
         self.plan, self.store, self.say = plan, plan.store, say
         self.problems: list[Problem] = []
-        self.counts = {"scored": 0, "skipped": 0, "failed": 0}
+        self.counts = {"scored": 0, "skipped": 0, "failed": 0, "not applicable": 0}
         self._flabels: dict[str, dict[str, np.ndarray]] = {}
 
     def problem(self, dataset, model, metric, kind, message):
@@ -233,6 +250,8 @@ class Scorer:
             return None
         spec = metric_registry.METRICS[name]
         parts = {"features": meta, "defaults": spec.defaults, "zoo": sorted(zoo or [])}
+        if self.plan.settings.metric_options.get(name):
+            parts["options"] = self.plan.settings.metric_options[name]
         if spec.needs == "features+flabels" or self.plan.settings.task == "caption":
             kind = FLABEL_KIND[self.plan.settings.task]
             metas = {e: self.store.flabel_paths(dataset, e, kind)["meta"] for e in self.encoders(dataset)}
@@ -284,24 +303,31 @@ class Scorer:
 
     def score_one(self, dataset, model, name, inputs) -> None:
         features, labels = inputs
+        if (metric_registry.METRICS[name].needs == "source_probs+labels"
+                and not self.store.source_probs_path(dataset, model).exists()):
+            self.counts["not applicable"] += 1
+            self.problem(dataset, model, name, "not applicable",
+                         "no source-head probabilities (only a model with its source classifier can be scored)")
+            return
         try:
             args, kwargs = self.arguments(dataset, model, name, features, labels)
-            start = time.perf_counter()
-            value = metric_registry.METRICS[name](*args, **kwargs, **self.device_option(name))
-            seconds = time.perf_counter() - start
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start = time.perf_counter()
+                value = metric_registry.METRICS[name](*args, **kwargs, **self.options(name))
+                seconds = time.perf_counter() - start
             self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)})
         except Exception as error:  # a failed cell: recorded and reported, the other cells go on
             self.counts["failed"] += 1
             self.problem(dataset, model, name, "failed", _describe(error))
+            return
+        for message in dict.fromkeys(str(w.message) for w in caught):  # a metric's caveat about this score
+            self.problem(dataset, model, name, "warning", message)
 
     def arguments(self, dataset, model, name, features, labels):
         spec = metric_registry.METRICS[name]
         if spec.needs == "source_probs+labels":
-            probs = self.store.load_source_probs(dataset, model)
-            if probs is None:
-                raise MissingInputError(f"model {model!r} has no source-head probabilities on {dataset!r} "
-                                        f"(a model without a source classifier cannot be scored by {name})")
-            return (probs, labels), {}
+            return (self.store.load_source_probs(dataset, model), labels), {}
         if self.plan.settings.task == "caption":
             tables = self.caption_flabels(self.flabels(dataset), len(features))
             if spec.needs == "features+flabels":
@@ -312,10 +338,12 @@ class Scorer:
             return (features, self.class_flabels(self.flabels(dataset), labels), labels), {}
         return (features, labels), {}
 
-    def device_option(self, name: str) -> dict:
+    def options(self, name: str) -> dict:
+        """The user's --metric-options for this metric, plus the device where the metric takes one."""
         device = self.plan.settings.device
         takes = "device" in inspect.signature(metric_registry.METRICS[name].function).parameters
-        return {"device": device} if device and device != "cpu" and takes else {}
+        chosen = dict(self.plan.settings.metric_options.get(name, {}))
+        return {**chosen, "device": device} if device and device != "cpu" and takes else chosen
 
     @staticmethod
     def class_flabels(flabels: dict, labels: np.ndarray) -> list[np.ndarray]:
@@ -354,7 +382,7 @@ class Scorer:
                                  f"extracted from the same samples in the same order; re-extract with --overwrite")
             start = time.perf_counter()
             values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels,
-                                                   **self.device_option(name))
+                                                   **self.options(name))
             seconds = (time.perf_counter() - start) / len(models)  # the zoo's time, shared out per model
             self.record(dataset, name, {m: (values[m], seconds) for m in models},
                         {m: self.inputs_digest(dataset, m, name, models) for m in models})
@@ -520,7 +548,7 @@ def run(settings: Settings, out=print) -> dict:
 def _summary(out, settings: Settings, problems: list[Problem], counts: dict, written: list[Path],
              seconds: float) -> None:
     out(f"scored {counts['scored']} cell(s), skipped {counts['skipped']} already scored (--overwrite true "
-        f"re-scores them), {counts['failed']} failed")
+        f"re-scores them), {counts['failed']} failed, {counts['not applicable']} not applicable")
     missing: dict[str, list[str]] = {}    # dataset -> models without features: one stage-1 command each
     grouped: dict[tuple, list[str]] = {}  # the same message for several models: one line
     for p in problems:
@@ -529,13 +557,18 @@ def _summary(out, settings: Settings, problems: list[Problem], counts: dict, wri
         else:
             grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
     if problems:
-        out(f"{len(problems)} problem(s):")
+        out(f"{len(problems)} note(s) and problem(s):")
     for dataset, models in missing.items():
         out(f"  - [missing features] {dataset}: {len(models)} model(s) ({', '.join(models)}); make them with: "
             f"{make_command(settings, dataset, ','.join(models))}")
     for (kind, dataset, metric, message), models in grouped.items():
         out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
-    out("wrote:\n" + "\n".join(f"  {path}" for path in written))
+    folders: dict[Path, list[str]] = {}
+    for path in written:
+        folders.setdefault(Path(path).parent, []).append(Path(path).name)
+    for folder, names in folders.items():
+        shown = ", ".join(names) if len(names) <= 4 else f"{len(names)} files ({', '.join(names[:3])}, ...)"
+        out(f"wrote {folder}/: {shown}")
     out(f"stage 3 took {seconds:.1f} s")
 
 
@@ -544,7 +577,7 @@ def main(task: str, args, out=print) -> int:
     settings = Settings(task=task, zoo=args.zoo, datasets=args.datasets, models=args.models, metrics=args.metrics,
                         flabel_encoders=args.flabel_encoders, results=args.results, overwrite=args.overwrite,
                         dataset_dir=args.dataset_dir, ground_truth=args.ground_truth,
-                        device=getattr(args, "device", None))
+                        device=getattr(args, "device", None), metric_options=getattr(args, "metric_options", {}))
     try:
         run(settings, out=out)
     except UsageError as error:

@@ -65,20 +65,6 @@ def _cls_zoo(tmp_path, n=240, classes=4, dim=12):
     return store, ["--zoo", "toy", "--ground-truth", str(truth), "--results", str(store.root)]
 
 
-def _metrics_implemented(*names):
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(20, 3)), np.arange(20) % 2
-    missing = []
-    for name in names:
-        try:
-            metrics.METRICS[name](x, [rng.normal(size=(2, 4))], y) if name == "emms" else metrics.METRICS[name](x, y)
-        except NotImplementedError:
-            missing.append(name)
-        except Exception:
-            pass
-    return missing
-
-
 def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys):
     store, argv = _cls_zoo(tmp_path)
     script = _script("evaluate_metric_cls")
@@ -112,9 +98,6 @@ def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys)
 
 
 def test_cls_with_emms_and_logme_ranks_the_zoo_in_order(tmp_path, capsys):
-    missing = _metrics_implemented("emms", "logme")
-    if missing:
-        pytest.skip(f"{missing} not implemented yet")
     store, argv = _cls_zoo(tmp_path)
     assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms,logme"]) == 0
     results = json.loads(store.table_path("toy/cls_results.json").read_text())
@@ -236,9 +219,6 @@ def test_caption_flabels_misaligned_with_features_is_a_clear_message(tmp_path, f
 
 
 def test_caption_with_emms_and_logme(tmp_path, capsys):
-    missing = _metrics_implemented("emms", "logme")
-    if missing:
-        pytest.skip(f"{missing} not implemented yet")
     store, argv = _caption_zoo(tmp_path)
     assert _script("evaluate_metric_caption").main(argv) == 0            # default metrics: those taking real targets
     results = json.loads(store.table_path("captoy/caption_results.json").read_text())
@@ -278,3 +258,39 @@ def test_device_flag_reaches_metrics_that_take_one(tmp_path, monkeypatch):
     store, argv = _cls_zoo(tmp_path)
     assert _script("evaluate_metric_cls").main(argv + ["--metrics", "on_device,fisher", "--device", "cuda"]) == 0
     assert seen == ["cuda"] * 4 and len(store.load_scores("toyset", "fisher")) == 4   # fisher takes no device
+
+
+def test_metric_options_reach_the_metric_and_its_warnings_are_reported(tmp_path, capsys):
+    store, argv = _cls_zoo(tmp_path, n=8, dim=12)   # N=8 <= D=12: EMMS interpolates without a ridge
+    script = _script("evaluate_metric_cls")
+    assert script.main(argv + ["--metrics", "emms"]) == 0
+    out = capsys.readouterr().out
+    assert "[warning] toyset / strong, good, weak, noise / emms: EMMS with N=8" in out
+    assert script.main(argv + ["--metrics", "emms", "--metric-options", '{"emms": {"ridge": 4.0}}']) == 0
+    out = capsys.readouterr().out
+    assert "scored 4 cell(s)" in out and "[warning]" not in out        # new options: re-scored, no warning
+    features, labels, _ = store.load_features("toyset", "good")
+    tables = [store.load_flabels("toyset", e, "class")[0] for e in ("enc_a", "enc_b")]
+    assert store.load_scores("toyset", "emms")["good"]["score"] == pytest.approx(
+        metrics.emms(features, tables, labels, ridge=4.0))
+
+
+@pytest.mark.parametrize("options, message", [('{"emms": {"rige": 1}}', "takes no option(s) ['rige']"),
+                                              ('{"nosuch": {}}', "unknown metric 'nosuch'"),
+                                              ('{"emms": 1}', "takes JSON of {metric: {keyword: value}}")])
+def test_bad_metric_options_are_usage_errors(tmp_path, capsys, options, message):
+    _, argv = _cls_zoo(tmp_path)
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms", "--metric-options", options]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_source_probability_metrics_skip_models_without_a_source_head(tmp_path, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    rng = np.random.default_rng(1)
+    for model in ("strong", "good", "weak"):
+        store.save_source_probs("toyset", model, rng.dirichlet(np.ones(5), size=240))
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "leep"]) == 0
+    out = capsys.readouterr().out
+    assert "0 failed, 1 not applicable" in out
+    assert "[not applicable] toyset / noise / leep" in out
+    assert sorted(store.load_scores("toyset", "leep")) == ["good", "strong", "weak"]
