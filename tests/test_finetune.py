@@ -22,7 +22,7 @@ def _stage():
 
 def _argv(tmp_path, *extra):
     return ["--candidates", *CANDIDATES, "--datasets", "digits", "--image-size", "32", "--max-train", "40",
-            "--max-eval", "20", "--epochs", "1", "--lr-grid", "0.01", "--batch-size", "16",
+            "--max-eval", "20", "--epochs", "1", "--lr-grid", "0.01", "--seeds", "0", "--batch-size", "16",
             "--results", str(tmp_path / "results"), "--out", str(tmp_path / "truth.json"), *extra]
 
 
@@ -51,7 +51,7 @@ def test_writes_a_well_formed_ground_truth_and_resumes(tmp_path, counted):
     assert data["zoo"] == "efficientnet_lite" and data["measure"] == {"digits": "top-1 accuracy (%)"}
     assert set(data["finetune"]) == {"digits"} and set(data["finetune"]["digits"]) == set(CANDIDATES)
     assert all(0 <= v <= 100 and math.isfinite(v) for v in data["finetune"]["digits"].values())
-    for words in ("32x32", "40 train / 20 val / 20 test", "1 epochs", "[0.01]", "seed 0"):
+    for words in ("32x32", "40 train / 20 val / 20 test", "1 epochs", "[0.01]", "seed of [0]"):
         assert words in data["description"]
     truth = load_ground_truth(tmp_path / "truth.json")  # the format stage 3 reads
     assert truth.for_dataset("digits").keys() == set(CANDIDATES)
