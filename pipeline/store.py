@@ -8,7 +8,7 @@ Layout (see ../shared/DESIGN.md)::
     results/features/<dataset>/<model>_source_probs.npy  float32 (N, Z), optional: softmax of the source head (LEEP, NCE)
     results/flabels/<dataset>/<encoder>_class.npy    float32 (C, D2)
     results/flabels/<dataset>/<encoder>_caption.npy  float32 (N, D2)
-    results/flabels/<dataset>/<encoder>_meta.json
+    results/flabels/<dataset>/<encoder>_meta.json    {"class": settings, "caption": settings}: one entry per kind
     results/scores/<dataset>/<metric>.json           {model: {"score": float, "seconds": float}}
     results/tables/...
 
@@ -192,17 +192,27 @@ class Store:
         return {"flabel": folder / f"{stem}_{kind}.npy", "meta": folder / f"{stem}_meta.json"}
 
     def has_flabels(self, dataset: str, encoder: str, kind: str) -> bool:
-        return all(path.exists() for path in self.flabel_paths(dataset, encoder, kind).values())
+        paths = self.flabel_paths(dataset, encoder, kind)
+        return paths["flabel"].exists() and kind in self._flabel_metas(paths["meta"])
+
+    @staticmethod
+    def _flabel_metas(path: Path) -> dict:
+        """The meta file of an encoder holds one entry per kind ({"class": {...}, "caption": {...}}), so the
+        class and caption F-labels of one dataset never overwrite each other's settings."""
+        return load_json(path) if path.exists() else {}
 
     def save_flabels(self, dataset: str, encoder: str, kind: str, flabels: np.ndarray, meta: dict) -> dict[str, Path]:
         flabels = np.asarray(flabels)
         if flabels.ndim != 2:
             raise ValueError(f"F-labels must be 2-D (rows, width); got shape {flabels.shape}")
         paths = self.flabel_paths(dataset, encoder, kind)
-        paths["meta"].unlink(missing_ok=True)
+        metas = self._flabel_metas(paths["meta"])
+        if metas.pop(kind, None) is not None:  # the meta entry marks a complete table: drop it before rewriting
+            save_json(paths["meta"], metas)
         save_npy(paths["flabel"], flabels.astype(np.float32, copy=False))
-        save_json(paths["meta"], {**meta, "encoder": encoder, "dataset": dataset, "kind": kind,
-                                  "rows": int(flabels.shape[0]), "dim": int(flabels.shape[1])})
+        metas[kind] = {**meta, "encoder": encoder, "dataset": dataset, "kind": kind,
+                       "rows": int(flabels.shape[0]), "dim": int(flabels.shape[1])}
+        save_json(paths["meta"], metas)
         return paths
 
     def load_flabels(self, dataset: str, encoder: str, kind: str, *,
@@ -213,14 +223,14 @@ class Store:
             command = make_command or f"python {script} --model {encoder} --datasets {dataset}"
             raise MissingInputError(f"missing {paths['flabel']} ({kind} F-labels of encoder {encoder!r} on "
                                     f"dataset {dataset!r}); make it with: {command}")
-        return np.load(paths["flabel"]), load_json(paths["meta"])
+        return np.load(paths["flabel"]), self._flabel_metas(paths["meta"])[kind]
 
     def list_flabel_encoders(self, dataset: str, kind: str) -> list[str]:
         """Encoders (file stems) with complete F-labels of this kind for the dataset, sorted."""
         folder = self.root / "flabels" / safe_name(dataset)
         suffix = f"_{kind}.npy"
         stems = sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}")) if folder.is_dir() else []
-        return [s for s in stems if (folder / f"{s}_meta.json").exists()]
+        return [s for s in stems if kind in self._flabel_metas(folder / f"{s}_meta.json")]
 
     # ----- scores and tables (stage 3) --------------------------------------------------------
     def scores_path(self, dataset: str, metric: str) -> Path:
