@@ -557,7 +557,7 @@ def _summary(out, settings: Settings, problems: list[Problem], counts: dict, wri
         else:
             grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
     if problems:
-        out(f"{len(problems)} note(s) and problem(s):")
+        out(f"notes and problems ({len(problems)} cells, one line per kind of message):")
     for dataset, models in missing.items():
         out(f"  - [missing features] {dataset}: {len(models)} model(s) ({', '.join(models)}); make them with: "
             f"{make_command(settings, dataset, ','.join(models))}")
