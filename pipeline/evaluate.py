@@ -220,6 +220,8 @@ class Scorer:
             for name in per_model:
                 if name not in todo:
                     self.advance(bar, dataset, model, name, "skipped")
+                    for message in done[name][model].get("warnings", []):  # still true of the stored score
+                        self.problem(dataset, model, name, "warning", message)
             if not todo and not zoo_todo:
                 continue
             inputs = self.load(dataset, model)
@@ -316,12 +318,14 @@ class Scorer:
                 start = time.perf_counter()
                 value = metric_registry.METRICS[name](*args, **kwargs, **self.options(name))
                 seconds = time.perf_counter() - start
-            self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)})
+            caveats = list(dict.fromkeys(str(w.message) for w in caught))  # a metric's caveats about this score
+            self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)},
+                        {model: caveats})
         except Exception as error:  # a failed cell: recorded and reported, the other cells go on
             self.counts["failed"] += 1
             self.problem(dataset, model, name, "failed", _describe(error))
             return
-        for message in dict.fromkeys(str(w.message) for w in caught):  # a metric's caveat about this score
+        for message in caveats:
             self.problem(dataset, model, name, "warning", message)
 
     def arguments(self, dataset, model, name, features, labels):
@@ -390,11 +394,14 @@ class Scorer:
             self.counts["failed"] += 1
             self.problem(dataset, "zoo", name, "failed", _describe(error))
 
-    def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str]) -> None:
+    def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str],
+               caveats: dict[str, list[str]] | None = None) -> None:
         for model, (value, _) in values.items():
             if not np.isfinite(value):
                 raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
-        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s), "inputs": digests[m]}
+        caveats = caveats or {}
+        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
+                                                   **({"warnings": caveats[m]} if caveats.get(m) else {})}
                                                for m, (v, s) in values.items()})
         self.counts["scored"] += len(values)
 
@@ -563,6 +570,8 @@ def _summary(out, settings: Settings, problems: list[Problem], counts: dict, wri
             f"{make_command(settings, dataset, ','.join(models))}")
     for (kind, dataset, metric, message), models in grouped.items():
         out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
+    if any(p.kind == "warning" for p in problems):
+        out("  (a metric's keyword options reach it through --metric-options, e.g. '{\"emms\": {\"ridge\": 4}}')")
     folders: dict[Path, list[str]] = {}
     for path in written:
         folders.setdefault(Path(path).parent, []).append(Path(path).name)

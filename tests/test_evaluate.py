@@ -266,6 +266,9 @@ def test_metric_options_reach_the_metric_and_its_warnings_are_reported(tmp_path,
     assert script.main(argv + ["--metrics", "emms"]) == 0
     out = capsys.readouterr().out
     assert "[warning] toyset / strong, good, weak, noise / emms: EMMS with N=8" in out
+    assert script.main(argv + ["--metrics", "emms"]) == 0        # skipped, and its caveat still said
+    out = capsys.readouterr().out
+    assert "skipped 4" in out and "[warning] toyset / strong, good, weak, noise / emms: EMMS with N=8" in out
     assert script.main(argv + ["--metrics", "emms", "--metric-options", '{"emms": {"ridge": 4.0}}']) == 0
     out = capsys.readouterr().out
     assert "scored 4 cell(s)" in out and "[warning]" not in out        # new options: re-scored, no warning
