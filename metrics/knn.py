@@ -11,7 +11,9 @@ them wins. Both rules ignore label values, so the score does not change when the
 
 The kNN baseline in the PARC authors' code (Bolya et al., NeurIPS 2021) uses Euclidean distance, k=1 and
 reports a percentage; here the similarity is cosine, k defaults to 10 and the score is a fraction.
-Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held).
+Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held). An
+all-zero feature row (dead ReLU units on a tiny input, say) has cosine similarity 0 with every sample, as in
+``sklearn.preprocessing.normalize``, instead of making the whole score undefined.
 """
 from __future__ import annotations
 
@@ -31,10 +33,7 @@ def knn(features, labels, k: int = DEFAULT_K) -> float:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n_samples:
         raise ValueError(f"k must be an integer in 1..N-1 = 1..{n_samples - 1}, got {k!r}")
     norms = np.linalg.norm(x, axis=1)
-    if np.any(norms == 0):
-        raise ValueError(f"features have {int(np.sum(norms == 0))} all-zero row(s); cosine similarity is "
-                         f"undefined for them")
-    unit = x / norms[:, None]
+    unit = x / np.where(norms == 0, 1.0, norms)[:, None]   # an all-zero row stays zero: similarity 0 to all
     block = max(1, _BLOCK_ELEMENTS // n_samples)
     correct = 0
     for start in range(0, n_samples, block):

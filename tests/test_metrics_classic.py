@@ -166,7 +166,8 @@ def test_gbc_pca_dim_reduces_before_scoring():
 
 
 def knn_brute_force(x, labels, k):
-    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    unit = x / np.where(norms == 0, 1.0, norms)   # an all-zero row: cosine similarity 0 with everything
     correct = 0
     for i in range(len(x)):
         others = sorted((-float(unit[i] @ unit[j]), j) for j in range(len(x)) if j != i)
@@ -332,8 +333,6 @@ def test_bad_options_and_probability_inputs_raise_value_error():
         nleep(SEPARABLE, LABELS, covariance_type="round")
     with pytest.raises(ValueError, match="pca_variance"):
         nleep(SEPARABLE, LABELS, pca_variance=1.5)
-    with pytest.raises(ValueError, match="all-zero"):
-        knn(np.vstack([np.zeros((1, 12)), SEPARABLE[1:]]), LABELS)
     with pytest.raises(ValueError, match="sum to 1"):
         leep(np.full((len(LABELS), 3), 0.5), LABELS)
     with pytest.raises(ValueError, match="labels have|features have"):
@@ -372,3 +371,9 @@ def test_etran_published_lda_agrees_with_lda_when_within_class_scatter_is_identi
     assert etran(zoo, labels, published_lda=True) == pytest.approx(expected, rel=1e-9)
     skewed = {name: x * np.linspace(0.2, 3.0, 6) for name, x in zoo.items()}
     assert etran(skewed, labels, published_lda=True) != pytest.approx(etran(skewed, labels), rel=1e-6)
+
+
+def test_knn_gives_an_all_zero_row_similarity_zero_to_every_sample():
+    features = np.vstack([np.zeros((1, SEPARABLE.shape[1])), SEPARABLE[1:]])
+    expected = knn_brute_force(features, LABELS, k=5)
+    assert knn(features, LABELS, k=5) == pytest.approx(expected)
