@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 test: venv
 	$(PY) -m pytest -q
 
-# The whole pipeline offline on real weights and real images (see demo.sh; ~35 s after set-up).
+# The whole pipeline offline on real weights and real images (see demo.sh; ~40 s after set-up).
 demo: venv
 	PY=$(PY) bash demo.sh
 
