@@ -297,11 +297,13 @@ class Scorer:
                                                           make_command=make_command(self.plan.settings, dataset, model))
         except MissingInputError as error:
             self.problem(dataset, model, "*", "missing features", str(error))
-            return None
         except ValueError as error:
             self.problem(dataset, model, "*", "bad input", str(error))
-            return None
-        return features, labels
+        else:
+            return features, labels
+        for name in self.plan.metrics[dataset]:  # scores of features that are gone or broken no longer stand
+            self.store.drop_scores(dataset, name, [model])
+        return None
 
     def score_one(self, dataset, model, name, inputs) -> None:
         features, labels = inputs
@@ -310,6 +312,7 @@ class Scorer:
             self.counts["not applicable"] += 1
             self.problem(dataset, model, name, "not applicable",
                          "no source-head probabilities (only a model with its source classifier can be scored)")
+            self.store.drop_scores(dataset, name, [model])
             return
         try:
             args, kwargs = self.arguments(dataset, model, name, features, labels)
@@ -321,9 +324,10 @@ class Scorer:
             caveats = list(dict.fromkeys(str(w.message) for w in caught))  # a metric's caveats about this score
             self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)},
                         {model: caveats})
-        except Exception as error:  # a failed cell: recorded and reported, the other cells go on
+        except Exception as error:  # a failed cell: reported, its old score dropped, the other cells go on
             self.counts["failed"] += 1
             self.problem(dataset, model, name, "failed", _describe(error))
+            self.store.drop_scores(dataset, name, [model])
             return
         for message in caveats:
             self.problem(dataset, model, name, "warning", message)
@@ -393,6 +397,7 @@ class Scorer:
         except Exception as error:
             self.counts["failed"] += 1
             self.problem(dataset, "zoo", name, "failed", _describe(error))
+            self.store.drop_scores(dataset, name, self.plan.models[dataset])
 
     def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str],
                caveats: dict[str, list[str]] | None = None) -> None:

@@ -247,6 +247,13 @@ class Store:
         save_json(path, merged)
         return path
 
+    def drop_scores(self, dataset: str, metric: str, models) -> None:
+        """Forget the stored scores of these models (their inputs changed and re-scoring failed)."""
+        scores = self.load_scores(dataset, metric)
+        kept = {model: entry for model, entry in scores.items() if model not in set(models)}
+        if len(kept) < len(scores):
+            save_json(self.scores_path(dataset, metric), kept)
+
     def table_path(self, name: str) -> Path:
         """results/tables/<name>; `name` may hold sub-folders ('cifar10/emms.png')."""
         parts = [safe_name(part) for part in Path(name).parts]

@@ -297,3 +297,16 @@ def test_source_probability_metrics_skip_models_without_a_source_head(tmp_path, 
     assert "0 failed, 1 not applicable" in out
     assert "[not applicable] toyset / noise / leep" in out
     assert sorted(store.load_scores("toyset", "leep")) == ["good", "strong", "weak"]
+
+
+def test_a_failed_rescore_drops_the_old_score_instead_of_reporting_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(metrics.METRICS, "fisher", MetricSpec("fisher", _fisher_ratio, "features+labels"))
+    store, argv = _cls_zoo(tmp_path)
+    script = _script("evaluate_metric_cls")
+    assert script.main(argv + ["--metrics", "fisher"]) == 0
+    features, labels, _ = store.load_features("toyset", "good")
+    store.save_features("toyset", "good", np.asarray(features)[:, :1], labels, {"weights": "re-extracted"})
+    monkeypatch.setitem(metrics.METRICS, "fisher", MetricSpec("fisher", _broken, "features+labels"))
+    assert script.main(argv + ["--metrics", "fisher"]) == 0
+    assert "[failed] toyset / good / fisher" in capsys.readouterr().out
+    assert sorted(store.load_scores("toyset", "fisher")) == ["noise", "strong", "weak"]
