@@ -30,7 +30,7 @@ def test_class_lists_have_the_published_counts(name):
     data_root = Path(__file__).resolve().parents[1] / "data"  # read the files where a copy was downloaded
     try:
         classes = datasets.class_names(name, data_root=data_root)
-    except datasets.DatasetNotFoundError as error:
+    except datasets.DatasetNotFoundError:
         pytest.skip(f"{name}: its class names come from the dataset files, not in data/{name} here")
     assert len(classes) == PUBLISHED_CLASS_COUNTS[name] == len(set(classes))
 

@@ -106,7 +106,6 @@ def test_stacked_array_equals_list():
 
 def test_noise_flabel_gets_less_weight():
     rng = np.random.default_rng(5)
-    labels = rng.integers(0, C, N)
     features = rng.normal(size=(N, D))
     informative = [features[:, :WIDTH] @ rng.normal(size=(WIDTH, WIDTH)) + 0.3 * rng.normal(size=(N, WIDTH))
                    for _ in range(2)]
