@@ -259,15 +259,15 @@ def _sample_statistics(x, flabels, ridge, device) -> _Statistics:
     flabel_gram = np.zeros((n_flabels, n_flabels))
 
     def standardized_block(start, stop):
-        block = np.empty((stop - start, n_flabels, width))
-        for k, (flabel, transform) in enumerate(zip(flabels, transforms)):
-            block[:, k] = _transform_rows(flabel, start, stop, transform)
+        parts = [_transform_rows(flabel, start, stop, transform) for flabel, transform in zip(flabels, transforms)]
         # <Y_k, Y_l> accumulated in the same pass, so the F-labels are read once
-        flabel_gram[...] += np.einsum("bkd,bld->kl", block, block, optimize=True)
-        return block.reshape(stop - start, n_flabels * width)
+        for k, l in itertools.combinations_with_replacement(range(n_flabels), 2):
+            flabel_gram[k, l] += np.vdot(parts[k], parts[l])
+        return np.hstack(parts)
 
     x_mean = _gram.column_means(x)
     gram, cross = _gram.gram_and_cross(x, standardized_block, x_mean=x_mean, device=device)
+    flabel_gram = np.triu(flabel_gram) + np.triu(flabel_gram, 1).T
     gram, scale = _standardized_features_gram(gram, n_samples)
     kept, factor = _whitening(gram, ridge)
     cross = _whiten(factor, cross[kept] / scale[kept, None]).reshape(len(kept), n_flabels, width)
