@@ -380,9 +380,13 @@ class Scorer:
 
     def score_zoo(self, dataset, name, loaded) -> None:
         models = [m for m in self.plan.models[dataset] if m in loaded]
+        if len(models) < 2:
+            self.counts["not applicable"] += 1
+            self.problem(dataset, "zoo", name, "not applicable",
+                         f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
+            self.store.drop_scores(dataset, name, self.plan.models[dataset])
+            return
         try:
-            if len(models) < 2:
-                raise ValueError(f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
             labels = loaded[models[0]][1]
             differing = [m for m in models if not np.array_equal(loaded[m][1], labels)]
             if differing:

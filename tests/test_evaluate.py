@@ -310,3 +310,11 @@ def test_a_failed_rescore_drops_the_old_score_instead_of_reporting_it(tmp_path, 
     assert script.main(argv + ["--metrics", "fisher"]) == 0
     assert "[failed] toyset / good / fisher" in capsys.readouterr().out
     assert sorted(store.load_scores("toyset", "fisher")) == ["noise", "strong", "weak"]
+
+
+def test_whole_zoo_metrics_with_fewer_than_two_models_are_not_applicable(tmp_path, capsys):
+    store, argv = _cls_zoo(tmp_path)
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "ncti", "--models", "strong"]) == 0
+    out = capsys.readouterr().out
+    assert "0 failed, 1 not applicable" in out and "needs the features of at least 2 models; 1 loaded" in out
+    assert store.load_scores("toyset", "ncti") == {}
