@@ -416,8 +416,6 @@ class Scorer:
 
 
 def _describe(error: Exception) -> str:
-    if isinstance(error, NotImplementedError):
-        return "not implemented yet"
     return f"{type(error).__name__}: {error}" if not isinstance(error, (ValueError, MissingInputError)) else str(error)
 
 

@@ -84,10 +84,6 @@ class WeightsUnavailableError(RuntimeError):
 
 
 # ----- zoos -----------------------------------------------------------------------------------------------
-def list_zoos() -> list[str]:
-    return list(ZOOS)
-
-
 def zoo_models(zoo: str) -> list[str]:
     """Network names of a zoo (what ``--models`` takes). For efficientnet_lite these are the three variants;
     each gives several candidates (:func:`candidate_names`)."""
@@ -212,10 +208,7 @@ def _torchvision_spec(name, bare, weights_tag, pretrained, image_size, checkpoin
     def transform():
         return weights.transforms(crop_size=size, resize_size=round(size * resize / crop))
 
-    if not pretrained:
-        described = RANDOM_INIT
-    else:
-        described = _checkpoint_name(checkpoint) if checkpoint else f"torchvision:{weights}"
+    described = _weights_described(pretrained, checkpoint, f"torchvision:{weights}")
 
     def load() -> Extractor:
         model = _torchvision_model(name, bare, weights, pretrained, checkpoint)
@@ -265,6 +258,13 @@ def _ensure_cached(url: str, name: str) -> None:
         raise WeightsUnavailableError(f"could not download the weights of {name!r} ({error}): {how}") from error
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def _weights_described(pretrained: bool, checkpoint: str | None, hub_weights: str) -> str:
+    """The `weights` recorded in meta (and compared before reusing features)."""
+    if not pretrained:
+        return RANDOM_INIT
+    return _checkpoint_name(checkpoint) if checkpoint else hub_weights
 
 
 def _checkpoint_name(path: str) -> str:
@@ -341,10 +341,7 @@ def _timm_data_config(timm_name: str, image_size: int | None) -> dict:
 def _timm_spec(name, timm_name, pretrained, image_size, checkpoint) -> ModelSpec:
     config = _timm_data_config(timm_name, image_size)
     size = int(config["input_size"][-1])
-    if not pretrained:
-        described = RANDOM_INIT
-    else:
-        described = _checkpoint_name(checkpoint) if checkpoint else f"timm:{timm_name}"
+    described = _weights_described(pretrained, checkpoint, f"timm:{timm_name}")
 
     def load() -> Extractor:
         from timm.data import create_transform

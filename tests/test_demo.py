@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import metrics
+from pipeline.store import Store
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,7 +32,14 @@ def test_reduced_demo_writes_every_stage_and_prints_the_tables(tmp_path):
     assert "emms on zoo efficientnet_lite: correlation with fine-tuning" in run.stdout
     assert "weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset and metric" in run.stdout
     summary = json.loads((results / "tables" / "efficientnet_lite" / "cls_results.json").read_text())
-    emms = summary["datasets"]["mnist5k"]["correlations"]["emms"]
-    assert -1.0 <= emms["weighted_tau"] <= 1.0 and summary["counts"]["failed"] == 0
+    assert summary["counts"]["failed"] == 0
+    # the stored EMMS score is EMMS of the stored features against the stored class F-labels
+    store = Store(results)
+    features, labels, _ = store.load_features("mnist5k", "efficientnet_lite0_early")   # D=40 < N=60
+    table, _ = store.load_flabels("mnist5k", "all-MiniLM-L6-v2", "class")
+    stored = store.load_scores("mnist5k", "emms")["efficientnet_lite0_early"]["score"]
+    assert stored == pytest.approx(metrics.emms(features, [table], labels), rel=1e-12)
+    assert stored < -0.01   # a real residual, not the interpolating case
+    assert summary["datasets"]["mnist5k"]["scores"]["emms"]["efficientnet_lite0_early"] == stored
     # the other networks of the zoo were not extracted here: stage 3 names the command that makes them
     assert "[missing features] mnist5k: 6 model(s)" in run.stdout and "forward_feature_CNN.py" in run.stdout

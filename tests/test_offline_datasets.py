@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.offline_datasets import OFFLINE_DATASETS, SPLITS, load_offline, split_indices
+from pipeline.offline_datasets import OFFLINE_DATASETS, SPLITS, load_offline, split_indices, split_subset
 
 EXPECTED = {  # name: (all samples, classes, first class names)
     "mnist5k": (5000, 10, ["0", "1"]),
@@ -54,9 +54,11 @@ def test_splits_are_deterministic_and_images_match_labels():
 
 
 def test_max_samples_is_a_stratified_subset_of_the_split():
-    _, train_labels, _ = load_offline("textiles", "train")
+    all_labels = load_offline("textiles", "all")[1]
     images, labels, _ = load_offline("textiles", "train", max_samples=40)
     assert len(images) == len(labels) == 40
+    kept = split_subset(all_labels, "train", 40)
+    assert set(kept) <= set(split_indices(all_labels, "train")) and np.array_equal(all_labels[kept], labels)
     assert np.array_equal(np.bincount(labels), [10, 10, 20])
     again = load_offline("textiles", "train", max_samples=40)[1]
     assert np.array_equal(labels, again)
