@@ -19,7 +19,7 @@ BLEU-4). Example::
 """
 import sys
 
-from pipeline import cli, evaluate
+from pipeline import cli, defaults, evaluate
 
 ZOO = "caption"               # captioning zoo; its ground truth is data/ground_truth/caption.json
 DATASETS = []                 # caption datasets as stage 1 named them; empty: every dataset of the ground truth
@@ -27,15 +27,15 @@ MODELS = []                   # empty: the zoo's (its ground truth's, else stage
 METRICS = []                  # empty: every metric that takes real-valued targets (emms, logme)
 FLABEL_ENCODERS = []          # F-label encoders; empty: every encoder with caption F-labels for the dataset
 GROUND_TRUTH = None           # your own ground-truth JSON (format of data/ground_truth/*.json); none: the zoo's
-DATASET_DIR = None            # your own dataset's folder, named as stage 1 named it (the folder's name)
-RESULTS = "results"           # the results folder every stage reads and writes
+DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
+RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
 OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # "cuda": metrics that accept a device (emms, logme, ...) use the GPU
+DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
 METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
 
 
 def main(argv=None) -> int:
-    return evaluate.main("caption", cli.parse(globals(), __doc__, argv))
+    return evaluate.main("captioning", cli.parse(globals(), __doc__, argv))
 
 
 if __name__ == "__main__":

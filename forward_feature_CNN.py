@@ -13,11 +13,11 @@ Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins).
 """
 import sys
 
-from pipeline import cli
-from pipeline.datasets import PAPER_DATASETS
-from pipeline.extract import run_image_stage
+from pipeline import cli, defaults
+from pipeline.extract import run_stage1
 
-DATASETS = list(PAPER_DATASETS)  # dataset names (the paper's 11; offline: mnist5k, textiles, digits)
+TASK = "classification"
+DATASETS = list(defaults.CLASSIFICATION_DATASETS)  # the paper's 11; offline: mnist5k, textiles, digits
 DATASET_DIR = None     # a folder in ImageFolder layout (one sub-folder per class); replaces DATASETS
 ZOO = "cnn_supervised"  # cnn_supervised, vit or efficientnet_lite
 MODELS = []            # model names (zoo members, torchvision or timm names); empty: every model of ZOO
@@ -26,15 +26,15 @@ IMAGE_SIZE = None      # input side in pixels; None: each model's own (299 for I
 MAX_SAMPLES = None     # None: all; N: a fixed stratified first-k subset (classes take turns), recorded in meta
 BATCH_SIZE = 64
 NUM_WORKERS = 4        # DataLoader worker processes
-DEVICE = "auto"        # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
+DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
 AMP = False            # bf16 autocast
 OVERWRITE = False      # redo models whose features exist
 DOWNLOAD = False       # download missing datasets (sizes are printed first)
 PRETRAINED = True      # false: random init (tests)
 CHECKPOINT_DIR = None  # folder of local weights <model>.pth (needed for PVT v1 and MoCo-v3; else the hub)
-DATA_ROOT = "data"     # datasets live in DATA_ROOT/<name>/
-RESULTS = "results"    # the store
+DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
+RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 
 if __name__ == "__main__":
-    args = cli.parse(globals(), __doc__, types={"SPLIT": str, "IMAGE_SIZE": int, "MAX_SAMPLES": int})
-    sys.exit(run_image_stage(args))
+    task, args = cli.parse_task(globals(), __doc__, types={"IMAGE_SIZE": int})
+    sys.exit(run_stage1(task, args))

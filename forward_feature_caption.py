@@ -20,10 +20,11 @@ Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins).
 """
 import sys
 
-from pipeline import cli
-from pipeline.caption_models import run_caption_stage
+from pipeline import cli, defaults
+from pipeline.extract import run_stage1
 
-DATASETS = ["flickr8k", "flickr30k", "RSICD", "flickr10kH", "flickr10kR"]  # caption datasets under DATA_ROOT
+TASK = "captioning"
+DATASETS = list(defaults.CAPTIONING_DATASETS)  # caption datasets under DATA_ROOT
 CAPTION_FILE = None    # a .csv/.tsv of (image path, caption) rows; replaces DATASETS (named after its stem)
 ZOO = "caption"        # the paper's 9 ViT/Swin/SwinV2 x BERT/RoBERTa/BART fine-tunes (folders under CHECKPOINT_DIR)
 MODELS = []            # checkpoint names under CHECKPOINT_DIR, folders or hub ids; empty: every model of ZOO
@@ -35,12 +36,12 @@ MAX_PER_IMAGE = None   # None: every caption of an image (Karpathy: 5); N: the f
 MAX_SAMPLES = None     # None: all pairs; N: the first N pairs of the fixed order
 BATCH_SIZE = 32
 NUM_WORKERS = 4        # DataLoader worker processes
-DEVICE = "auto"        # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
+DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
 AMP = False            # bf16 autocast
 OVERWRITE = False      # redo models whose features exist
-DATA_ROOT = "data"     # datasets live in DATA_ROOT/<name>/
-RESULTS = "results"    # the store
+DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
+RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 
 if __name__ == "__main__":
-    args = cli.parse(globals(), __doc__, types={"MAX_PER_IMAGE": int, "MAX_SAMPLES": int})
-    sys.exit(run_caption_stage(args))
+    task, args = cli.parse_task(globals(), __doc__)
+    sys.exit(run_stage1(task, args))

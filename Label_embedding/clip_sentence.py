@@ -1,34 +1,30 @@
-"""Stage 2: F-labels of captions from the CLIP text tower (open_clip, projected text features).
+"""Stage 2: F-labels of one text per sample (a caption) from CLIP (open_clip's projected text features).
 
-Writes results/flabels/<dataset>/<encoder>_caption.npy (pairs x width) and <encoder>_meta.json: row i
-embeds caption i in the fixed order of pipeline.captions.load_captions, the order stage 1c stores
-features in (use the same SPLIT, MAX_PER_IMAGE and MAX_SAMPLES there).
-MODEL: 'hf-hub:org/repo', a built-in open_clip name with a PRETRAINED tag (ViT-B-32 + laion2b_s34b_b79k),
-or a local folder with open_clip_config.json and weights (offline).
-Run from the repository root (python Label_embedding/clip_sentence.py)
-or from Label_embedding/ (python clip_sentence.py).
+Writes results/flabels/<dataset>/<encoder>_sample.npy (samples x width) and <encoder>_meta.json,
+in the order stage 1 stores features in (use the same dataset settings there). TASK (or --task) picks the task; its dataset settings are
+flags too (--help lists them).
+Offline: --model PATH takes any local encoder folder, e.g. the bundled all-MiniLM-L6-v2
+(python -c "from pipeline.flabels import minilm_path; print(minilm_path())").
+Runs from any directory (python Label_embedding/clip_sentence.py, or python clip_sentence.py inside Label_embedding/).
 """
 import sys
 from pathlib import Path
 
-repo_root = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(repo_root))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.flabel_stage import run_caption_stage  # noqa: E402
+from pipeline import defaults  # noqa: E402
+from pipeline.flabel_stage import run_stage2  # noqa: E402
 
-DATASETS = ["flickr8k", "flickr30k", "RSICD", "flickr10kH", "flickr10kR"]  # the paper's caption datasets
+TASK = "captioning"  # the task whose labels are embedded (classification, captioning, ...)
+DATASETS = list(defaults.CAPTIONING_DATASETS)  # the paper's datasets of the task
 MODEL = "hf-hub:laion/CLIP-ViT-g-14-laion2B-s12B-b42K"  # the paper's CLIP; or a built-in name, or a folder
 PRETRAINED = None  # open_clip pretrained tag for a built-in MODEL name (None with hf-hub: or a folder)
 ENCODER_NAME = None  # name in the file names; None: from the model
 BATCH_SIZE = 128  # texts per forward pass
-DEVICE = None  # cuda when present, else cpu
-RESULTS = repo_root / "results"  # the store
-DATA_ROOT = repo_root / "data"  # where datasets live
-CAPTION_FILE = None  # a .csv/.tsv of (image path, caption) rows instead of DATASETS (named after its stem)
-SPLIT = None  # caption split: train, val, test, restval or all (None: train)
-MAX_PER_IMAGE = None  # keep each image's first captions (None: all)
-MAX_SAMPLES = None  # keep the first pairs (None: all)
+DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
+RESULTS = defaults.RESULTS  # the store (default: the repository's results/)
+DATA_ROOT = defaults.DATA_ROOT  # where datasets live (default: the repository's data/)
 OVERWRITE = False  # make finished tables again
 
 if __name__ == "__main__":
-    sys.exit(run_caption_stage(globals(), backend="clip"))
+    sys.exit(run_stage2(globals(), backend="clip"))

@@ -34,10 +34,8 @@ name too, e.g. ``nlpconnect/vit-gpt2-image-captioning``.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pipeline import hub
@@ -233,72 +231,3 @@ def _pad_token_id(tokenizer) -> int:
             raise ValueError("the decoder tokenizer has neither a pad nor an eos token; give it a pad token")
         tokenizer.pad_token = tokenizer.eos_token
     return int(tokenizer.pad_token_id)
-
-
-# ----- stage 1c (forward_feature_caption.py) -------------------------------------------------------------
-def run_caption_stage(args) -> int:
-    """Stage 1c from parsed flags (see forward_feature_caption.py): for every caption dataset (or the one
-    --caption-file) and every model, ``<model>_feature.npy`` (N, D) in the pairs' fixed order and
-    ``<model>_label.npy`` (the image index of each pair). Models already done with the same settings are
-    skipped; a model that cannot be loaded is reported and the others still run (exit status 1)."""
-    from pipeline.captions import load_captions
-    from pipeline.store import SettingsMismatchError, Store
-
-    if args.feature not in FEATURES:
-        print(f"error: --feature must be one of {', '.join(FEATURES)}, got {args.feature!r}", flush=True)
-        return 2
-    store = Store(args.results)
-    names = [None] if args.caption_file else list(args.datasets)
-    models = list(args.models) or zoo_models(args.zoo)
-    failures: list[str] = []
-    started = time.perf_counter()
-    for name in names:
-        try:
-            pairs = load_captions(name, data_root=args.data_root, caption_file=args.caption_file, split=args.split,
-                                  max_per_image=args.max_per_image, max_samples=args.max_samples)
-        except (FileNotFoundError, ValueError) as error:
-            print(f"[{name}] skipped: {error}", flush=True)
-            failures.append(f"{name}: dataset")
-            continue
-        print(f"[{pairs.name}] {len(pairs)} captions of {len(set(pairs.image_ids))} images, split {pairs.split}",
-              flush=True)
-        settings = {"feature": args.feature, "split": pairs.split, "max_per_image": args.max_per_image,
-                    "max_samples": args.max_samples}
-        if args.feature == "decoder":
-            settings["lowercase"] = args.lowercase
-        for model in models:
-            try:
-                message = _extract_one(model, pairs, store, settings, args)
-            except (MissingCheckpointError, SettingsMismatchError, ValueError, FloatingPointError) as error:
-                message = f"FAILED: {error}"
-                failures.append(f"{pairs.name}: {model}")
-            print(f"[{pairs.name}] {model}: {message}", flush=True)
-    print(f"done in {time.perf_counter() - started:.1f} s; features under {store.root / 'features'}"
-          + (f"; {len(failures)} failed: {', '.join(failures)}" if failures else ""), flush=True)
-    return 1 if failures else 0
-
-
-def _extract_one(model: str, pairs, store, settings: dict, args) -> str:
-    from pipeline.extract import make_loader, pick_device, run_batches, versions
-
-    if store.has_features(pairs.name, model) and not args.overwrite:
-        store.check_settings(pairs.name, model, settings)
-        return "already there, skipped (--overwrite to redo)"
-    device = pick_device(args.device)
-    started = time.perf_counter()
-    feature_model, meta = load_caption_model(model, checkpoint_dir=args.checkpoint_dir, feature=args.feature,
-                                             lowercase=args.lowercase)
-    feature_model.to(device)
-    loader = make_loader(pairs, args.batch_size, args.num_workers, device, collate_fn=feature_model.collate)
-    features = run_batches(lambda batch: {"feature": feature_model(**batch[0])}, loader, device=device,
-                           amp=args.amp, total=len(pairs), desc=f"{model} on {pairs.name}",
-                           batch_len=lambda batch: len(batch[1]))["feature"]
-    seconds = time.perf_counter() - started
-    if not np.isfinite(features).all():
-        raise FloatingPointError(f"{model} gave non-finite features on {pairs.name}; nothing was written "
-                                 "(try without --amp)")
-    meta = {**meta, **settings, "weights": meta["checkpoint"], "layer": f"{args.feature} last hidden state",
-            "source": pairs.source, "zoo": args.zoo, "seconds": round(seconds, 3), "batch_size": args.batch_size,
-            "device": str(device), "amp": bool(args.amp), "versions": versions()}
-    paths = store.save_features(pairs.name, model, features, np.asarray(pairs.image_ids, dtype=np.int64), meta)
-    return f"wrote {paths['feature']} ({features.shape[0]} x {features.shape[1]}) in {seconds:.1f} s"

@@ -52,20 +52,44 @@ def parse(constants: Mapping[str, Any], description: str | None = None, argv: Se
     return parser.parse_args(argv)
 
 
+def parse_task(constants: Mapping[str, Any], description: str | None = None, argv: Sequence[str] | None = None,
+               *, types: Mapping[str, Callable[[str], Any]] | None = None):
+    """(task, args) for a stage script whose constant TASK (also the flag --task) names a task of
+    :mod:`pipeline.tasks`: the script's constants plus the task's own dataset settings (``task.options``, e.g.
+    CAPTION_FILE for captioning) that the script does not set itself."""
+    from pipeline import tasks
+
+    chooser = argparse.ArgumentParser(add_help=False)
+    chooser.add_argument("--task", default=constants.get("TASK"))
+    chosen = chooser.parse_known_args(argv)[0].task
+    try:
+        task = tasks.get(chosen)
+    except ValueError as error:
+        raise SystemExit(f"error: --task: {error}") from None
+    extra = {name: value for name, value in task.options.items() if name not in constants}
+    merged_types = {**{k: v for k, v in task.option_types.items() if k in constants or k in extra}, **(types or {})}
+    parser = build_parser(constants, description, types=merged_types, extra=extra, extra_help=task.option_help)
+    return task, parser.parse_args(argv)
+
+
 def build_parser(constants: Mapping[str, Any], description: str | None = None, *,
-                 types: Mapping[str, Callable[[str], Any]] | None = None) -> argparse.ArgumentParser:
-    """The ArgumentParser :func:`parse` uses; add script-specific arguments to it before parsing if needed."""
+                 types: Mapping[str, Callable[[str], Any]] | None = None, extra: Mapping[str, Any] | None = None,
+                 extra_help: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    """The ArgumentParser :func:`parse` uses; add script-specific arguments to it before parsing if needed.
+    ``extra``: constants that are not the script's own (a task's settings), with their help in ``extra_help``."""
     types = dict(types or {})
-    unknown = set(types) - set(constants)
+    extra = dict(extra or {})
+    unknown = set(types) - set(constants) - set(extra)
     if unknown:
         raise ValueError(f"types given for names that are not constants: {sorted(unknown)}")
     assigned, helps = _script_constants(constants.get("__file__"))
+    helps = {**(extra_help or {}), **helps}
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, default in constants.items():
+    for name, default in [*constants.items(), *extra.items()]:
         if not _CONSTANT.match(name) or not isinstance(default, _SUPPORTED):
             continue
-        if assigned is not None and name not in assigned:
+        if assigned is not None and name not in assigned and name not in extra:
             continue  # imported into the script (e.g. a constant of pipeline/), not one of its settings
         flag = "--" + name.lower().replace("_", "-")
         kwargs = _argument(name, default, types.get(name))

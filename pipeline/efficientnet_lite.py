@@ -66,6 +66,15 @@ def split_candidate(candidate: str) -> tuple[str, str]:
     return variant, depth
 
 
+def network_of(stored_name: str) -> str:
+    """The network stage 1 takes (--models) for a stored name: 'efficientnet_lite1_mid' -> 'efficientnet_lite1';
+    any other name as it is."""
+    try:
+        return split_candidate(stored_name)[0]
+    except ValueError:
+        return stored_name
+
+
 def preprocessing(variant: str) -> tuple[int, tuple[float, float, float], tuple[float, float, float]]:
     """(native input size, mean, std) for tensors with pixels in [0, 1]."""
     _check_variant(variant)

@@ -38,12 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import hub
+from pipeline import defaults, hub
 from pipeline.store import safe_name
 
 DEFAULT_CLIP = "hf-hub:laion/CLIP-ViT-g-14-laion2B-s12B-b42K"
 DEFAULT_BERT = "bert-large-uncased"
-DEFAULT_GPT2 = "gpt2-medium"
 BACKENDS = ("clip", "hf")
 MEAN_POOLING = "mean of the last hidden state over real tokens (attention mask)"
 CLIP_POOLING = "open_clip encode_text: projected text features, not normalised"
@@ -103,14 +102,14 @@ class _TextEncoder:
     dim: int
     max_tokens: int
 
-    def __init__(self, *, name: str, checkpoint: str, device: str | None, batch_size: int):
+    def __init__(self, *, name: str, checkpoint: str, device: str, batch_size: int):
         import torch
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.name = safe_name(name)
         self.checkpoint = str(checkpoint)
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = torch.device(defaults.resolve_device(device))
         self.batch_size = int(batch_size)
         self.last_truncated = 0
 
@@ -157,7 +156,7 @@ class HFTextEncoder(_TextEncoder):
 
     pooling = MEAN_POOLING
 
-    def __init__(self, model, tokenizer, *, name: str, checkpoint: str, device: str | None = None,
+    def __init__(self, model, tokenizer, *, name: str, checkpoint: str, device: str = defaults.DEVICE,
                  batch_size: int = 128):
         super().__init__(name=name, checkpoint=checkpoint, device=device, batch_size=batch_size)
         if getattr(model.config, "is_encoder_decoder", False):
@@ -178,7 +177,7 @@ class HFTextEncoder(_TextEncoder):
         self.dim = int(config.hidden_size)
 
     @classmethod
-    def load(cls, source: str = DEFAULT_BERT, *, name: str | None = None, device: str | None = None,
+    def load(cls, source: str = DEFAULT_BERT, *, name: str | None = None, device: str = defaults.DEVICE,
              batch_size: int = 128) -> "HFTextEncoder":
         """From a hub id ('bert-large-uncased', 'gpt2-medium') or a local directory with config and weights."""
         import torch
@@ -241,7 +240,7 @@ class CLIPTextEncoder(_TextEncoder):
 
     pooling = CLIP_POOLING
 
-    def __init__(self, model, tokenizer, *, name: str, checkpoint: str, device: str | None = None,
+    def __init__(self, model, tokenizer, *, name: str, checkpoint: str, device: str = defaults.DEVICE,
                  batch_size: int = 128):
         import torch
 
@@ -256,7 +255,7 @@ class CLIPTextEncoder(_TextEncoder):
 
     @classmethod
     def load(cls, model_name: str = DEFAULT_CLIP, pretrained: str | None = None, *, name: str | None = None,
-             device: str | None = None, batch_size: int = 128) -> "CLIPTextEncoder":
+             device: str = defaults.DEVICE, batch_size: int = 128) -> "CLIPTextEncoder":
         """An open_clip model: 'hf-hub:org/repo', 'local-dir:PATH' (or a folder), or a built-in name with
         a `pretrained` tag ('ViT-B-32', 'laion2b_s34b_b79k'); pretrained=None gives random weights."""
         import open_clip
@@ -352,7 +351,7 @@ def encoder_name(backend: str, model: str, pretrained: str | None = None) -> str
 
 
 def load_encoder(backend: str, model: str, *, pretrained: str | None = None, name: str | None = None,
-                 device: str | None = None, batch_size: int = 128):
+                 device: str = defaults.DEVICE, batch_size: int = 128):
     """A text encoder by backend: 'clip' (open_clip) or 'hf' (transformers: BERT, GPT-2, any local folder)."""
     if backend == "clip":
         return CLIPTextEncoder.load(model, pretrained, name=name, device=device, batch_size=batch_size)

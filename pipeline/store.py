@@ -1,14 +1,14 @@
 """The store: every path under ``results/`` is built here and nowhere else.
 
-Layout (see ../shared/DESIGN.md)::
+Layout (the README's "The store" section says the same)::
 
     results/features/<dataset>/<model>_feature.npy   float32 (N, D)
     results/features/<dataset>/<model>_label.npy     int64 (N,)
     results/features/<dataset>/<model>_meta.json     settings the features were made with
     results/features/<dataset>/<model>_source_probs.npy  float32 (N, Z), optional: softmax of the source head (LEEP, NCE)
     results/flabels/<dataset>/<encoder>_class.npy    float32 (C, D2)
-    results/flabels/<dataset>/<encoder>_caption.npy  float32 (N, D2)
-    results/flabels/<dataset>/<encoder>_meta.json    {"class": settings, "caption": settings}: one entry per kind
+    results/flabels/<dataset>/<encoder>_sample.npy   float32 (N, D2): row i describes sample i (captions, answers)
+    results/flabels/<dataset>/<encoder>_meta.json    {"class": settings, "sample": settings}: one entry per kind
     results/scores/<dataset>/<metric>.json           {model: {"score": float, "seconds": float}}
     results/tables/...
 
@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-FLABEL_KINDS = ("class", "caption")
+from pipeline.tasks.base import FlabelKind
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -38,6 +39,25 @@ class MissingInputError(FileNotFoundError):
 
 class SettingsMismatchError(ValueError):
     """Files in the store were made with other settings than the ones requested."""
+
+
+def _kind(kind) -> str:
+    try:
+        return FlabelKind(kind).value
+    except ValueError:
+        raise ValueError(f"F-label kind must be one of {[k.value for k in FlabelKind]}, got {kind!r}") from None
+
+
+def check_compatible(stored: dict | None, requested: dict, what: str) -> None:
+    """The one settings check of the store: raise SettingsMismatchError if `stored` (a meta) differs from
+    `requested` on any key both have. Nothing stored: nothing to check."""
+    if stored is None:
+        return
+    differing = {k: (stored[k], v) for k, v in requested.items() if k in stored and stored[k] != v}
+    if differing:
+        detail = ", ".join(f"{k}: stored {old!r}, requested {new!r}" for k, (old, new) in differing.items())
+        raise SettingsMismatchError(f"{what} were made with other settings ({detail}); pass --overwrite to replace "
+                                    f"them, or use another --results folder")
 
 
 def safe_name(name: str) -> str:
@@ -125,17 +145,27 @@ class Store:
         paths = self.feature_paths(dataset, model)
         return load_json(paths["meta"]) if self.has_features(dataset, model) else None
 
-    def save_features(self, dataset: str, model: str, features: np.ndarray, labels: np.ndarray,
-                      meta: dict) -> dict[str, Path]:
+    def save_features(self, dataset: str, model: str, features: np.ndarray, labels: np.ndarray, meta: dict, *,
+                      source_probs: np.ndarray | None = None) -> dict[str, Path]:
+        """Write a feature set: features (N, D), labels (N,), the source head's probabilities (N, Z) where the
+        model has one (else any old file is removed, so it is never read as this model's), and the meta last."""
         features = np.asarray(features)
         labels = np.asarray(labels)
         if features.ndim != 2 or labels.ndim != 1 or len(features) != len(labels):
             raise ValueError(f"features must be (N, D) and labels (N,); got {features.shape} and {labels.shape}")
+        if source_probs is not None and (np.ndim(source_probs) != 2 or len(source_probs) != len(features)):
+            raise ValueError(f"source_probs must be (N, Z) with N = {len(features)}; got {np.shape(source_probs)}")
         paths = self.feature_paths(dataset, model)
         paths["meta"].unlink(missing_ok=True)  # the meta marks a complete set: drop it before rewriting
         save_npy(paths["feature"], features.astype(np.float32, copy=False))
         save_npy(paths["label"], labels.astype(np.int64, copy=False))
-        meta = {**meta, "model": model, "dataset": dataset, "N": int(features.shape[0]), "D": int(features.shape[1])}
+        probs_path = self.source_probs_path(dataset, model)
+        if source_probs is None:
+            probs_path.unlink(missing_ok=True)
+        else:
+            save_npy(probs_path, np.asarray(source_probs, dtype=np.float32))
+        meta = {**meta, "model": model, "dataset": dataset, "N": int(features.shape[0]), "D": int(features.shape[1]),
+                "source_probs_saved": source_probs is not None}
         save_json(paths["meta"], meta)
         return paths
 
@@ -145,7 +175,7 @@ class Store:
         paths = self.feature_paths(dataset, model)
         if not self.has_features(dataset, model):
             missing = next(p for p in (paths["meta"], paths["feature"], paths["label"]) if not p.exists())
-            command = make_command or f"python forward_feature_CNN.py --models {model} --datasets {dataset}"
+            command = make_command or "stage 1 (a forward_feature_*.py script)"
             raise MissingInputError(f"missing {missing} (features of model {model!r} on dataset {dataset!r}); "
                                     f"make it with: {command}")
         features = np.load(paths["feature"], mmap_mode="r" if mmap else None)
@@ -159,49 +189,36 @@ class Store:
     def source_probs_path(self, dataset: str, model: str) -> Path:
         return self.feature_paths(dataset, model)["feature"].with_name(f"{safe_name(model)}_source_probs.npy")
 
-    def save_source_probs(self, dataset: str, model: str, probs: np.ndarray) -> Path:
-        """Softmax of the model's own (source, e.g. ImageNet) classifier, row i for sample i. Save before
-        :meth:`save_features`, whose meta marks the set complete."""
-        path = self.source_probs_path(dataset, model)
-        save_npy(path, np.asarray(probs, dtype=np.float32))
-        return path
-
     def load_source_probs(self, dataset: str, model: str) -> np.ndarray | None:
         """The stored source probabilities, or None where the model has no source head (or none was saved)."""
         path = self.source_probs_path(dataset, model)
         return np.load(path) if path.exists() and self.has_features(dataset, model) else None
 
     def check_settings(self, dataset: str, model: str, requested: dict) -> None:
-        """Raise SettingsMismatchError if stored features differ from `requested` on any key both have."""
-        meta = self.features_meta(dataset, model)
-        if meta is None:
-            return
-        differing = {k: (meta[k], v) for k, v in requested.items() if k in meta and meta[k] != v}
-        if differing:
-            detail = ", ".join(f"{k}: stored {old!r}, requested {new!r}" for k, (old, new) in differing.items())
-            raise SettingsMismatchError(
-                f"features of {model!r} on {dataset!r} in {self.feature_paths(dataset, model)['meta'].parent} were "
-                f"made with other settings ({detail}); pass --overwrite to replace them, or use another --results folder")
+        """Raise SettingsMismatchError if the stored features of `model` differ from `requested`."""
+        check_compatible(self.features_meta(dataset, model), requested,
+                         f"features of {model!r} on {dataset!r} in {self.feature_paths(dataset, model)['meta'].parent}")
 
     # ----- F-labels (stage 2) -----------------------------------------------------------------
     def flabel_paths(self, dataset: str, encoder: str, kind: str) -> dict[str, Path]:
-        if kind not in FLABEL_KINDS:
-            raise ValueError(f"F-label kind must be one of {FLABEL_KINDS}, got {kind!r}")
+        kind = _kind(kind)
         folder = self.root / "flabels" / safe_name(dataset)
         stem = safe_name(encoder)
         return {"flabel": folder / f"{stem}_{kind}.npy", "meta": folder / f"{stem}_meta.json"}
 
     def has_flabels(self, dataset: str, encoder: str, kind: str) -> bool:
+        kind = _kind(kind)
         paths = self.flabel_paths(dataset, encoder, kind)
         return paths["flabel"].exists() and kind in self._flabel_metas(paths["meta"])
 
     @staticmethod
     def _flabel_metas(path: Path) -> dict:
-        """The meta file of an encoder holds one entry per kind ({"class": {...}, "caption": {...}}), so the
-        class and caption F-labels of one dataset never overwrite each other's settings."""
+        """The meta file of an encoder holds one entry per kind ({"class": {...}, "sample": {...}}), so the
+        class and per-sample F-labels of one dataset never overwrite each other's settings."""
         return load_json(path) if path.exists() else {}
 
     def save_flabels(self, dataset: str, encoder: str, kind: str, flabels: np.ndarray, meta: dict) -> dict[str, Path]:
+        kind = _kind(kind)
         flabels = np.asarray(flabels)
         if flabels.ndim != 2:
             raise ValueError(f"F-labels must be 2-D (rows, width); got shape {flabels.shape}")
@@ -217,16 +234,17 @@ class Store:
 
     def load_flabels(self, dataset: str, encoder: str, kind: str, *,
                      make_command: str | None = None) -> tuple[np.ndarray, dict]:
+        kind = _kind(kind)
         paths = self.flabel_paths(dataset, encoder, kind)
         if not self.has_flabels(dataset, encoder, kind):
-            script = "Label_embedding/bert.py" if kind == "class" else "Label_embedding/bert_sentence.py"
-            command = make_command or f"python {script} --model {encoder} --datasets {dataset}"
+            command = make_command or "stage 2 (a Label_embedding/ script)"
             raise MissingInputError(f"missing {paths['flabel']} ({kind} F-labels of encoder {encoder!r} on "
                                     f"dataset {dataset!r}); make it with: {command}")
         return np.load(paths["flabel"]), self._flabel_metas(paths["meta"])[kind]
 
     def list_flabel_encoders(self, dataset: str, kind: str) -> list[str]:
         """Encoders (file stems) with complete F-labels of this kind for the dataset, sorted."""
+        kind = _kind(kind)
         folder = self.root / "flabels" / safe_name(dataset)
         suffix = f"_{kind}.npy"
         stems = sorted(p.name[: -len(suffix)] for p in folder.glob(f"*{suffix}")) if folder.is_dir() else []

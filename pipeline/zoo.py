@@ -22,7 +22,7 @@ The feature is what the classifier head sees: the pooled penultimate vector. tim
 the final norm; Swin and PVTv2: the mean of the final tokens; as the published code's hook on the final
 norm). torchvision and whole-model checkpoints: the input of the classifier's last ``nn.Linear``, caught
 by a forward hook. Where the model has a source (ImageNet) head, its softmax is returned too, for LEEP and
-NCE (``source_probs/<candidate>``); DINO (timm ships no head), a MoCo-v3 checkpoint without a linear head,
+NCE (the second dict of the module's ``(features, source_probs)`` output); DINO (timm ships no head), a MoCo-v3 checkpoint without a linear head,
 and the early/mid EfficientNet-Lite depths have none.
 
 Weights come through the real paths (torch hub cache for torchvision, the Hugging Face hub for timm). A
@@ -44,7 +44,6 @@ from torch import nn
 from pipeline import efficientnet_lite, hub
 from pipeline.store import safe_name
 
-PROBS_PREFIX = "source_probs/"
 RANDOM_INIT = "random-init"
 RANDOM_INIT_SEED = 0
 
@@ -142,8 +141,8 @@ class ModelSpec:
 
 @dataclass
 class Extractor:
-    """A loaded network: ``module(images)`` -> {candidate: (B, D) features, ``source_probs/<candidate>``:
-    (B, Z) softmax of the source head, for the candidates in ``source_probs``}; ``transform`` maps a PIL
+    """A loaded network: ``module(images)`` -> ``({candidate: (B, D) features}, {candidate: (B, Z) softmax of the
+    source head, for the candidates in source_probs})``; ``transform`` maps a PIL
     RGB image to the (3, input_size, input_size) tensor the module expects."""
     spec: ModelSpec
     module: nn.Module
@@ -297,13 +296,13 @@ class LastLinearFeatures(nn.Module):
         self._caught: list = []
         self.head.register_forward_hook(lambda module, inputs, output: self._caught.append((inputs[0], output)))
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         self._caught.clear()
         self.model(x)
         if len(self._caught) != 1:
             raise RuntimeError(f"{self.name}: its classifier layer ran {len(self._caught)} times in one forward pass")
         features, logits = self._caught.pop()
-        return {self.name: features.flatten(1), PROBS_PREFIX + self.name: torch.softmax(logits.float(), dim=1)}
+        return {self.name: features.flatten(1)}, {self.name: torch.softmax(logits.float(), dim=1)}
 
 
 def _classifier_linear(model: nn.Module) -> nn.Linear:
@@ -391,20 +390,20 @@ def _timm_model(name, timm_name, pretrained, image_size, checkpoint) -> nn.Modul
 
 
 class TimmFeatures(nn.Module):
-    """timm model -> {name: forward_head(pre_logits=True), source_probs/name: softmax(logits)} (the latter
-    where the model has a classifier)."""
+    """timm model -> ({name: forward_head(pre_logits=True)}, {name: softmax(logits)}) (the latter empty where
+    the model has no classifier)."""
 
     def __init__(self, model: nn.Module, name: str):
         super().__init__()
         self.model, self.name = model, name
         self.has_head = getattr(model, "num_classes", 0) > 0
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         tokens = self.model.forward_features(x)
-        out = {self.name: self.model.forward_head(tokens, pre_logits=True).flatten(1)}
-        if self.has_head:
-            out[PROBS_PREFIX + self.name] = torch.softmax(self.model.forward_head(tokens).float(), dim=1)
-        return out
+        features = {self.name: self.model.forward_head(tokens, pre_logits=True).flatten(1)}
+        if not self.has_head:
+            return features, {}
+        return features, {self.name: torch.softmax(self.model.forward_head(tokens).float(), dim=1)}
 
 
 # ----- checkpoint-only transformers (PVT v1, MoCo-v3) -----------------------------------------------------
@@ -522,8 +521,7 @@ class MultiDepthFeatures(nn.Module):
         super().__init__()
         self.network, self.last = network, last
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = dict(self.network(x))
-        logits = out.pop(efficientnet_lite.LOGITS_KEY)
-        out[PROBS_PREFIX + self.last] = torch.softmax(logits.float(), dim=1)
-        return out
+    def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        features = dict(self.network(x))
+        logits = features.pop(efficientnet_lite.LOGITS_KEY)
+        return features, {self.last: torch.softmax(logits.float(), dim=1)}

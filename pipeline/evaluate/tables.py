@@ -1,0 +1,151 @@
+"""Stage 3, what is printed and written: correlations with fine-tuning (or, without a ground truth, each
+metric's ranking and the metrics' agreement), the tables, the plots and the closing summary."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import correlation, report
+from pipeline.evaluate.plan import Plan, Problem
+
+
+def evaluate(plan: Plan, problems: list[Problem]) -> dict:
+    """Scores of every (dataset, metric) from the store, their correlations or rankings, and their agreement."""
+    out = {}
+    for dataset in plan.datasets:
+        models = plan.models[dataset]
+        scores, seconds = {}, {}
+        for name in plan.metrics[dataset]:
+            stored = plan.store.load_scores(dataset, name)
+            scores[name] = {m: stored[m]["score"] for m in models if m in stored}
+            seconds[name] = sum(stored[m].get("seconds", 0.0) for m in models if m in stored)
+        truth = plan.truth.for_dataset(dataset) if plan.truth else None
+        entry = {"models": models, "scores": scores, "seconds": seconds, "has_ground_truth": truth is not None,
+                 "agreement": correlation.agreement({n: s for n, s in scores.items() if s}),
+                 "ranking": {n: correlation.ranking(s) for n, s in scores.items()}}
+        if truth is not None:
+            absent = [m for m in models if m not in truth]
+            if absent:
+                problems.append(Problem(dataset, ", ".join(absent), "*", "no ground truth",
+                                        f"model(s) {absent} have no fine-tuned result for {dataset!r} in "
+                                        f"{plan.truth.path}; left out of the correlations (check the names; the "
+                                        f"file has {sorted(truth)})"))
+            entry["truth"] = {m: truth[m] for m in models if m in truth}
+            entry["correlations"] = {}
+            for name, metric_scores in scores.items():
+                if not metric_scores:
+                    continue
+                try:
+                    entry["correlations"][name] = correlation.correlate(metric_scores, truth)
+                except ValueError as error:
+                    problems.append(Problem(dataset, "*", name, "correlation", str(error)))
+        out[dataset] = entry
+    return out
+
+
+COLUMN_NAMES = {"weighted_tau": "weighted τ", "weighted_tau_truth_ranked": "weighted τ (truth-ranked)",
+                "kendall_tau": "τ-b", "pearson": "Pearson", "rel1": "Rel@1", "rel3": "Rel@3"}
+
+
+def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
+    """{file name: Table} of everything stage 3 prints and writes."""
+    zoo = plan.settings.zoo
+    out = {}
+    with_truth = [d for d in plan.datasets if evaluation[d]["has_ground_truth"]]
+    metric_names = list(dict.fromkeys(n for d in plan.datasets for n in plan.metrics[d]))
+    if with_truth:
+        for name in [n for n in metric_names if any(evaluation[d]["scores"].get(n) for d in with_truth)]:
+            table = report.Table(f"{name} on zoo {zoo}: correlation with fine-tuning",
+                                 ["dataset", *COLUMN_NAMES.values(), "models", "seconds"])
+            for dataset in with_truth:
+                found = evaluation[dataset]["correlations"].get(name)
+                values = [found[k] if found else None for k in COLUMN_NAMES]
+                table.rows.append([dataset, *values, len(evaluation[dataset]["scores"].get(name, {})),
+                                   evaluation[dataset]["seconds"].get(name)])
+            table.rows.append(["mean", *_column_means(table.rows, range(1, len(COLUMN_NAMES) + 1)), None,
+                               *_column_means(table.rows, [len(COLUMN_NAMES) + 2])])
+            out[f"{zoo}/{plan.task.name}_{name}"] = table
+        summary = report.Table(f"zoo {zoo}: weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset "
+                               f"and metric", ["dataset", *metric_names])
+        for dataset in with_truth:
+            summary.rows.append([dataset, *[evaluation[dataset]["correlations"].get(n, {}).get("weighted_tau")
+                                            for n in metric_names]])
+        summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
+        out[f"{zoo}/{plan.task.name}_summary"] = summary
+    for dataset in plan.datasets:
+        if evaluation[dataset]["has_ground_truth"]:
+            continue
+        names = [n for n in plan.metrics[dataset] if evaluation[dataset]["ranking"].get(n)]
+        depth = max([len(evaluation[dataset]["ranking"][n]) for n in names], default=0)
+        ranked = report.Table(f"{dataset}: models ranked by each metric (best first; fine-tune the top ones)",
+                              ["rank", *names])
+        for rank in range(depth):
+            ranked.rows.append([rank + 1, *[_ranked_cell(evaluation[dataset]["ranking"][n], rank) for n in names]])
+        out[f"{zoo}/{plan.task.name}_{dataset}_ranking"] = ranked
+        agreement = report.Table(f"{dataset}: agreement between metrics (Kendall τ-b between their rankings)",
+                                 ["metric", *names], digits=2)
+        for a in names:
+            agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
+        out[f"{zoo}/{plan.task.name}_{dataset}_agreement"] = agreement
+    return out
+
+
+def _ranked_cell(ranking: list[tuple[str, float]], rank: int) -> str:
+    if rank >= len(ranking):
+        return ""
+    model, score = ranking[rank]
+    return f"{model} ({score:.4g})"
+
+
+def _column_means(rows: list[list], columns) -> list[float]:
+    means = []
+    for c in columns:
+        values = [row[c] for row in rows if isinstance(row[c], (int, float)) and not math.isnan(row[c])]
+        means.append(float(np.mean(values)) if values else None)
+    return means
+
+
+def plots(plan: Plan, evaluation: dict) -> list[Path]:
+    paths = []
+    for dataset in plan.datasets:
+        entry = evaluation[dataset]
+        if not entry["has_ground_truth"] or not entry["correlations"]:
+            continue
+        panels = [{"metric": n, "scores": entry["scores"][n], "truth": entry["truth"],
+                   "weighted_tau": entry["correlations"][n]["weighted_tau"]} for n in entry["correlations"]]
+        measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), "fine-tuned result")
+        paths.append(report.scatter_plot(plan.store, f"{plan.settings.zoo}/plots/{plan.task.name}_{dataset}",
+                                         f"{dataset} (zoo {plan.settings.zoo}): metric score vs fine-tuned result",
+                                         panels, y_label=measure))
+    return paths
+
+
+def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: list[Path], seconds: float,
+            make_command) -> None:
+    out(f"scored {counts['scored']} cell(s), skipped {counts['skipped']} already scored (--overwrite true "
+        f"re-scores them), {counts['failed']} failed, {counts['not applicable']} not applicable")
+    missing: dict[str, list[str]] = {}    # dataset -> models without features: one stage-1 command each
+    grouped: dict[tuple, list[str]] = {}  # the same message for several models: one line
+    for p in problems:
+        if p.kind == "missing features":
+            missing.setdefault(p.dataset, []).append(p.model)
+        else:
+            grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
+    if problems:
+        out(f"notes and problems ({len(problems)} cells, one line per kind of message):")
+    for dataset, models in missing.items():
+        out(f"  - [missing features] {dataset}: {len(models)} model(s) ({', '.join(models)}); make them with: "
+            f"{make_command(dataset, models)}")
+    for (kind, dataset, metric, message), models in grouped.items():
+        out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
+    if any(p.kind == "warning" for p in problems):
+        out("  (a metric's keyword options reach it through --metric-options, e.g. '{\"emms\": {\"ridge\": 4}}')")
+    folders: dict[Path, list[str]] = {}
+    for path in written:
+        folders.setdefault(Path(path).parent, []).append(Path(path).name)
+    for folder, names in folders.items():
+        shown = ", ".join(names) if len(names) <= 4 else f"{len(names)} files ({', '.join(names[:3])}, ...)"
+        out(f"wrote {folder}/: {shown}")
+    out(f"stage 3 took {seconds:.1f} s")
