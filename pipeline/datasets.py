@@ -55,8 +55,9 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-PAPER_DATASETS = ("aircraft", "caltech101", "cars", "cifar10", "cifar100", "dtd", "flowers", "food", "pets",
-                  "sun397", "voc2007")
+from pipeline import defaults
+
+PAPER_DATASETS = defaults.CLASSIFICATION_DATASETS
 FOLDER_SPLIT = "all"
 OFFLINE_DEFAULT_SPLIT = "trainval"
 
@@ -313,10 +314,8 @@ def stratified_first_k(labels, k: int) -> np.ndarray:
 
 # ----- internals ------------------------------------------------------------------------------------------
 def _offline_names() -> tuple[str, ...]:
-    try:
-        from pipeline.offline_datasets import OFFLINE_DATASETS
-    except ImportError:
-        return ()
+    from pipeline.offline_datasets import OFFLINE_DATASETS
+
     return tuple(OFFLINE_DATASETS)
 
 

@@ -276,6 +276,10 @@ def test_metric_options_reach_the_metric_and_its_warnings_are_reported(tmp_path,
     tables = [store.load_flabels("toyset", e, "class")[0] for e in ("enc_a", "enc_b")]
     assert store.load_scores("toyset", "emms")["good"]["score"] == pytest.approx(
         metrics.emms(features, tables, labels, ridge=4.0))
+    fit = metrics.emms_fit(features, tables, labels, ridge=4.0)   # which encoder carried the score
+    assert store.load_scores("toyset", "emms")["good"]["flabel_weights"] == pytest.approx(
+        dict(zip(("enc_a", "enc_b"), fit.weights)))
+    assert "toyset: EMMS's weight λ per F-label encoder" in out
 
 
 @pytest.mark.parametrize("options, message", [('{"emms": {"rige": 1}}', "takes no option(s) ['rige']"),

@@ -16,13 +16,16 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
     out = {}
     for dataset in plan.datasets:
         models = plan.models[dataset]
-        scores, seconds = {}, {}
+        scores, seconds, flabel_weights = {}, {}, {}
         for name in plan.metrics[dataset]:
             stored = plan.store.load_scores(dataset, name)
             scores[name] = {m: stored[m]["score"] for m in models if m in stored}
             seconds[name] = sum(stored[m].get("seconds", 0.0) for m in models if m in stored)
+            flabel_weights.update({m: stored[m]["flabel_weights"] for m in models
+                                   if "flabel_weights" in stored.get(m, {})})
         truth = plan.truth.for_dataset(dataset) if plan.truth else None
         entry = {"models": models, "scores": scores, "seconds": seconds, "has_ground_truth": truth is not None,
+                 "flabel_weights": flabel_weights,
                  "agreement": correlation.agreement({n: s for n, s in scores.items() if s}),
                  "ranking": {n: correlation.ranking(s) for n, s in scores.items()}}
         if truth is not None:
@@ -75,6 +78,9 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
         summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
         out[f"{zoo}/{plan.task.name}_summary"] = summary
     for dataset in plan.datasets:
+        weights = _flabel_weight_table(dataset, evaluation[dataset]["flabel_weights"])
+        if weights is not None:
+            out[f"{zoo}/{plan.task.name}_{dataset}_emms_weights"] = weights
         if evaluation[dataset]["has_ground_truth"]:
             continue
         names = [n for n in plan.metrics[dataset] if evaluation[dataset]["ranking"].get(n)]
@@ -90,6 +96,19 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
             agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
         out[f"{zoo}/{plan.task.name}_{dataset}_agreement"] = agreement
     return out
+
+
+def _flabel_weight_table(dataset: str, weights: dict[str, dict[str, float]]) -> report.Table | None:
+    """EMMS's weight λ of each F-label encoder per model: which encoder carried the score (only worth a table
+    when there are several encoders)."""
+    encoders = list(dict.fromkeys(e for per_model in weights.values() for e in per_model))
+    if len(encoders) < 2:
+        return None
+    table = report.Table(f"{dataset}: EMMS's weight λ per F-label encoder (sums to 1 per model)",
+                         ["model", *encoders], digits=3)
+    for model, per_model in weights.items():
+        table.rows.append([model, *[per_model.get(e) for e in encoders]])
+    return table
 
 
 def _ranked_cell(ranking: list[tuple[str, float]], rank: int) -> str:
@@ -115,7 +134,7 @@ def plots(plan: Plan, evaluation: dict) -> list[Path]:
             continue
         panels = [{"metric": n, "scores": entry["scores"][n], "truth": entry["truth"],
                    "weighted_tau": entry["correlations"][n]["weighted_tau"]} for n in entry["correlations"]]
-        measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), "fine-tuned result")
+        measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), plan.task.measure)
         paths.append(report.scatter_plot(plan.store, f"{plan.settings.zoo}/plots/{plan.task.name}_{dataset}",
                                          f"{dataset} (zoo {plan.settings.zoo}): metric score vs fine-tuned result",
                                          panels, y_label=measure))

@@ -80,12 +80,10 @@ class Task:
     that raise NotImplementedError."""
 
     name: str = ""
-    title: str = ""                     # one line, for messages
     flabel_kind: FlabelKind = FlabelKind.CLASS
     stage1_script: str = ""             # the paper's stage-1 script of this task (for hints)
     stage2_scripts: dict[str, str] = {}  # backend ("clip", "bert", "gpt2") -> stage-2 script
-    default_zoo: str = ""
-    measure: str = "fine-tuned result"  # what the ground truth's numbers are
+    measure: str = "fine-tuned result"  # what a ground truth measures, where its file does not say
     # Task-specific settings: constant name -> default; every stage script of the task takes them as flags.
     options: dict[str, Any] = {}
     option_types: dict[str, Callable] = {}

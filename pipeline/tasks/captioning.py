@@ -21,12 +21,10 @@ from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Ta
 
 class Captioning(Task):
     name = "captioning"
-    title = "image captioning"
     flabel_kind = FlabelKind.SAMPLE
     stage1_script = "forward_feature_caption.py"
     stage2_scripts = {"clip": "Label_embedding/clip_sentence.py", "bert": "Label_embedding/bert_sentence.py",
                       "gpt2": "Label_embedding/gpt2_sentence.py"}
-    default_zoo = "caption"
     measure = "BLEU-4 after fine-tuning"
     options = {"CAPTION_FILE": None, "SPLIT": "train", "MAX_PER_IMAGE": None, "MAX_SAMPLES": None}
     option_types = {"MAX_PER_IMAGE": int, "MAX_SAMPLES": int}

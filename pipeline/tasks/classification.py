@@ -19,12 +19,10 @@ from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Ta
 
 class Classification(Task):
     name = "classification"
-    title = "image classification"
     flabel_kind = FlabelKind.CLASS
     stage1_script = "forward_feature_CNN.py"
     stage2_scripts = {"clip": "Label_embedding/clip.py", "bert": "Label_embedding/bert.py",
                       "gpt2": "Label_embedding/gpt2.py"}
-    default_zoo = "cnn_supervised"
     measure = "top-1 accuracy after fine-tuning (%)"
     options = {"DATASET_DIR": None, "SPLIT": None, "MAX_SAMPLES": None, "DOWNLOAD": False}
     option_types = {"SPLIT": str, "MAX_SAMPLES": int}
