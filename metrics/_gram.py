@@ -45,6 +45,13 @@ def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int | None = N
     return sums
 
 
+def class_means_and_variances(x: np.ndarray, targets: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class means and population variances (C, D) of x for labels 0..C-1."""
+    counts = np.bincount(targets, minlength=n_classes)[:, None]
+    means = class_sums(x, targets, n_classes) / counts
+    return means, class_sums((x - means[targets]) ** 2, targets, n_classes) / counts
+
+
 def column_moments(x, block_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Column means and population standard deviations of x (N, D), in float64, in two passes of blocks."""
     n = x.shape[0]

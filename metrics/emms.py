@@ -59,6 +59,7 @@ import numpy as np
 
 from metrics import _gram
 from metrics._checks import as_features, as_features_blockwise, as_labels
+from metrics._warnings import MetricWarning
 
 STD_EPS = 1e-8          # added to every standard deviation, as in the paper's code
 RANK_RCOND = 1e-10      # pivoted Cholesky stops at residual variances below this fraction of the largest
@@ -68,10 +69,16 @@ SOLVERS = ("exact", "alternating", "published")
 
 @dataclass(frozen=True)
 class EmmsFit:
-    """What a solver found: the score, the F-label weights lambda, the objective after each alternation."""
+    """What :func:`emms_fit` found.
+
+    ``score``: the EMMS score (what :func:`emms` returns). ``weights``: lambda, one weight per F-label (encoder
+    or class table) in the order given, on the simplex (>= 0, summing to 1): which F-labels the features
+    explain. ``objective_history``: the objective ||X w - sum_k lambda_k Y_k||^2 + ridge ||w||^2 after each
+    alternation (``solver="alternating"``), or the one value the "exact" and "published" solvers reach.
+    """
     score: float
     weights: np.ndarray
-    objectives: tuple[float, ...]
+    objective_history: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,14 @@ def emms(features, flabels, labels=None, *, solver: str = "exact", ridge: float 
     products in torch float64. See the module docstring for the formula and the differences from the
     released code.
     """
-    return _emms_fit(features, flabels, labels, solver=solver, ridge=ridge, max_iter=max_iter, tol=tol,
-                     device=device).score
+    return emms_fit(features, flabels, labels, solver=solver, ridge=ridge, max_iter=max_iter, tol=tol,
+                    device=device).score
 
 
-def _emms_fit(features, flabels, labels=None, *, solver="exact", ridge=0.0, max_iter=100, tol=1e-8,
-              device=None) -> EmmsFit:
-    """:func:`emms` with the optimal weights lambda and the objective history."""
+def emms_fit(features, flabels, labels=None, *, solver: str = "exact", ridge: float = 0.0, max_iter: int = 100,
+             tol: float = 1e-8, device=None) -> EmmsFit:
+    """:func:`emms` with the F-label weights lambda and the objective history (see :class:`EmmsFit`);
+    same inputs and options as :func:`emms`, whose score is ``emms_fit(...).score``."""
     _check_options(solver, ridge, max_iter, tol)
     x = as_features_blockwise(features, "features")
     n_samples, n_dims = x.shape
@@ -114,7 +122,7 @@ def _emms_fit(features, flabels, labels=None, *, solver="exact", ridge=0.0, max_
     if ridge == 0 and n_samples <= n_dims:
         warnings.warn(f"EMMS with N={n_samples} samples <= D={n_dims} feature dimensions and ridge=0: the "
                       f"least squares interpolates, so every model scores ~0. Pass ridge > 0 (of the order "
-                      f"of 0.1 * N) or use more samples", stacklevel=3)
+                      f"of 0.1 * N) or use more samples", MetricWarning, stacklevel=3)
     if solver == "exact":
         weights, objectives = _solve_exact(stats)
     elif solver == "alternating":

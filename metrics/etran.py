@@ -30,9 +30,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from metrics.gbc import class_means_and_variances
-from metrics.ncti import as_zoo, min_max
-from metrics.sfda import lda_posterior
+from metrics._gram import class_means_and_variances
+from metrics._lda import lda_posterior
+from metrics._zoo import as_zoo, min_max
 
 ENERGY_WEIGHT = 0.15
 LDA_WEIGHT = 0.85

@@ -26,13 +26,14 @@ from __future__ import annotations
 import numpy as np
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics._gram import centred_cross, class_sums
+from metrics._gram import class_means_and_variances
+from metrics._pca import pca_reduce
 
 VARIANCE_FLOOR = 1e-4
 _PAIR_BLOCK_ELEMENTS = 1 << 22  # class pairs x dimensions held at once
 
 
-def gbc(features, labels, gaussian: str = "spherical", pca_dim: int | None = None, *,
+def gbc(features, labels, *, gaussian: str = "spherical", pca_dim: int | None = None,
         published_spherical: bool = False) -> float:
     """Gaussian Bhattacharyya Coefficient of features (N, D) for labels (N,). Higher is better."""
     if gaussian not in ("spherical", "diagonal"):
@@ -71,51 +72,6 @@ def bhattacharyya_distances(means: np.ndarray, variances: np.ndarray, log_weight
         log_ratio = (np.log(average) - 0.5 * log_var[start:stop, None, :] - 0.5 * log_var[None, :, :]).sum(axis=2)
         distances[start:stop] = mahalanobis / 8 + 0.5 * log_weight * log_ratio
     return distances
-
-
-def class_means_and_variances(x: np.ndarray, targets: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class means and population variances (C, D) of x for labels 0..C-1."""
-    counts = np.bincount(targets, minlength=n_classes)[:, None]
-    means = class_sums(x, targets, n_classes) / counts
-    return means, class_sums((x - means[targets]) ** 2, targets, n_classes) / counts
-
-
-def pca_reduce(x: np.ndarray, n_components: int | None = None,
-               variance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact PCA scores of x (N, D): the top ``n_components`` (capped at min(N, D)), or the fewest components
-    whose explained-variance ratio exceeds ``variance`` (sklearn's rule for a fractional n_components).
-
-    Returns (scores (N, k), explained variances (k,) with the N-1 denominator, as sklearn reports them).
-    Each component's sign is fixed so that its largest-magnitude loading is positive (deterministic).
-    Shared by GBC, N-LEEP and NCTI.
-    """
-    n_samples, dim = x.shape
-    mean = x.mean(axis=0)
-    centred = x - mean
-    if n_samples >= dim:
-        eigenvalues, vectors = np.linalg.eigh(centred_cross(centred))
-        order = np.argsort(eigenvalues)[::-1]
-        eigenvalues, vectors = np.clip(eigenvalues[order], 0.0, None), vectors[:, order]
-        signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(dim)])
-        scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))
-    else:
-        eigenvalues, left = np.linalg.eigh(centred @ centred.T)
-        order = np.argsort(eigenvalues)[::-1]
-        eigenvalues, left = np.clip(eigenvalues[order], 0.0, None), left[:, order]
-        scores_all = left * np.sqrt(eigenvalues)
-        loadings = centred.T @ left
-        signs = np.sign(loadings[np.argmax(np.abs(loadings), axis=0), np.arange(loadings.shape[1])])
-        scores_all = scores_all * np.where(signs == 0, 1.0, signs)
-    explained = eigenvalues / max(n_samples - 1, 1)
-    if variance is not None:
-        total = explained.sum()
-        if total <= 0:
-            raise ValueError("features are constant (zero variance); PCA cannot keep a fraction of nothing")
-        k = int(np.searchsorted(np.cumsum(explained) / total, variance, side="right")) + 1
-    else:
-        k = n_components
-    k = min(k, n_samples, dim)
-    return scores_all[:, :k], explained[:k]
 
 
 def _positive_int(value, name: str) -> int:

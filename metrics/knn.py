@@ -25,7 +25,7 @@ DEFAULT_K = 10
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def knn(features, labels, k: int = DEFAULT_K) -> float:
+def knn(features, labels, *, k: int = DEFAULT_K) -> float:
     """Leave-one-out k-NN accuracy (cosine similarity) of features (N, D) for labels (N,). Higher is better."""
     x = as_features(features)
     targets, n_classes = as_labels(labels, x.shape[0])

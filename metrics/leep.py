@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from metrics._checks import as_labels, as_probabilities
+from metrics._leep import leep_from_validated
 
 
 def leep(source_probs, labels) -> float:
@@ -28,15 +29,3 @@ def leep(source_probs, labels) -> float:
     probs = as_probabilities(source_probs, name="source_probs")
     targets, n_classes = as_labels(labels, probs.shape[0])
     return leep_from_validated(probs, targets, n_classes)
-
-
-def leep_from_validated(probs: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
-    """LEEP on already-validated float64 probabilities and 0..C-1 labels (shared with N-LEEP)."""
-    n_samples = probs.shape[0]
-    joint = np.zeros((n_classes, probs.shape[1]))
-    np.add.at(joint, targets, probs)
-    joint /= n_samples
-    marginal = joint.sum(axis=0)
-    conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
-    expected = np.einsum("iz,iz->i", probs, conditional[targets])
-    return float(np.mean(np.log(expected)))

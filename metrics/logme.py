@@ -50,9 +50,10 @@ import numpy as np
 from metrics._checks import as_features, as_labels, as_targets
 from metrics._gram import centred_cross, class_sums
 from metrics._spectral import eigh, rank_mask, thin_svd
+from metrics._warnings import MetricWarning
 
 
-def logme(features, labels, regression=False, *, device=None, tol: float = 1e-6,
+def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,
           max_iter: int = 2000) -> float:
     """LogME score: mean over targets of the maximised log evidence / N (higher = more transferable).
 
@@ -179,5 +180,5 @@ def _maximised_evidence(sigma, x2, target_sq, n, tol, max_iter) -> np.ndarray:
     if stuck.size:
         warnings.warn(f"LogME: {stuck.size} of {len(t)} targets did not converge in {max_iter} fixed-point "
                       f"steps (tol {tol}); their evidence is taken at the last step",
-                      RuntimeWarning, stacklevel=3)
+                      MetricWarning, stacklevel=3)
     return best

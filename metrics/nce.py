@@ -9,8 +9,10 @@ empirical joint P(y, z) = (1/N) #{i : y_i = y, z_i = z} and P(z) = Σ_y P(y, z):
 NCE ≤ 0; it is 0 when the source prediction determines the target label, and -H(Y) when Z is independent
 of Y (e.g. -log C for balanced classes).
 
-``source_pred`` may be hard source labels (N,) of any integer values, or source-head probabilities /
-scores (N, Z), reduced to hard labels by argmax (ties to the lowest source index, as numpy does).
+``source_probs`` may be source-head probabilities / scores (N, Z), reduced to hard labels by argmax
+(ties to the lowest source index, as numpy does), or already hard source labels (N,) of any integer
+values. (The parameter is called ``source_probs`` in LEEP and NCE alike, the name the registry's
+``source_probs+labels`` uses.)
 
 Difference from published code: the PARC authors' implementation adds 1e-5 to every cell of the joint and
 of the marginal before taking logs; here empty cells contribute exactly 0 (0 log 0 = 0), so the value is
@@ -23,9 +25,9 @@ import numpy as np
 from metrics._checks import as_features, as_labels
 
 
-def nce(source_pred, labels) -> float:
+def nce(source_probs, labels) -> float:
     """Negative conditional entropy of target labels given source predictions. Higher is better."""
-    source_labels = _as_source_labels(source_pred)
+    source_labels = _as_source_labels(source_probs)
     targets, n_classes = as_labels(labels, len(source_labels))
     n_samples = len(targets)
     n_source = int(source_labels.max()) + 1
@@ -37,12 +39,12 @@ def nce(source_pred, labels) -> float:
     return float(np.sum(joint[filled] * np.log(conditional)))
 
 
-def _as_source_labels(source_pred) -> np.ndarray:
+def _as_source_labels(source_probs) -> np.ndarray:
     """Hard source labels (remapped to 0..Z-1) from labels (N,) or probabilities/scores (N, Z)."""
-    if np.ndim(source_pred) == 2:
-        return np.argmax(as_features(source_pred, "source_pred"), axis=1)
-    if np.ndim(source_pred) != 1:
-        raise ValueError(f"source_pred must be hard source labels (N,) or source probabilities (N, Z), "
-                         f"got shape {np.shape(source_pred)}")
-    source_labels, _ = as_labels(source_pred, name="source_pred", min_classes=1)
+    if np.ndim(source_probs) == 2:
+        return np.argmax(as_features(source_probs, "source_probs"), axis=1)
+    if np.ndim(source_probs) != 1:
+        raise ValueError(f"source_probs must be source probabilities (N, Z) or hard source labels (N,), "
+                         f"got shape {np.shape(source_probs)}")
+    source_labels, _ = as_labels(source_probs, name="source_probs", min_classes=1)
     return source_labels

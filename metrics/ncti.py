@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics.gbc import pca_reduce
+from metrics._pca import pca_reduce
+from metrics._zoo import as_zoo, min_max
 
 PCA_DIM = 64
 SHRINKAGE_FROM_TOP = 32
@@ -58,26 +58,3 @@ def collapse_components(x: np.ndarray, targets: np.ndarray, n_classes: int) -> t
     ncc = np.mean(posteriors[np.arange(len(targets)), targets])
     vc = np.log(sum(np.linalg.norm(posteriors[targets == c], ord="nuc") for c in range(n_classes)))
     return float(seli), float(ncc), float(vc)
-
-
-def min_max(values: np.ndarray) -> np.ndarray:
-    """(v - min) / (max - min) over the models; all zeros when every model has the same value."""
-    spread = values.max() - values.min()
-    return (values - values.min()) / spread if spread > 0 else np.zeros_like(values)
-
-
-def as_zoo(features_by_model, labels, metric: str) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """Validate {model: features (N, D_m)} (at least 2 models, same N) and shared labels; shared with ETran."""
-    if not isinstance(features_by_model, dict):
-        raise ValueError(f"{metric} compares models: pass {{model name: features (N, D)}}, "
-                         f"got {type(features_by_model).__name__}")
-    if len(features_by_model) < 2:
-        raise ValueError(f"{metric} is relative to the zoo (min-max over models): it needs at least 2 models, "
-                         f"got {len(features_by_model)}")
-    zoo = {str(name): as_features(x, f"features_by_model[{name!r}]") for name, x in features_by_model.items()}
-    n_samples = {name: x.shape[0] for name, x in zoo.items()}
-    if len(set(n_samples.values())) > 1:
-        raise ValueError(f"every model's features must describe the same samples; row counts differ: {n_samples}")
-    targets, n_classes = as_labels(labels, next(iter(n_samples.values())))
-    check_samples_per_class(targets, 2, metric)
-    return zoo, targets, n_classes

@@ -30,8 +30,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics.gbc import pca_reduce
-from metrics.leep import leep_from_validated
+from metrics._leep import leep_from_validated
+from metrics._pca import pca_reduce
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 

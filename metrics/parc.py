@@ -33,7 +33,7 @@ from metrics._checks import as_features, as_labels, check_samples_per_class
 PUBLISHED_PCA_SEED = 1919
 
 
-def parc(features, labels, pca_dim: int | None = 32, *, max_samples: int = 15000, seed: int = 0) -> float:
+def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000, seed: int = 0) -> float:
     """PARC of features (N, D) for labels (N,), in [-100, 100]. Higher is better."""
     x = as_features(features)
     targets, _ = as_labels(labels, x.shape[0])

@@ -1,37 +1,71 @@
 """What each metric needs, so that a stage can run any of them by name.
 
-``needs`` is one of:
+``needs`` (a :class:`Needs`) says how the metric is called; data arrays are positional, every option is
+keyword-only:
 
-- ``"features+labels"``: ``fn(features (N, D), labels (N,)) -> float``
-- ``"features+flabels"``: ``fn(features, flabels, labels=None) -> float`` (EMMS)
-- ``"source_probs+labels"``: ``fn(source_probs (N, Z), labels (N,)) -> float`` (LEEP, NCE)
-- ``"zoo+labels"``: ``fn({model: features}, labels) -> {model: float}`` (NCTI, ETran: relative to the zoo)
+- ``Needs.FEATURES_LABELS``: ``fn(features (N, D), labels (N,), *, ...) -> float``
+- ``Needs.FEATURES_FLABELS``: ``fn(features, flabels, labels=None, *, ...) -> float`` (EMMS)
+- ``Needs.SOURCE_PROBS_LABELS``: ``fn(source_probs (N, Z), labels (N,)) -> float`` (LEEP, NCE)
+- ``Needs.ZOO_LABELS``: ``fn({model: features}, labels, *, ...) -> {model: float}`` (NCTI, ETran: relative
+  to the zoo)
 
-``targets`` says which label formats the metric accepts: ``"classes"`` (integer labels) and/or
-``"real"`` (real-valued targets (N, K), e.g. caption F-labels; the stage calls it with ``regression=True``
-where the function takes that flag). ``defaults`` are the keyword arguments the evaluate stage passes
-(e.g. ``gbc`` with ``pca_dim=64`` as in the published experiments).
+``targets`` (a tuple of :class:`Target`) says which label formats the metric accepts: ``Target.CLASSES``
+(integer labels) and/or ``Target.REAL`` (real-valued targets (N, K), e.g. caption F-labels; the stage calls it
+with ``regression=True`` where the function takes that flag). ``defaults`` are the keyword arguments the
+evaluate stage passes (e.g. ``gbc`` with ``pca_dim=64`` as in the published experiments).
+
+Both enums are ``str`` enums, so ``spec.needs == "zoo+labels"`` holds, and a MetricSpec built from the plain
+strings stores the enum members; any other value raises ValueError.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
-NEEDS = ("features+labels", "features+flabels", "source_probs+labels", "zoo+labels")
+
+class Needs(str, Enum):
+    """The inputs a metric is called with (see the module docstring for each signature)."""
+    FEATURES_LABELS = "features+labels"
+    FEATURES_FLABELS = "features+flabels"
+    SOURCE_PROBS_LABELS = "source_probs+labels"
+    ZOO_LABELS = "zoo+labels"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Target(str, Enum):
+    """The label formats a metric accepts: integer classes, or real-valued targets (N, K)."""
+    CLASSES = "classes"
+    REAL = "real"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
 class MetricSpec:
     name: str
     function: Callable
-    needs: str
-    targets: tuple[str, ...] = ("classes",)
+    needs: Needs
+    targets: tuple[Target, ...] = (Target.CLASSES,)
     defaults: dict = field(default_factory=dict)
     description: str = ""
 
     def __post_init__(self):
-        if self.needs not in NEEDS:
-            raise ValueError(f"needs must be one of {NEEDS}, got {self.needs!r}")
+        object.__setattr__(self, "needs", _member(Needs, self.needs, "needs"))
+        if isinstance(self.targets, (str, Target)) or not self.targets:
+            raise ValueError(f"targets must be a non-empty tuple of {[t.value for t in Target]}, "
+                             f"got {self.targets!r}")
+        object.__setattr__(self, "targets", tuple(_member(Target, t, "targets") for t in self.targets))
 
     def __call__(self, *args, **kwargs):
         return self.function(*args, **{**self.defaults, **kwargs})
+
+
+def _member(enum: type[Enum], value, what: str):
+    try:
+        return enum(value)
+    except ValueError:
+        raise ValueError(f"{what} must be one of {[member.value for member in enum]}, got {value!r}") from None

@@ -24,7 +24,7 @@ from metrics._gram import centred_cross
 from metrics._spectral import logdet_identity_plus
 
 
-def transrate(features, labels, eps=1e-4, *, device=None) -> float:
+def transrate(features, labels, *, eps: float = 1e-4, device=None) -> float:
     """TransRate R(Z) - mean_c R(Z_c) (higher = more transferable); ``device`` runs the Grams in torch."""
     z = as_features(features)
     classes, n_classes = as_labels(labels, z.shape[0])

@@ -91,7 +91,7 @@ def test_vectorised_equals_per_class_loop(n, d, regression):
     # (The reference is plain MacKay, which needs ~1e5 steps on some N < D targets whose evidence is flat.)
     features, labels = class_data(n, d, 6, 0.8, seed=d)
     targets = np.random.default_rng(1).normal(size=(n, 4)) + features[:, :4] if regression else labels
-    assert logme(features, targets, regression) == pytest.approx(
+    assert logme(features, targets, regression=regression) == pytest.approx(
         logme_per_class_loop(features, targets, regression), abs=1e-8)
 
 
@@ -154,4 +154,4 @@ def test_torch_path_equals_numpy(n, d, monkeypatch):
 ])
 def test_bad_input_raises_value_error(features, labels, regression, message):
     with pytest.raises(ValueError, match=message):
-        logme(features, labels, regression)
+        logme(features, labels, regression=regression)

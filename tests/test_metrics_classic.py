@@ -136,7 +136,7 @@ def gbc_brute_force(x, labels, gaussian, published_spherical=False):
 def test_gbc_equals_brute_force_pairwise_loop(gaussian):
     x, labels = make_data(n=60, dim=5, separation=1.0, seed=4)
     x = x * np.linspace(0.5, 2.0, 5)  # unequal variances, so the log-determinant term matters
-    assert gbc(x, labels, gaussian) == pytest.approx(gbc_brute_force(x, labels, gaussian), rel=1e-10)
+    assert gbc(x, labels, gaussian=gaussian) == pytest.approx(gbc_brute_force(x, labels, gaussian), rel=1e-10)
 
 
 def test_gbc_published_spherical_counts_the_log_term_once():
@@ -337,7 +337,7 @@ def test_bad_options_and_probability_inputs_raise_value_error():
         leep(np.full((len(LABELS), 3), 0.5), LABELS)
     with pytest.raises(ValueError, match="labels have|features have"):
         leep(np.eye(N_CLASSES)[LABELS][:-1], LABELS)
-    with pytest.raises(ValueError, match="source_pred"):
+    with pytest.raises(ValueError, match="source_probs"):
         nce(np.zeros((2, 3, 4)), LABELS[:2])
     with pytest.raises(ValueError, match="integer"):
         nce(LABELS + 0.5, LABELS)

@@ -26,7 +26,7 @@ def class_data(n, d, n_classes, shift, seed, counts=None):
 def test_fast_equals_dxd_reference(n, d, n_classes, counts):
     features, labels = class_data(n or sum(counts), d, n_classes, 0.7, seed=d, counts=counts)
     for eps in (1e-4, 0.5):
-        assert transrate(features, labels, eps) == pytest.approx(transrate_dxd(features, labels, eps), rel=1e-8)
+        assert transrate(features, labels, eps=eps) == pytest.approx(transrate_dxd(features, labels, eps), rel=1e-8)
 
 
 def test_one_dimension_by_hand():
@@ -37,7 +37,7 @@ def test_one_dimension_by_hand():
     rate_all = 0.5 * np.log(1 + (centred ** 2).sum() / (4 * eps))
     rate_0 = 0.5 * np.log(1 + (4 + 1) / (2 * eps))  # classes keep the overall centring
     rate_1 = 0.5 * np.log(1 + (1 + 4) / (2 * eps))
-    assert transrate(z, labels, eps) == pytest.approx(rate_all - (rate_0 + rate_1) / 2, rel=1e-14)
+    assert transrate(z, labels, eps=eps) == pytest.approx(rate_all - (rate_0 + rate_1) / 2, rel=1e-14)
 
 
 def test_class_average_is_unweighted():
@@ -90,4 +90,4 @@ def test_torch_path_equals_numpy(n, d, monkeypatch):
 ])
 def test_bad_input_raises_value_error(features, labels, eps, message):
     with pytest.raises(ValueError, match=message):
-        transrate(features, labels, eps)
+        transrate(features, labels, eps=eps)

@@ -1,0 +1,55 @@
+"""SFDA's regularised LDA posterior (step 1 of :mod:`metrics.sfda`, where the formula and the paper are),
+shared by SFDA and ETran's classification score."""
+from __future__ import annotations
+
+import numpy as np
+from scipy import linalg
+from scipy.special import softmax
+
+from metrics._gram import centred_cross, class_means_and_variances
+
+SHRINKAGE_FLOOR = 1e-10
+ADAPTIVE_SHRINKAGE_RATE = 5   # lambda = max(exp(-5 * lambda_max(S_w)), SHRINKAGE_FLOOR)
+
+
+def lda_posterior(x: np.ndarray, targets: np.ndarray, n_classes: int,
+                  shrinkage: float | None = None) -> tuple[np.ndarray, float]:
+    """Class posteriors (N, C) of the regularised LDA of step 1, and the shrinkage λ used.
+
+    ``shrinkage=None`` chooses λ adaptively (SFDA's rule).
+    """
+    n_samples = x.shape[0]
+    priors = np.bincount(targets, minlength=n_classes) / n_samples
+    means, _ = class_means_and_variances(x, targets, n_classes)
+    centred = x - means[targets]
+    within = centred_cross(centred) / n_samples  # = Σ_c π_c Cov_c (population covariances)
+    if shrinkage is None:
+        rate = ADAPTIVE_SHRINKAGE_RATE * largest_eigenvalue_estimate(within)
+        shrinkage = max(float(np.exp(-rate)), SHRINKAGE_FLOOR)
+    dim = within.shape[0]
+    shrunk = (1 - shrinkage) * within
+    shrunk.flat[:: dim + 1] += shrinkage * np.trace(within) / dim
+    try:
+        coef = linalg.cho_solve(linalg.cho_factor(shrunk), means.T).T
+    except linalg.LinAlgError:
+        raise ValueError("the shrunk within-class scatter is not positive definite (features are "
+                         "degenerate, e.g. constant or duplicated dimensions); reduce them with PCA first") from None
+    intercept = -0.5 * np.einsum("cd,cd->c", means, coef) + np.log(priors)
+    return softmax(x @ coef.T + intercept, axis=1), shrinkage
+
+
+def largest_eigenvalue_estimate(matrix: np.ndarray, rounds: int = 3) -> float:
+    """SFDA's power-iteration estimate of the largest eigenvalue (see the :mod:`metrics.sfda` docstring)."""
+    x = matrix.sum(axis=1)
+    if not np.any(x):
+        x = np.ones(matrix.shape[0])
+    y = x
+    for _ in range(rounds):
+        y = _normalised(matrix @ x)
+        x = _normalised(matrix @ y)
+    return float(x @ matrix @ y)
+
+
+def _normalised(vector: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vector)
+    return vector / norm if norm > 0 else vector

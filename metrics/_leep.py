@@ -1,0 +1,17 @@
+"""LEEP's formula on validated inputs, shared by LEEP (source-head probabilities) and N-LEEP (mixture
+posteriors); see :mod:`metrics.leep` for the formula and the paper."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def leep_from_validated(probs: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
+    """LEEP on already-validated float64 probabilities and 0..C-1 labels (shared with N-LEEP)."""
+    n_samples = probs.shape[0]
+    joint = np.zeros((n_classes, probs.shape[1]))
+    np.add.at(joint, targets, probs)
+    joint /= n_samples
+    marginal = joint.sum(axis=0)
+    conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
+    expected = np.einsum("iz,iz->i", probs, conditional[targets])
+    return float(np.mean(np.log(expected)))
