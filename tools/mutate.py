@@ -4,8 +4,8 @@
 
 Each mutant changes one expression of one module (an arithmetic or comparison operator swapped, a number
 changed, min for max, a sign or a `not` dropped, and/or swapped, a `range(n)` one shorter), plus the bugs
-named in issue 19, which always run. For every mutant the metric tests run (`-x`, the mutated module's own
-test file first) against a mutated copy of metrics/, in a fork of this process (the libraries are imported
+named in issue 19, which always run. For every mutant the mutated module's own test files run (`-x`; for a shared
+private module such as _gram.py, every metric test file) against a mutated copy of metrics/, in a fork of this process (the libraries are imported
 once); a mutant survives when they all pass, and one that runs past --timeout counts as killed. Code inside `raise`
 statements, warning messages, f-strings and docstrings is not mutated (only wording), nor the condition of
 an `if` whose body only raises (an input check: the bad-input tests cover those, one case per message). A survivor is listed
@@ -24,11 +24,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")   # before numpy: one thread per test run, no start-up spin
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_TESTS = ["tests/test_emms.py", "tests/test_logme.py", "tests/test_hscore.py", "tests/test_transrate.py",
                 "tests/test_metrics_classic.py", "tests/test_metric_values.py", "tests/test_metric_contract.py"]
-OWN_TESTS = {"emms": "tests/test_emms.py", "logme": "tests/test_logme.py", "hscore": "tests/test_hscore.py",
-             "transrate": "tests/test_transrate.py"}
+CLASSIC = ["tests/test_metric_values.py", "tests/test_metrics_classic.py"]
+OWN_TESTS = {"emms": ["tests/test_emms.py", "tests/test_metric_contract.py"], "logme": ["tests/test_logme.py"],
+             "hscore": ["tests/test_hscore.py"], "transrate": ["tests/test_transrate.py"],
+             "registry": ["tests/test_metric_contract.py"],
+             **{name: CLASSIC for name in ("leep", "nce", "nleep", "gbc", "sfda", "parc", "knn", "ncti", "etran",
+                                           "_leep", "_pca", "_lda", "_zoo")}}
 
 # The bugs issue 19 names, as (file, exact text, replacement, what it does).
 NAMED = [
@@ -177,8 +182,7 @@ def _start(mutant: Mutant, workdir: Path) -> int:
     """Fork a child that runs the metric tests against the mutated copy of metrics/ in workdir; its pid."""
     shutil.copytree(ROOT / "metrics", workdir / "metrics", ignore=shutil.ignore_patterns("__pycache__"))
     (workdir / mutant.file).write_text(mutant.source)
-    own = OWN_TESTS.get(Path(mutant.file).stem)
-    tests = ([own] if own else []) + [t for t in METRIC_TESTS if t != own and (ROOT / t).exists()]
+    tests = OWN_TESTS.get(Path(mutant.file).stem) or [t for t in METRIC_TESTS if (ROOT / t).exists()]
     pid = os.fork()
     if pid:
         return pid
