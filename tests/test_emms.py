@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from metrics import _gram
-from metrics.emms import _emms_fit, _simplex_qp, _simplex_qp_projected_gradient, emms
+from metrics import EmmsFit, MetricWarning, emms_fit
+from metrics.emms import _simplex_qp, _simplex_qp_projected_gradient, emms
 
 N, D, C, WIDTH = 240, 12, 6, 4
 
@@ -49,22 +50,22 @@ def test_exact_and_alternating_match_brute_force(n_flabels, steps, ridge):
     features, labels, tables = _problem(n_flabels=n_flabels)
     flabels = [table[labels] for table in tables]
     grid_min = min(_residual(features, flabels, weights, ridge) for weights in _simplex_grid(n_flabels, steps))
-    exact = _emms_fit(features, flabels, solver="exact", ridge=ridge)
+    exact = emms_fit(features, flabels, solver="exact", ridge=ridge)
     exact_min = _residual(features, flabels, exact.weights, ridge)
     assert exact.score == pytest.approx(-exact_min / (N * WIDTH), rel=1e-9)   # the reported score is real
     assert exact_min <= grid_min + 1e-9 and exact_min >= grid_min * (1 - 1e-3)
-    alternating = _emms_fit(features, flabels, solver="alternating", ridge=ridge, max_iter=5000, tol=1e-13)
+    alternating = emms_fit(features, flabels, solver="alternating", ridge=ridge, max_iter=5000, tol=1e-13)
     assert alternating.score == pytest.approx(exact.score, rel=1e-7)
     assert alternating.score <= exact.score + 1e-12
 
 
 def test_alternating_objective_never_increases_and_stops_on_tol():
     features, labels, tables = _problem(seed=3)
-    fit = _emms_fit(features, tables, labels, solver="alternating", max_iter=500, tol=1e-10)
-    assert 1 < len(fit.objectives) < 500
-    assert np.all(np.diff(fit.objectives) <= 1e-9 * fit.objectives[0])
-    assert abs(fit.objectives[-2] - fit.objectives[-1]) <= 1e-10 * fit.objectives[-2]
-    assert len(_emms_fit(features, tables, labels, solver="alternating", max_iter=3).objectives) == 3
+    fit = emms_fit(features, tables, labels, solver="alternating", max_iter=500, tol=1e-10)
+    assert 1 < len(fit.objective_history) < 500
+    assert np.all(np.diff(fit.objective_history) <= 1e-9 * fit.objective_history[0])
+    assert abs(fit.objective_history[-2] - fit.objective_history[-1]) <= 1e-10 * fit.objective_history[-2]
+    assert len(emms_fit(features, tables, labels, solver="alternating", max_iter=3).objective_history) == 3
 
 
 def test_class_tables_equal_expanded_arrays():
@@ -110,7 +111,7 @@ def test_noise_flabel_gets_less_weight():
     informative = [features[:, :WIDTH] @ rng.normal(size=(WIDTH, WIDTH)) + 0.3 * rng.normal(size=(N, WIDTH))
                    for _ in range(2)]
     noise = rng.normal(size=(N, WIDTH))
-    weights = _emms_fit(features, [informative[0], noise, informative[1]]).weights
+    weights = emms_fit(features, [informative[0], noise, informative[1]]).weights
     assert weights[1] < min(weights[0], weights[2])
     assert weights.sum() == pytest.approx(1.0) and weights.min() >= 0
 
@@ -169,7 +170,7 @@ def test_small_blocks_give_the_same_score(monkeypatch):
 def test_interpolation_warning_and_ridge():
     rng = np.random.default_rng(12)
     features, flabels = rng.normal(size=(20, 30)), [rng.normal(size=(20, 4)) for _ in range(2)]
-    with pytest.warns(UserWarning, match="ridge"):
+    with pytest.warns(MetricWarning, match="ridge"):
         assert emms(features, flabels) == pytest.approx(0.0, abs=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.covariance import LedoitWolf
 
-from metrics import hscore, reg_hscore
+from metrics import _gram, hscore, reg_hscore
 
 
 def class_means_per_sample(features, labels):
@@ -109,3 +109,17 @@ def test_torch_path_equals_numpy(metric, n, d, monkeypatch):
 def test_bad_input_raises_value_error(metric, features, labels, message):
     with pytest.raises(ValueError, match=message):
         metric(features, labels)
+
+
+@pytest.mark.parametrize("n, d", [(300, 9), (40, 100)])
+def test_hscore_equals_pinv_formula_unbalanced_dead_dimension_in_blocks(n, d, monkeypatch):
+    # The between-class term weights each class by its own count: balanced classes would hide N/C for n_c.
+    rng = np.random.default_rng(n)
+    labels = rng.permutation(np.repeat(np.arange(4), (np.array([0.45, 0.1, 0.3, 0.15]) * n).astype(int)))
+    features = rng.normal(size=(n, d)) + 0.6 * rng.normal(size=(4, d))[labels]
+    features[:, 1] = -2.5
+    rcond = max(n, d) * np.finfo(np.float64).eps
+    expected = brute_force_hscore(features, labels, rcond), brute_force_reg_hscore(features, labels)
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 11)
+    assert hscore(features, labels) == pytest.approx(expected[0], rel=1e-9)
+    assert reg_hscore(features, labels) == pytest.approx(expected[1], rel=1e-8)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from metrics import logme
+from metrics import MetricWarning, _gram, logme
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from reference_logme_transrate import logme_per_class_loop  # noqa: E402
@@ -91,7 +91,7 @@ def test_vectorised_equals_per_class_loop(n, d, regression):
     # (The reference is plain MacKay, which needs ~1e5 steps on some N < D targets whose evidence is flat.)
     features, labels = class_data(n, d, 6, 0.8, seed=d)
     targets = np.random.default_rng(1).normal(size=(n, 4)) + features[:, :4] if regression else labels
-    assert logme(features, targets, regression) == pytest.approx(
+    assert logme(features, targets, regression=regression) == pytest.approx(
         logme_per_class_loop(features, targets, regression), abs=1e-8)
 
 
@@ -154,4 +154,49 @@ def test_torch_path_equals_numpy(n, d, monkeypatch):
 ])
 def test_bad_input_raises_value_error(features, labels, regression, message):
     with pytest.raises(ValueError, match=message):
-        logme(features, labels, regression)
+        logme(features, labels, regression=regression)
+
+
+def test_unbalanced_classes_dead_dimension_in_blocks_equal_brute_force(monkeypatch):
+    rng = np.random.default_rng(21)
+    labels = rng.permutation(np.repeat(np.arange(3), [38, 7, 19]))
+    features = rng.normal(size=(64, 7)) + 0.8 * rng.normal(size=(3, 7))[labels]
+    features[:, 4] = 2.0   # a dead unit: constant, not zero (LogME does not centre)
+    expected = np.mean([brute_force_evidence(features, (labels == c).astype(float)) for c in range(3)])
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 9)
+    assert logme(features, labels) == pytest.approx(expected, abs=1e-7)
+
+
+def profiled_evidence(features, y, t):
+    """log evidence / N at alpha = t beta with the best beta, from the N x N covariance I + F Fᵀ / t."""
+    n = len(y)
+    cov = np.eye(n) + features @ features.T / t
+    q = y @ np.linalg.solve(cov, y)
+    return (0.5 * n * np.log(n / q) - 0.5 * n - 0.5 * np.linalg.slogdet(cov)[1] - 0.5 * n * np.log(2 * np.pi)) / n
+
+
+def one_step_reference(features, y):
+    """LogME after exactly one step from alpha = beta = 1 (t = 1): the better of MacKay's update and a Newton
+    step on log t of 2N x evidence (where it is concave; at most a factor e), if it improves on t = 1."""
+    n, d = features.shape
+    m = np.linalg.solve(features.T @ features + np.eye(d), features.T @ y)
+    gamma = np.trace(np.linalg.solve(features.T @ features + np.eye(d), features.T @ features))
+    t_mackay = gamma * np.sum((y - features @ m) ** 2) / (m @ m * (n - gamma))
+    f = [2 * n * profiled_evidence(features, y, np.exp(s)) for s in (-1e-3, 0.0, 1e-3)]
+    slope, curvature = (f[2] - f[0]) / 2e-3, (f[2] - 2 * f[1] + f[0]) / 1e-6
+    t_newton = np.exp(np.clip(-slope / curvature, -1, 1)) if curvature < 0 else t_mackay
+    return max(profiled_evidence(features, y, t) for t in (1.0, t_mackay, t_newton)), curvature < 0
+
+
+def test_one_fixed_point_step_from_alpha_beta_one_then_a_warning():
+    # max_iter=1 pins the start (alpha = beta = 1), the iteration count and the side of the Newton test.
+    rng = np.random.default_rng(22)
+    features = rng.normal(size=(40, 6))
+    targets = np.column_stack([features @ rng.normal(size=6) + 3.0 * rng.normal(size=40),
+                               0.3 * features[:, 0] + rng.normal(size=40)])
+    references = [one_step_reference(features, targets[:, k]) for k in range(2)]
+    assert all(newton for _, newton in references)   # the Newton branch is live
+    with pytest.warns(MetricWarning, match="did not converge in 1 fixed-point steps"):
+        score = logme(features, targets, regression=True, max_iter=1)
+    assert score == pytest.approx(np.mean([value for value, _ in references]), abs=1e-9)
+    assert score < logme(features, targets, regression=True) - 1e-4   # one step is not the maximum

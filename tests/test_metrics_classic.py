@@ -136,7 +136,7 @@ def gbc_brute_force(x, labels, gaussian, published_spherical=False):
 def test_gbc_equals_brute_force_pairwise_loop(gaussian):
     x, labels = make_data(n=60, dim=5, separation=1.0, seed=4)
     x = x * np.linspace(0.5, 2.0, 5)  # unequal variances, so the log-determinant term matters
-    assert gbc(x, labels, gaussian) == pytest.approx(gbc_brute_force(x, labels, gaussian), rel=1e-10)
+    assert gbc(x, labels, gaussian=gaussian) == pytest.approx(gbc_brute_force(x, labels, gaussian), rel=1e-10)
 
 
 def test_gbc_published_spherical_counts_the_log_term_once():
@@ -154,12 +154,6 @@ def test_gbc_range_and_separated_classes():
         assert -c * (c - 1) <= gbc(x, LABELS) <= 0
     identical = np.tile(RANDOM[: len(LABELS) // c], (c, 1))[np.argsort(np.argsort(LABELS, kind="stable"))]
     assert gbc(identical, LABELS) == pytest.approx(-c * (c - 1), rel=1e-9)
-
-
-def test_gbc_pca_dim_reduces_before_scoring():
-    reduced = gbc(SEPARABLE, LABELS, pca_dim=3)
-    assert reduced != gbc(SEPARABLE, LABELS)
-    assert -N_CLASSES * (N_CLASSES - 1) <= reduced <= 0
 
 
 # ------------------------------------------------------------------------------------------------ kNN
@@ -214,12 +208,6 @@ def test_sfda_and_parc_rank_separable_above_random():
     assert sfda(SEPARABLE, LABELS) == pytest.approx(1.0, abs=1e-6)
     assert 0 < sfda(RANDOM, LABELS) < 0.6
     assert parc(SEPARABLE, LABELS) > 50 > 10 > parc(RANDOM, LABELS)
-
-
-def test_parc_subsamples_with_a_seed():
-    subsampled = parc(SEPARABLE, LABELS, pca_dim=None, max_samples=60)
-    assert subsampled == parc(SEPARABLE, LABELS, pca_dim=None, max_samples=60)
-    assert subsampled != parc(SEPARABLE, LABELS, pca_dim=None)
 
 
 # ------------------------------------------------------------------------------------------ NCTI, ETran
@@ -297,9 +285,11 @@ def test_inputs_are_never_modified_and_repeated_calls_are_identical():
 
 
 @pytest.mark.parametrize("metric", FEATURE_METRICS.values(), ids=FEATURE_METRICS.keys())
-def test_low_precision_input_gives_nearly_the_float64_score(metric):
-    x16 = SEPARABLE.astype(np.float16)
-    assert metric(x16, LABELS) == pytest.approx(metric(x16.astype(np.float64), LABELS), rel=1e-12, abs=1e-12)
+def test_float32_input_gives_nearly_the_float64_score(metric):
+    # float32 rounding of the input (relative 6e-8) moves an unsaturated score by far less than 1e-4
+    x, labels = make_data(separation=1.0, seed=8)
+    score = metric(x, labels)
+    assert 1e-3 < abs(score) and metric(x.astype(np.float32), labels) == pytest.approx(score, rel=1e-4)
 
 
 BAD_FEATURE_INPUTS = {
@@ -312,12 +302,14 @@ BAD_FEATURE_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("case", BAD_FEATURE_INPUTS.values(), ids=BAD_FEATURE_INPUTS.keys())
-@pytest.mark.parametrize("metric", FEATURE_METRICS.values(), ids=FEATURE_METRICS.keys())
+# leave-one-out kNN is defined for a singleton class (never predicted right): its value is tested in
+# test_metric_values.py
+@pytest.mark.parametrize("metric, case", [
+    pytest.param(metric, case, id=f"{name}-{case_name}")
+    for name, metric in FEATURE_METRICS.items() for case_name, case in BAD_FEATURE_INPUTS.items()
+    if not (name == "knn" and case_name == "singleton class")])
 def test_bad_feature_inputs_raise_value_error(metric, case):
     features, labels, message = case
-    if message == "per class" and metric is FEATURE_METRICS["knn"]:
-        return  # leave-one-out kNN is defined for a singleton class (it is simply never predicted right)
     with pytest.raises(ValueError, match=message):
         metric(features, labels)
 
@@ -337,7 +329,7 @@ def test_bad_options_and_probability_inputs_raise_value_error():
         leep(np.full((len(LABELS), 3), 0.5), LABELS)
     with pytest.raises(ValueError, match="labels have|features have"):
         leep(np.eye(N_CLASSES)[LABELS][:-1], LABELS)
-    with pytest.raises(ValueError, match="source_pred"):
+    with pytest.raises(ValueError, match="source_probs"):
         nce(np.zeros((2, 3, 4)), LABELS[:2])
     with pytest.raises(ValueError, match="integer"):
         nce(LABELS + 0.5, LABELS)

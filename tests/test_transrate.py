@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics import transrate
+from metrics import _gram, transrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from reference_logme_transrate import transrate_dxd  # noqa: E402
@@ -26,7 +26,7 @@ def class_data(n, d, n_classes, shift, seed, counts=None):
 def test_fast_equals_dxd_reference(n, d, n_classes, counts):
     features, labels = class_data(n or sum(counts), d, n_classes, 0.7, seed=d, counts=counts)
     for eps in (1e-4, 0.5):
-        assert transrate(features, labels, eps) == pytest.approx(transrate_dxd(features, labels, eps), rel=1e-8)
+        assert transrate(features, labels, eps=eps) == pytest.approx(transrate_dxd(features, labels, eps), rel=1e-8)
 
 
 def test_one_dimension_by_hand():
@@ -37,7 +37,7 @@ def test_one_dimension_by_hand():
     rate_all = 0.5 * np.log(1 + (centred ** 2).sum() / (4 * eps))
     rate_0 = 0.5 * np.log(1 + (4 + 1) / (2 * eps))  # classes keep the overall centring
     rate_1 = 0.5 * np.log(1 + (1 + 4) / (2 * eps))
-    assert transrate(z, labels, eps) == pytest.approx(rate_all - (rate_0 + rate_1) / 2, rel=1e-14)
+    assert transrate(z, labels, eps=eps) == pytest.approx(rate_all - (rate_0 + rate_1) / 2, rel=1e-14)
 
 
 def test_class_average_is_unweighted():
@@ -90,4 +90,19 @@ def test_torch_path_equals_numpy(n, d, monkeypatch):
 ])
 def test_bad_input_raises_value_error(features, labels, eps, message):
     with pytest.raises(ValueError, match=message):
-        transrate(features, labels, eps)
+        transrate(features, labels, eps=eps)
+
+
+@pytest.mark.parametrize("n_dims", [6, 90])   # the D x D Gram, and the n x n Gram of each class
+def test_default_eps_unbalanced_dead_dimension_in_blocks_equals_explicit_log_determinants(n_dims, monkeypatch):
+    features, labels = class_data(None, n_dims, 3, 0.8, seed=n_dims, counts=[70, 9, 33])
+    labels = np.random.default_rng(0).permutation(labels)
+    features[:, 2] = 5.0
+    z = features - features.mean(axis=0)
+
+    def rate(block):   # 1/2 log det(I_D + ZᵀZ / (n eps)), eps = 1e-4, on the D x D matrix
+        return 0.5 * np.linalg.slogdet(np.eye(n_dims) + block.T @ block / (len(block) * 1e-4))[1]
+
+    expected = rate(z) - np.mean([rate(z[labels == c]) for c in range(3)])
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 10)
+    assert transrate(features, labels) == pytest.approx(expected, rel=1e-9)

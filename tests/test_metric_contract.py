@@ -1,0 +1,133 @@
+"""The metric contract (docs/metrics.md): registry types, keyword-only options, private shared helpers,
+one warning class, and EMMS's public fit."""
+import ast
+import inspect
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metrics
+from metrics import METRICS, EmmsFit, MetricSpec, MetricWarning, Needs, Target, emms, emms_fit
+
+METRICS_DIR = Path(metrics.__file__).parent
+DATA_PARAMETERS = {"features", "labels", "flabels", "source_probs", "features_by_model"}
+
+
+def test_registry_uses_closed_types_that_still_equal_their_strings():
+    for spec in METRICS.values():
+        assert isinstance(spec.needs, Needs)
+        assert spec.targets and all(isinstance(target, Target) for target in spec.targets)
+    assert METRICS["emms"].needs == "features+flabels" and METRICS["ncti"].needs == Needs.ZOO_LABELS
+    assert METRICS["logme"].targets == ("classes", "real")
+    assert f"{Needs.SOURCE_PROBS_LABELS}" == "source_probs+labels" and str(Target.REAL) == "real"
+    assert {spec.needs for spec in METRICS.values()} == set(Needs)
+
+
+def test_metric_spec_coerces_plain_strings_and_rejects_unknown_values():
+    spec = MetricSpec("toy", lambda x, y: 0.0, "features+labels", ("real", "classes"))
+    assert spec.needs is Needs.FEATURES_LABELS and spec.targets == (Target.REAL, Target.CLASSES)
+    with pytest.raises(ValueError, match="needs must be one of"):
+        MetricSpec("toy", len, "features")
+    with pytest.raises(ValueError, match="targets must be one of"):
+        MetricSpec("toy", len, Needs.FEATURES_LABELS, ("integers",))
+    with pytest.raises(ValueError, match="targets must be a non-empty tuple"):
+        MetricSpec("toy", len, Needs.FEATURES_LABELS, "classes")
+
+
+def test_registry_defaults_reach_the_metric():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), [30, 50, 20])
+    features = rng.normal(size=(100, 80)) + 0.2 * rng.normal(size=(3, 80))[labels]
+    assert METRICS["gbc"].defaults == {"pca_dim": 64}
+    assert METRICS["gbc"](features, labels) == metrics.gbc(features, labels, pca_dim=64)
+    assert METRICS["gbc"](features, labels) != pytest.approx(metrics.gbc(features, labels), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_every_option_is_keyword_only(name):
+    parameters = inspect.signature(METRICS[name].function).parameters.values()
+    positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    assert set(positional) <= DATA_PARAMETERS, f"{name}: options {set(positional) - DATA_PARAMETERS} positional"
+    assert positional[0] in ("features", "source_probs", "features_by_model") and positional[-1] == "labels"
+
+
+def test_source_head_probabilities_have_one_name():
+    for name, spec in METRICS.items():
+        if spec.needs == Needs.SOURCE_PROBS_LABELS:
+            assert list(inspect.signature(spec.function).parameters)[:2] == ["source_probs", "labels"], name
+
+
+def test_no_metric_imports_a_peer_metric_module():
+    public = {path.stem for path in METRICS_DIR.glob("*.py") if not path.stem.startswith("_")} - {"registry"}
+    for path in METRICS_DIR.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("metrics"):
+                imported = {node.module.split(".")[1]} if "." in node.module else {a.name for a in node.names}
+                assert not imported & public, f"{path.name} imports {imported & public}"
+
+
+def test_every_warning_is_a_metric_warning():
+    assert issubclass(MetricWarning, UserWarning)
+    for path in METRICS_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "warnings.warn":
+                assert len(node.args) > 1 and ast.unparse(node.args[1]) == "MetricWarning", \
+                    f"{path.name}:{node.lineno} warns without MetricWarning"
+
+
+def test_metric_warnings_are_recorded_inside_catch_warnings():
+    # how stage 3 collects a metric's caveats: the suite's error filter does not get in the way
+    rng = np.random.default_rng(1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        emms(rng.normal(size=(10, 20)), [rng.normal(size=(10, 3))])
+    assert [w.category for w in caught] == [MetricWarning]
+    with pytest.raises(MetricWarning, match="interpolates"):
+        emms(rng.normal(size=(10, 20)), [rng.normal(size=(10, 3))])
+
+
+# ------------------------------------------------------------------------------------------- emms_fit
+
+
+def _emms_problem(seed=0, n=300, d=10):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(5), [100, 20, 80, 60, 40])
+    features = rng.normal(size=(n, d)) + 2.0 * rng.normal(size=(5, d))[labels]
+    return rng, features, labels
+
+
+def test_emms_fit_is_the_score_with_weights_on_the_simplex():
+    rng, features, labels = _emms_problem()
+    tables = [rng.normal(size=(5, 4)) for _ in range(3)]
+    for solver in ("exact", "alternating", "published"):
+        fit = emms_fit(features, tables, labels, solver=solver)
+        assert isinstance(fit, EmmsFit) and fit.score == emms(features, tables, labels, solver=solver)
+        assert fit.weights.shape == (3,) and fit.weights.min() >= 0
+        assert fit.weights.sum() == pytest.approx(1.0, abs=1e-12)
+        assert all(isinstance(value, float) for value in fit.objective_history)
+    assert len(emms_fit(features, tables, labels).objective_history) == 1   # the exact solver: one value
+    with pytest.raises(TypeError):
+        emms_fit(features, tables, labels, "exact")   # options are keyword-only
+
+
+def test_emms_fit_with_one_encoder_gives_weight_one():
+    rng, features, labels = _emms_problem(seed=1)
+    for solver in ("exact", "alternating", "published"):
+        fit = emms_fit(features, [rng.normal(size=(5, 3))], labels, solver=solver)
+        np.testing.assert_array_equal(fit.weights, [1.0])
+
+
+def test_emms_fit_gives_a_random_flabel_table_no_weight_next_to_a_perfect_one():
+    rng, features, labels = _emms_problem(seed=2)
+    perfect = np.eye(5)[labels] @ rng.normal(size=(5, 4))   # a function of the class: inside X's span below
+    explaining = np.hstack([features, np.eye(5)[labels]])
+    random_table = rng.normal(size=(300, 4))
+    for solver in ("exact", "alternating"):
+        fit = emms_fit(explaining, [random_table, perfect], solver=solver, max_iter=1000, tol=1e-14)
+        assert fit.weights == pytest.approx([0.0, 1.0], abs=1e-6)
+        assert fit.score == pytest.approx(0.0, abs=1e-9)
+        assert fit.objective_history[-1] == pytest.approx(0.0, abs=1e-6)

@@ -1,0 +1,269 @@
+"""Mutation testing of metrics/: make one small, realistic bug at a time and check that a test fails.
+
+    python tools/mutate.py [--files metrics/gbc.py,metrics/knn.py] [--jobs 2] [--list]
+
+Each mutant changes one expression of one module (an arithmetic or comparison operator swapped, a number
+changed, min for max, a sign or a `not` dropped, and/or swapped, a `range(n)` one shorter), plus the bugs
+named in issue 19, which always run. For every mutant the mutated module's own test files run (`-x`; for a shared
+private module such as _gram.py, every metric test file) against a mutated copy of metrics/, in a fork of this process (the libraries are imported
+once); a mutant survives when they all pass, and one that runs past --timeout counts as killed. Code inside `raise`
+statements, warning messages, f-strings and docstrings is not mutated (only wording), nor the condition of
+an `if` whose body only raises (an input check: the bad-input tests cover those, one case per message). A survivor is listed
+with the reason it is accepted when it is in EXPLAINED (an equivalent mutant: the same numbers whatever the
+input), else as UNEXPLAINED, and the exit status is 1 when any survivor is unexplained.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")   # before numpy: one thread per test run, no start-up spin
+ROOT = Path(__file__).resolve().parents[1]
+METRIC_TESTS = ["tests/test_emms.py", "tests/test_logme.py", "tests/test_hscore.py", "tests/test_transrate.py",
+                "tests/test_metrics_classic.py", "tests/test_metric_values.py", "tests/test_metric_contract.py"]
+CLASSIC = ["tests/test_metric_values.py", "tests/test_metrics_classic.py"]
+OWN_TESTS = {"emms": ["tests/test_emms.py", "tests/test_metric_contract.py"], "logme": ["tests/test_logme.py"],
+             "hscore": ["tests/test_hscore.py"], "transrate": ["tests/test_transrate.py"],
+             "registry": ["tests/test_metric_contract.py"],
+             **{name: CLASSIC for name in ("leep", "nce", "nleep", "gbc", "sfda", "parc", "knn", "ncti", "etran",
+                                           "_leep", "_pca", "_lda", "_zoo")}}
+
+# The bugs issue 19 names, as (file, exact text, replacement, what it does).
+NAMED = [
+    ("metrics/logme.py", "for _ in range(max_iter):", "for _ in range(max_iter - 1):",
+     "LogME: one fewer fixed-point iteration"),
+    ("metrics/logme.py", "np.where(curvature < 0,", "np.where(curvature > 0,",
+     "LogME: Newton step taken on the wrong side of the curvature test"),
+    ("metrics/gbc.py", "distances[start:stop] =", "distances[:stop - start] =",
+     "GBC: pair blocks written from row 0 instead of the block's first row"),
+    ("metrics/gbc.py", "average = (variances[start:stop, None, :]", "average = (variances[:stop - start, None, :]",
+     "GBC: pair blocks read from row 0 instead of the block's first row"),
+    ("metrics/gbc.py",
+     "    variances = np.maximum(variances, VARIANCE_FLOOR)\n    log_weight = 1.0\n    if gaussian == \"spherical\":\n"
+     "        variances = variances.mean(axis=1, keepdims=True)\n",
+     "    log_weight = 1.0\n    if gaussian == \"spherical\":\n        variances = variances.mean(axis=1, keepdims=True)\n"
+     "    variances = np.maximum(variances, VARIANCE_FLOOR)\n    if gaussian == \"spherical\":\n",
+     "GBC: variance floor applied after the spherical mean"),
+    ("metrics/hscore.py", "self.between = (projected ** 2 / counts[:, None]).sum(axis=0)",
+     "self.between = (projected ** 2 / (self.n / n_classes)).sum(axis=0)",
+     "H-score: class counts replaced by N/C"),
+]
+
+# Survivors accepted, keyed by (file, the mutated source line stripped, the mutation): why no test can fail.
+EXPLAINED: dict[tuple[str, str, str], str] = {}
+
+SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
+         ast.FloorDiv: ast.Div, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
+         ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.And: ast.Or, ast.Or: ast.And, ast.BitAnd: ast.BitOr,
+         ast.BitOr: ast.BitAnd, ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+
+
+@dataclass
+class Mutant:
+    file: str
+    line: int
+    original: str      # the source line, stripped
+    description: str
+    source: str        # the whole mutated module
+    outcome: str = ""  # killed / survived / timeout / error
+    seconds: float = 0.0
+
+    @property
+    def key(self):
+        return self.file, self.original, self.description
+
+
+def _skipped_nodes(tree: ast.AST) -> set[int]:
+    """ids of the nodes not to mutate: raise statements, warnings, f-strings, docstrings and their insides."""
+    skipped = set()
+    for node in ast.walk(tree):
+        inside = isinstance(node, (ast.Raise, ast.JoinedStr))
+        inside |= isinstance(node, ast.Call) and ast.unparse(node.func).endswith("warn")
+        inside |= isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if isinstance(node, ast.If) and all(isinstance(statement, ast.Raise) for statement in node.body):
+            skipped.update(id(child) for child in ast.walk(node.test))   # an input check's condition
+        if inside:
+            skipped.update(id(child) for child in ast.walk(node))
+    return skipped
+
+
+def _variants(node: ast.AST):
+    """(description, a mutated copy of node) for each mutation of this node itself."""
+    def copy_with(**changes):
+        clone = ast.parse(ast.unparse(node), mode="eval").body
+        for name, value in changes.items():
+            setattr(clone, name, value)
+        return clone
+
+    if isinstance(node, ast.BinOp) and type(node.op) in SWAPS:
+        yield f"{type(node.op).__name__} -> {SWAPS[type(node.op)].__name__}", copy_with(op=SWAPS[type(node.op)]())
+    elif isinstance(node, ast.BoolOp):
+        yield f"{type(node.op).__name__} -> {SWAPS[type(node.op)].__name__}", copy_with(op=SWAPS[type(node.op)]())
+    elif isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in SWAPS:
+        new = SWAPS[type(node.ops[0])]
+        yield f"{type(node.ops[0]).__name__} -> {new.__name__}", copy_with(ops=[new()])
+    elif isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        changed = node.value + 1 if isinstance(node.value, int) else (node.value * 2 if node.value else 1.0)
+        yield f"{node.value!r} -> {changed!r}", ast.Constant(changed)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.Not, ast.Invert)):
+        yield f"drop {type(node.op).__name__}", node.operand
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
+        other = "max" if node.func.id == "min" else "min"
+        yield f"{node.func.id} -> {other}", copy_with(func=ast.Name(other, ast.Load()))
+    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+          and len(node.args) == 1):
+        shorter = ast.BinOp(ast.parse(ast.unparse(node.args[0]), mode="eval").body, ast.Sub(), ast.Constant(1))
+        yield "range(n) -> range(n - 1)", copy_with(args=[shorter])
+
+
+def _line_offsets(source: str) -> list[int]:
+    offsets, total = [], 0
+    for line in source.splitlines(keepends=True):
+        offsets.append(total)
+        total += len(line.encode())
+    return offsets
+
+
+def generated_mutants(path: Path) -> list[Mutant]:
+    source = path.read_text()
+    encoded = source.encode()
+    lines = source.splitlines()
+    offsets = _line_offsets(source)
+    tree = ast.parse(source)
+    skipped = _skipped_nodes(tree)
+    mutants = []
+    for node in ast.walk(tree):
+        if id(node) in skipped or not hasattr(node, "lineno"):
+            continue
+        start = offsets[node.lineno - 1] + node.col_offset
+        stop = offsets[node.end_lineno - 1] + node.end_col_offset
+        for description, replacement in _variants(node):
+            text = f"({ast.unparse(replacement)})"
+            mutated = (encoded[:start] + text.encode() + encoded[stop:]).decode()
+            try:
+                ast.parse(mutated)
+            except SyntaxError:
+                continue
+            mutants.append(Mutant(str(path.relative_to(ROOT)), node.lineno, lines[node.lineno - 1].strip(),
+                                  description, mutated))
+    return mutants
+
+
+def named_mutants() -> list[Mutant]:
+    mutants = []
+    for file, old, new, description in NAMED:
+        source = (ROOT / file).read_text()
+        if source.count(old) != 1:
+            raise SystemExit(f"named mutant {description!r}: {old!r} is not exactly once in {file}; update NAMED")
+        line = source[:source.index(old)].count("\n") + 1
+        mutants.append(Mutant(file, line, old.strip().splitlines()[0], "named: " + description,
+                              source.replace(old, new)))
+    return mutants
+
+
+def _preload() -> None:
+    """Import the heavy libraries once: every mutant's test run is a fork of this process (no start-up)."""
+    import numpy, pytest, scipy.linalg, scipy.sparse, scipy.special, scipy.stats  # noqa: F401,E401
+    import sklearn.covariance, sklearn.decomposition, sklearn.discriminant_analysis, sklearn.mixture  # noqa
+    try:
+        import torch  # noqa: F401  (the torch-path tests)
+    except ImportError:
+        pass
+
+
+def _start(mutant: Mutant, workdir: Path) -> int:
+    """Fork a child that runs the metric tests against the mutated copy of metrics/ in workdir; its pid."""
+    shutil.copytree(ROOT / "metrics", workdir / "metrics", ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / mutant.file).write_text(mutant.source)
+    tests = OWN_TESTS.get(Path(mutant.file).stem) or [t for t in METRIC_TESTS if (ROOT / t).exists()]
+    pid = os.fork()
+    if pid:
+        return pid
+    try:  # the child: never returns
+        import pytest
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        sys.dont_write_bytecode = True
+        sys.path.insert(0, str(workdir))
+        os.chdir(ROOT)
+        code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])
+    except BaseException:
+        code = 3
+    os._exit(int(code))
+
+
+def run_all(mutants: list[Mutant], jobs: int, timeout: float, report) -> None:
+    """Run the mutants, `jobs` children at a time; report(done, mutant) after each."""
+    _preload()
+    pending, running, done = list(mutants), {}, 0
+    with tempfile.TemporaryDirectory(prefix="mutants-") as root:
+        while pending or running:
+            while pending and len(running) < jobs:
+                mutant = pending.pop(0)
+                workdir = Path(root) / str(len(pending))
+                workdir.mkdir()
+                running[_start(mutant, workdir)] = (mutant, workdir, time.perf_counter())
+            time.sleep(0.05)
+            for pid, (mutant, workdir, started) in list(running.items()):
+                finished, status = os.waitpid(pid, os.WNOHANG)
+                elapsed = time.perf_counter() - started
+                if not finished and elapsed < timeout:
+                    continue
+                if not finished:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    mutant.outcome = "timeout"
+                else:
+                    code = os.waitstatus_to_exitcode(status)
+                    mutant.outcome = {0: "survived", 1: "killed"}.get(code, f"error {code}")
+                mutant.seconds = elapsed
+                shutil.rmtree(workdir)
+                del running[pid]
+                done += 1
+                report(done, mutant)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", default="", help="comma-separated modules (default: every metrics/*.py)")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant (a hang counts as killed)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args(argv)
+    files = [ROOT / f for f in args.files.split(",") if f] or sorted((ROOT / "metrics").glob("*.py"))
+    mutants = named_mutants() + [m for path in files for m in generated_mutants(path)]
+    if args.list:
+        for m in mutants:
+            print(f"{m.file}:{m.line}: {m.description}: {m.original}")
+        print(f"{len(mutants)} mutants")
+        return 0
+    print(f"{len(mutants)} mutants of {len(files)} modules, {args.jobs} at a time", flush=True)
+    start = time.perf_counter()
+
+    def report(done, mutant):
+        if mutant.outcome != "killed" or mutant.description.startswith("named"):
+            print(f"[{done}/{len(mutants)}] {mutant.outcome} ({mutant.seconds:.1f} s): {mutant.file}:{mutant.line}: "
+                  f"{mutant.description}: {mutant.original}", flush=True)
+
+    run_all(mutants, args.jobs, args.timeout, report)
+    survivors = [m for m in mutants if m.outcome == "survived"]
+    unexplained = [m for m in survivors if m.key not in EXPLAINED]
+    counts = {outcome: sum(m.outcome == outcome for m in mutants) for outcome in sorted({m.outcome for m in mutants})}
+    print(f"\n{len(mutants)} mutants in {time.perf_counter() - start:.0f} s: {counts}")
+    for m in survivors:
+        reason = EXPLAINED.get(m.key, "UNEXPLAINED")
+        print(f"survivor {m.file}:{m.line}: {m.description}: {m.original}\n    -> {reason}")
+    return 1 if unexplained or any(m.outcome.startswith("error") for m in mutants) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
