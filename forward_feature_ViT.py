@@ -29,6 +29,7 @@ NUM_WORKERS = 4        # DataLoader worker processes
 DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
 AMP = False            # bf16 autocast
 OVERWRITE = False      # redo models whose features exist
+STRICT = False         # stop at the first unreadable sample (default: skip it, say so, count it in the meta)
 DOWNLOAD = False       # download missing datasets (sizes are printed first)
 PRETRAINED = True      # false: random init (tests)
 CHECKPOINT_DIR = None  # folder of local weights <model>.pth (needed for PVT v1 and MoCo-v3; else the hub)

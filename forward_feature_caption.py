@@ -39,6 +39,7 @@ NUM_WORKERS = 4        # DataLoader worker processes
 DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
 AMP = False            # bf16 autocast
 OVERWRITE = False      # redo models whose features exist
+STRICT = False         # stop at the first unreadable sample (default: skip it, say so, count it in the meta)
 DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
 RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 

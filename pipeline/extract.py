@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from pipeline import defaults
 from pipeline.store import Store
+from pipeline.tasks.base import FlabelKind
 
 
 def pick_device(device: str | None = defaults.DEVICE) -> torch.device:
@@ -85,6 +86,49 @@ def run_batches(forward: Callable[[object], dict | tuple[dict, ...]], loader: It
 
 
 
+# ----- samples that cannot be read ----------------------------------------------------------------------
+# What a sample's reading may raise when its file is missing, empty, truncated or not an image.
+UNREADABLE = (OSError, ValueError, SyntaxError)
+
+
+@dataclass
+class BadSample:
+    """A sample that could not be read: where, and why (picklable, so it crosses DataLoader workers)."""
+    index: int
+    sample: str
+    error: str
+
+
+class _Guarded(Dataset):
+    """(index, item) of a model's inputs, or (index, BadSample) where reading the item raised."""
+
+    def __init__(self, inputs, samples):
+        self.inputs, self.samples = inputs, samples
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int):
+        try:
+            return index, self.inputs[index]
+        except UNREADABLE as error:
+            return index, BadSample(index, self.samples.describe(index), f"{type(error).__name__}: {error}")
+
+
+class _GuardedCollate:
+    """Batches of (indices read, collated batch or None, bad samples); picklable for DataLoader workers."""
+
+    def __init__(self, collate: Callable | None):
+        from torch.utils.data import default_collate
+
+        self.collate = collate or default_collate
+
+    def __call__(self, pairs):
+        good = [(index, item) for index, item in pairs if not isinstance(item, BadSample)]
+        bad = [item for _, item in pairs if isinstance(item, BadSample)]
+        return [index for index, _ in good], (self.collate([item for _, item in good]) if good else None), bad
+
+
 # ----- one candidate on one dataset ------------------------------------------------------------------------
 @dataclass
 class ExtractResult:
@@ -92,6 +136,8 @@ class ExtractResult:
     model: str
     written: list[str] = field(default_factory=list)   # stored names written
     skipped: list[str] = field(default_factory=list)   # stored names already complete with the same settings
+    redone: list[str] = field(default_factory=list)    # stored names whose data changed since: extracted again
+    bad: list[BadSample] = field(default_factory=list)  # samples that could not be read (skipped, counted)
     seconds: float = 0.0
     paths: dict = field(default_factory=dict)          # stored name -> {"feature", "label", "meta"} paths
 
@@ -104,39 +150,63 @@ def requested_settings(candidate, stored: str, samples) -> dict:
 
 def extract_candidate(candidate, samples, store: Store, *, batch_size: int = 64, num_workers: int = 0,
                       device: str | torch.device | None = defaults.DEVICE, amp: bool = False, overwrite: bool = False,
+                      strict: bool = False, flabel_kind: FlabelKind = FlabelKind.CLASS,
                       extra_meta: dict | None = None) -> ExtractResult:
     """Features of every stored name of `candidate` (a :class:`pipeline.tasks.Candidate`) on `samples`. Loads
-    the model only if something is missing (or ``overwrite``). Raises SettingsMismatchError before any work if
-    stored files differ in settings."""
+    the model only if something is missing, was made from other data, or ``overwrite``. Raises
+    SettingsMismatchError before any work if stored files differ in settings. A sample that cannot be read is
+    skipped and recorded in the meta (``skipped_samples``), unless ``strict``: then the first one raises.
+    ``flabel_kind``: the task's (the class names enter the recorded data identity of a CLASS task)."""
     result = ExtractResult(candidate.name)
     todo = []
     for stored in candidate.stored:
-        if store.has_features(samples.name, stored) and not overwrite:
+        meta = store.features_meta(samples.name, stored)
+        if meta is None or overwrite:
+            todo.append(stored)
+        elif meta.get("data", {}).get("fingerprint") != samples.fingerprint:
+            result.redone.append(stored)  # the same settings on other data: not finished work
+            todo.append(stored)
+        else:
             store.check_settings(samples.name, stored, requested_settings(candidate, stored, samples))
             result.skipped.append(stored)
-        else:
-            todo.append(stored)
     if not todo:
         return result
 
     device = pick_device(device)
     started = time.perf_counter()
     loaded = candidate.load()
-    module = loaded.module.to(device).eval()
-    loader = make_loader(loaded.inputs(samples), batch_size, num_workers, device, collate_fn=loaded.collate)
-    features, source_probs = run_batches(loaded.forward, loader, device=device, amp=amp, total=len(samples),
+    loaded.module.to(device).eval()
+    kept: list[int] = []
+
+    def forward(item):
+        indices, batch, bad = item
+        for sample in bad:
+            if strict:
+                raise ValueError(f"cannot read {sample.sample} of {samples.name}: {sample.error} (without --strict "
+                                 "such samples are skipped and counted)")
+            result.bad.append(sample)
+        kept.extend(indices)
+        return loaded.forward(batch) if batch is not None else ({}, {})
+
+    loader = make_loader(_Guarded(loaded.inputs(samples), samples), batch_size, num_workers, device,
+                         collate_fn=_GuardedCollate(loaded.collate))
+    features, source_probs = run_batches(forward, loader, device=device, amp=amp, total=len(samples),
                                          desc=f"{candidate.name} on {samples.name}",
-                                         batch_len=lambda batch: len(batch[-1]))
+                                         batch_len=lambda item: len(item[0]) + len(item[2]))
     result.seconds = time.perf_counter() - started
-    del module
+    if not kept:
+        raise ValueError(f"no sample of {samples.name} could be read ({len(result.bad)} tried; first: "
+                         f"{result.bad[0].sample}: {result.bad[0].error})")
     for stored in todo:
         if not np.isfinite(features[stored]).all():
             raise FloatingPointError(f"{stored} gave non-finite features on {samples.name}; nothing was written "
                                      "(try without --amp)")
         meta = {**loaded.meta, **requested_settings(candidate, stored, samples), **(extra_meta or {}),
+                "data": samples.identity(flabel_kind),
+                "skipped_samples": [vars(sample) for sample in result.bad],
                 "seconds": round(result.seconds, 3), "batch_size": batch_size, "device": str(device),
                 "amp": bool(amp), "versions": versions()}
-        result.paths[stored] = store.save_features(samples.name, stored, features[stored], samples.labels, meta,
+        result.paths[stored] = store.save_features(samples.name, stored, features[stored], samples.labels[kept], meta,
                                                    source_probs=source_probs.get(stored))
         result.written.append(stored)
     return result
@@ -180,7 +250,8 @@ def run_stage1(task, args) -> int:
             try:
                 result = extract_candidate(task.candidate(model, args), samples, store, batch_size=args.batch_size,
                                            num_workers=args.num_workers, device=args.device, amp=args.amp,
-                                           overwrite=args.overwrite, extra_meta=extra)
+                                           overwrite=args.overwrite, strict=getattr(args, "strict", False),
+                                           flabel_kind=task.flabel_kind, extra_meta=extra)
             except (RuntimeError, SettingsMismatchError, ValueError, FloatingPointError, OSError) as error:
                 print(f"[{samples.name}] {model}: FAILED: {error}", flush=True)
                 failures.append(f"{samples.name}: {model}")
@@ -203,8 +274,14 @@ def _settings_line(settings: dict) -> str:
 def _report(dataset: str, result: ExtractResult, store: Store) -> None:
     for stored in result.skipped:
         print(f"[{dataset}] {stored}: already there, skipped (--overwrite to redo)", flush=True)
+    for stored in result.redone:
+        print(f"[{dataset}] {stored}: stored features were made from other data (files, classes or order "
+              "changed): extracting again", flush=True)
+    for sample in result.bad:
+        print(f"[{dataset}] {result.model}: skipped {sample.sample}: {sample.error}", flush=True)
     for stored in result.written:
         meta = store.features_meta(dataset, stored)
         probs = ", source probs" if meta.get("source_probs_saved") else ""
+        unread = f", {len(result.bad)} unreadable sample(s) skipped" if result.bad else ""
         print(f"[{dataset}] {stored}: wrote {result.paths[stored]['feature']} ({meta['N']} x {meta['D']}"
-              f"{probs}) in {result.seconds:.1f} s", flush=True)
+              f"{probs}{unread}) in {result.seconds:.1f} s", flush=True)

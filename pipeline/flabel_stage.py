@@ -5,8 +5,10 @@ class names for a task of F-label kind ``class`` (cleaned and put into TEMPLATE,
 one text per sample for kind ``sample`` (a caption, an answer). One encoder embeds them into
 ``results/flabels/<dataset>/<encoder>_<kind>.npy``, with the settings in ``<encoder>_meta.json``.
 
-A finished table is skipped on a re-run (unless stored with other settings: then SettingsMismatchError says to
-pass --overwrite); ``--overwrite`` encodes again and replaces the files atomically. The encoder is loaded only if
+A finished table is skipped on a re-run when it was made from the same data (the task's data identity: the
+class names, or the fingerprint of the sample list) with the same settings; made from other data, it is made
+again (said in one line); with other settings, SettingsMismatchError says to pass --overwrite.
+``--overwrite`` encodes again and replaces the files atomically. The encoder is loaded only if
 some table has to be made. A dataset whose files are missing is reported and the others still run (exit 1).
 """
 from __future__ import annotations
@@ -43,11 +45,14 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
                 texts = class_prompts(texts, args.template)
                 settings = {**settings, "template": args.template, "class_texts": texts}
             if store.has_flabels(dataset, name, kind) and not args.overwrite:
-                check_compatible(store.load_flabels(dataset, name, kind)[1], settings,
-                                 f"{kind.value} F-labels of {name!r} on {dataset!r}")
-                print(f"{dataset}: {kind.value} F-labels of {name} already in "
-                      f"{store.flabel_paths(dataset, name, kind)['flabel']} (--overwrite to make them again)")
-                continue
+                stored = store.load_flabels(dataset, name, kind)[1]
+                if stored.get("data") == settings["data"]:
+                    check_compatible(stored, settings, f"{kind.value} F-labels of {name!r} on {dataset!r}")
+                    print(f"{dataset}: {kind.value} F-labels of {name} already in "
+                          f"{store.flabel_paths(dataset, name, kind)['flabel']} (--overwrite to make them again)")
+                    continue
+                print(f"{dataset}: stored {kind.value} F-labels of {name} were made from other data (classes, "
+                      "samples or order changed): making them again")
             encoder = encoder or load_encoder(backend, args.model, pretrained=pretrained, name=name,
                                               device=args.device, batch_size=args.batch_size)
             start = time.perf_counter()

@@ -297,7 +297,8 @@ def test_unreachable_encoder_stops_the_stage_with_the_message(tmp_path, capsys):
 
 def test_caption_table_follows_the_caption_order(tmp_path, monkeypatch, minilm):
     captions = ["a dog runs on grass", "two people on a beach", "a dog runs on grass"]
-    fake = types.SimpleNamespace(name="fakecaps", captions=captions, image_ids=[0, 1, 0], split="train", source="fake")
+    fake = types.SimpleNamespace(name="fakecaps", captions=captions, image_ids=[0, 1, 0], image_paths=["a.jpg", "b.jpg", "a.jpg"],
+                                 split="train", source="fake")
     monkeypatch.setattr("pipeline.captions.load_captions", lambda name, **kwargs: fake)
     constants = {"TASK": "captioning", "DATASETS": ["fakecaps"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "BATCH_SIZE": 2,
                  "DEVICE": "cpu", "RESULTS": tmp_path / "results", "DATA_ROOT": tmp_path / "data",

@@ -37,7 +37,8 @@ class Problem:
     dataset: str
     model: str
     metric: str
-    kind: str        # "missing features", "missing input", "bad input", "failed", "not applicable", "warning",
+    kind: str        # "missing features", "missing input", "bad input", "different samples", "failed",
+    #                  "not applicable", "warning",
     #                  "no ground truth", "correlation"
     message: str
 

@@ -30,7 +30,7 @@ class Scorer:
         self.plan, self.store, self.task, self.say = plan, plan.store, plan.task, say
         self.problems: list[Problem] = []
         self.counts = {"scored": 0, "skipped": 0, "failed": 0, "not applicable": 0}
-        self._flabels: dict[str, dict[str, np.ndarray]] = {}
+        self._flabels: dict[str, dict[str, tuple[np.ndarray, dict]]] = {}
 
     def problem(self, dataset, model, metric, kind, message):
         if not any((p.dataset, p.metric, p.kind, p.message) == (dataset, metric, kind, message) for p in self.problems):
@@ -43,7 +43,8 @@ class Scorer:
 
     def score_dataset(self, dataset: str, bar) -> None:
         registry, overwrite = metric_registry.METRICS, self.plan.settings.overwrite
-        names, models = self.plan.metrics[dataset], self.plan.models[dataset]
+        names = self.plan.metrics[dataset]
+        models = self.plan.models[dataset] = self.on_the_same_samples(dataset, self.plan.models[dataset])
         done = {n: self.store.load_scores(dataset, n) for n in names}
         per_model = [n for n in names if registry[n].needs != Needs.ZOO_LABELS]
         zoo_wide = [n for n in names if registry[n].needs == Needs.ZOO_LABELS]
@@ -78,6 +79,34 @@ class Scorer:
             self.score_zoo(dataset, name, loaded)
             bar.update(1)
 
+    def on_the_same_samples(self, dataset: str, models: list[str]) -> list[str]:
+        """The models whose features were made from the same samples as most of the others (the same data
+        fingerprint and the same unreadable samples skipped); the others are named and left out, since
+        scores on different samples do not rank against each other."""
+        def samples_of(meta):
+            skipped = tuple(sample["index"] for sample in meta.get("skipped_samples", []))
+            return meta.get("data", {}).get("fingerprint"), skipped, meta.get("N")
+
+        found = {m: samples_of(meta) for m in models if (meta := self.store.features_meta(dataset, m)) is not None}
+        if len(set(found.values())) <= 1:
+            return models
+        counts: dict = {}
+        for key in found.values():
+            counts[key] = counts.get(key, 0) + 1
+        majority = max(counts, key=lambda key: (counts[key], key[2] or 0))
+        odd = [m for m, key in found.items() if key != majority]
+        reference = self.store.features_meta(dataset, next(m for m, key in found.items() if key == majority))
+        for model in odd:
+            n = self.store.features_meta(dataset, model)["N"]
+            self.problem(dataset, model, "*", "different samples",
+                         f"features made from other samples ({n} rows) than the other models' ({majority[2]} rows, "
+                         f"another split, --max-samples or data); left out of the ranking: re-extract it with the "
+                         f"others' settings, e.g. "
+                         f"{self.with_results(self.task.stage1_command(dataset, [model], reference))} --overwrite true")
+            for name in self.plan.metrics[dataset]:
+                self.store.drop_scores(dataset, name, [model])
+        return [m for m in models if m not in odd]
+
     # ----- the cache ------------------------------------------------------------------------------------
     def current(self, done: dict, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> bool:
         """Whether the stored score of (model, metric) was computed from the inputs in the store now."""
@@ -105,23 +134,38 @@ class Scorer:
         bar.update(1)
 
     # ----- inputs ---------------------------------------------------------------------------------------
-    def flabels(self, dataset: str) -> dict[str, np.ndarray]:
-        """{encoder: F-labels} of the dataset for the task's kind, loaded on first use; a missing one is a problem."""
+    def flabels(self, dataset: str, features_meta: dict) -> dict[str, np.ndarray]:
+        """{encoder: F-labels} of the dataset for the task's kind, checked to describe the data the features were
+        made from (the class names, or the sample list), with the rows of samples stage 1 could not read removed."""
         if dataset not in self._flabels:
             self._flabels[dataset] = self.load_flabels(dataset)
-        return self._flabels[dataset]
+        data = features_meta.get("data", {})
+        skipped = [sample["index"] for sample in features_meta.get("skipped_samples", [])]
+        out = {}
+        for encoder, (table, meta) in self._flabels[dataset].items():
+            stored = meta.get("data", {})
+            for key in ("classes", "fingerprint"):
+                if key in data and key in stored and data[key] != stored[key]:
+                    raise ValueError(f"F-labels of {encoder!r} were made from other data than the features of "
+                                     f"{features_meta.get('model')!r} (their {key} differ); re-run stage 2 on the "
+                                     f"same data, e.g. {self.stage2_hint(dataset)} --overwrite true")
+            out[encoder] = np.delete(table, skipped, axis=0) if skipped and len(table) == data.get("samples") else table
+        return out
+
+    def stage2_hint(self, dataset: str) -> str:
+        return self.with_results(self.task.stage2_command(dataset, self.any_features_meta(dataset)))
 
     def encoders(self, dataset: str) -> list[str]:
         return self.plan.settings.flabel_encoders or self.store.list_flabel_encoders(dataset, self.task.flabel_kind)
 
-    def load_flabels(self, dataset: str) -> dict[str, np.ndarray]:
+    def load_flabels(self, dataset: str) -> dict[str, tuple[np.ndarray, dict]]:
         kind = self.task.flabel_kind
         encoders = self.encoders(dataset)
-        hint = self.with_results(self.task.stage2_command(dataset, self.any_features_meta(dataset)))
+        hint = self.stage2_hint(dataset)
         flabels = {}
         for encoder in encoders:
             try:
-                flabels[encoder] = self.store.load_flabels(dataset, encoder, kind, make_command=hint)[0]
+                flabels[encoder] = self.store.load_flabels(dataset, encoder, kind, make_command=hint)
             except MissingInputError as error:
                 self.problem(dataset, "*", "F-labels", "missing input", str(error))
         if not encoders:
@@ -151,21 +195,18 @@ class Scorer:
 
     def load(self, dataset: str, model: str):
         try:
-            features, labels, _ = self.store.load_features(dataset, model,
-                                                          make_command=self.make_command(dataset, [model]))
+            return self.store.load_features(dataset, model, make_command=self.make_command(dataset, [model]))
         except MissingInputError as error:
             self.problem(dataset, model, "*", "missing features", str(error))
         except ValueError as error:
             self.problem(dataset, model, "*", "bad input", str(error))
-        else:
-            return features, labels
         for name in self.plan.metrics[dataset]:  # scores of features that are gone or broken no longer stand
             self.store.drop_scores(dataset, name, [model])
         return None
 
     # ----- one cell -------------------------------------------------------------------------------------
     def score_one(self, dataset, model, name, inputs) -> None:
-        features, labels = inputs
+        features, labels, meta = inputs
         spec = metric_registry.METRICS[name]
         source_probs = self.store.load_source_probs(dataset, model) if spec.needs == Needs.SOURCE_PROBS_LABELS else None
         if spec.needs == Needs.SOURCE_PROBS_LABELS and source_probs is None:
@@ -175,7 +216,7 @@ class Scorer:
             self.store.drop_scores(dataset, name, [model])
             return
         try:
-            flabels = self.flabels(dataset) if self._reads_flabels(spec) else {}
+            flabels = self.flabels(dataset, meta) if self._reads_flabels(spec) else {}
             args, kwargs = self.task.metric_arguments(spec, features, labels, flabels, source_probs)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

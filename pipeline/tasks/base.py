@@ -18,8 +18,11 @@ Vocabulary, one word per idea: a *task* (classification, captioning, ...), an *F
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -40,7 +43,9 @@ class Samples:
     ``items`` is indexable in that order (what a :class:`FeatureModel` turns into model inputs); ``labels`` are
     int64 (N,): the class index (``CLASS`` kind) or a group index (e.g. the image of a caption); ``texts`` are
     what stage 2 embeds (the class names, or one text per sample); ``settings`` say how the samples were chosen
-    (split, max_samples, ...) and are recorded with everything made from them.
+    (split, max_samples, ...) and are recorded with everything made from them. ``source`` is where they were
+    read from (a resolved path, or a dataset's name); ``ids`` name each sample (a file path, a question id) in
+    messages, and enter the fingerprint (with each file's size and modification time where an id is a file).
     """
     name: str
     items: Any
@@ -48,9 +53,39 @@ class Samples:
     texts: list[str]
     settings: dict
     source: str = ""
+    ids: Sequence[str] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def describe(self, index: int) -> str:
+        return f"sample {index} ({self.ids[index]})" if self.ids is not None else f"sample {index}"
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of the sample list: the ids (with file sizes and times), the labels and the texts."""
+        digest = hashlib.sha1()
+        for text in self.texts:
+            digest.update(f"text:{text}\n".encode())
+        digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
+        for sample in self.ids or ():
+            digest.update(f"{sample}\t{_file_stamp(sample)}\n".encode())
+        return digest.hexdigest()[:16]
+
+    def identity(self, kind: "FlabelKind") -> dict:
+        """What stored files record of the data they were made from (compared by later stages)."""
+        identity = {"source": self.source, "samples": len(self), "fingerprint": self.fingerprint}
+        if kind is FlabelKind.CLASS:
+            identity["classes"] = list(self.texts)
+        return identity
+
+
+def _file_stamp(sample: str) -> str:
+    try:
+        stat = os.stat(sample)
+    except (OSError, ValueError, TypeError):
+        return ""
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
 @dataclass
@@ -111,9 +146,10 @@ class Task:
 
     def flabel_texts(self, name: str | None, args: argparse.Namespace) -> tuple[str, list[str], dict]:
         """(dataset name, texts, settings) for stage 2: the class names (kind CLASS) or one text per sample
-        (kind SAMPLE), in the order the features use. Override where reading the samples is not needed."""
+        (kind SAMPLE), in the order the features use; settings["data"] is the identity stage 3 compares with the
+        features'. Override where reading the samples is not needed."""
         samples = self.load_samples(name, args)
-        return samples.name, list(samples.texts), dict(samples.settings)
+        return samples.name, list(samples.texts), {**samples.settings, "data": samples.identity(self.flabel_kind)}
 
     # ----- models -------------------------------------------------------------------------------------
     def zoo_models(self, zoo: str) -> list[str]:

@@ -52,7 +52,7 @@ class Captioning(Task):
         settings = {"split": pairs.split, "max_per_image": args.max_per_image, "max_samples": args.max_samples,
                     "source": pairs.source}
         return Samples(pairs.name, pairs, np.asarray(pairs.image_ids, dtype=np.int64), pairs.captions, settings,
-                       pairs.source)
+                       pairs.source, [str(path) for path in pairs.image_paths])
 
     def zoo_models(self, zoo: str) -> list[str]:
         from pipeline.caption_models import zoo_models

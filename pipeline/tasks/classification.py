@@ -50,15 +50,19 @@ class Classification(Task):
                                        max_samples=args.max_samples)
         settings = {"split": images.split, "max_samples": images.max_samples, "subset": images.subset}
         source = str(Path(args.dataset_dir).resolve()) if args.dataset_dir else images.name
+        paths = images.images if isinstance(images.images, list) and all(
+            isinstance(item, str) for item in images.images) else None
         return Samples(self.dataset_name(args, name), images, images.labels, list(images.classes), settings,
-                       source)
+                       source, paths)
 
     def flabel_texts(self, name: str | None, args: argparse.Namespace) -> tuple[str, list[str], dict]:
         """Stage 2 needs only the class names: shipped for some datasets, so no images are read."""
         from pipeline.datasets import class_names
 
-        classes = class_names(name, data_root=args.data_root, dataset_dir=args.dataset_dir, split=args.split)
-        return self.dataset_name(args, name), list(classes), {"split": args.split}
+        classes = list(class_names(name, data_root=args.data_root, dataset_dir=args.dataset_dir, split=args.split))
+        source = str(Path(args.dataset_dir).resolve()) if args.dataset_dir else name
+        return self.dataset_name(args, name), classes, {"split": args.split,
+                                                        "data": {"source": source, "classes": classes}}
 
     def zoo_models(self, zoo: str) -> list[str]:
         from pipeline.zoo import zoo_models

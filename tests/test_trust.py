@@ -1,0 +1,103 @@
+"""Stored results are tied to the exact data: other data is redone, bad samples are skipped and counted, and
+inputs made from different samples are never ranked together."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import forward_feature_CNN
+from pipeline import cli, evaluate, extract, flabel_stage
+from pipeline.flabels import minilm_path
+from pipeline.store import Store
+
+
+def image_folder(root, classes=("cat", "dog", "owl"), per_class=4, seed=0):
+    rng = np.random.default_rng(seed)
+    for c in classes:
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def stage1(folder, results, *extra):
+    argv = ["--dataset-dir", str(folder), "--results", str(results), "--models", "resnet18", "--pretrained", "false",
+            "--image-size", "32", "--num-workers", "0", "--batch-size", "5", *extra]
+    return extract.run_stage1(*cli.parse_task(vars(forward_feature_CNN), forward_feature_CNN.__doc__, argv,
+                                              types={"IMAGE_SIZE": int}))
+
+
+def stage2(folder, results):
+    constants = {"TASK": "classification", "DATASETS": [], "MODEL": str(minilm_path()), "ENCODER_NAME": None,
+                 "TEMPLATE": "{}", "BATCH_SIZE": 8, "DEVICE": "cpu", "RESULTS": results,
+                 "DATA_ROOT": results.parent / "data", "OVERWRITE": False}
+    return flabel_stage.run_stage2(constants, backend="hf", argv=["--dataset-dir", str(folder)])
+
+
+def test_the_same_settings_on_other_data_are_extracted_again(tmp_path, capsys):
+    results = tmp_path / "results"
+    first = image_folder(tmp_path / "a" / "train", seed=0)
+    assert stage1(first, results) == 0
+    before = np.array(Store(results).load_features("train", "resnet18")[0])
+    shutil.rmtree(first)
+    image_folder(first, seed=1)  # same folder name, other images
+    assert stage1(first, results) == 0
+    assert "made from other data" in capsys.readouterr().out
+    after = np.array(Store(results).load_features("train", "resnet18")[0])
+    assert not np.allclose(before, after)
+    assert stage1(first, results) == 0 and "already there, skipped" in capsys.readouterr().out
+
+
+def test_a_renamed_class_makes_features_and_flabels_again(tmp_path, capsys):
+    results = tmp_path / "results"
+    folder = image_folder(tmp_path / "pets")
+    assert stage1(folder, results) == 0 and stage2(folder, results) == 0
+    (folder / "owl").rename(folder / "parrot")
+    assert stage2(folder, results) == 0
+    assert "made from other data" in capsys.readouterr().out
+    _, meta = Store(results).load_flabels("pets", "all-MiniLM-L6-v2", "class")
+    assert meta["class_texts"] == ["cat", "dog", "parrot"]
+    # the features still hold the old classes: stage 3 refuses to pair them with the new table
+    outcome = evaluate.run(evaluate.Settings(task="classification", zoo="mine", datasets=["pets"],
+                                             models=["resnet18"], metrics=["emms"], results=str(results)))
+    assert outcome["counts"]["failed"] == 1
+    assert any("made from other data than the features" in p.message for p in outcome["problems"])
+    assert stage1(folder, results) == 0 and "made from other data" in capsys.readouterr().out
+    outcome = evaluate.run(evaluate.Settings(task="classification", zoo="mine", datasets=["pets"],
+                                             models=["resnet18"], metrics=["emms"], results=str(results)))
+    assert outcome["counts"]["scored"] == 1
+
+
+def test_unreadable_images_are_named_skipped_and_counted(tmp_path, capsys):
+    results = tmp_path / "results"
+    folder = image_folder(tmp_path / "photos")
+    whole = (folder / "dog" / "0.png").read_bytes()
+    (folder / "dog" / "1.png").write_bytes(whole[: len(whole) // 2])  # truncated
+    (folder / "owl" / "x.jpg").write_bytes(b"")                         # empty
+    assert stage1(folder, results) == 0
+    out = capsys.readouterr().out
+    assert "skipped sample 5" in out and "dog/1.png" in out and "owl/x.jpg" in out
+    features, labels, meta = Store(results).load_features("photos", "resnet18")
+    assert features.shape[0] == 11 == len(labels) and len(meta["skipped_samples"]) == 2
+    assert labels.tolist() == [0] * 4 + [1] * 3 + [2] * 4
+    assert stage1(folder, tmp_path / "strict", "--strict", "true") == 1
+    assert "cannot read" in capsys.readouterr().out
+
+
+def test_candidates_made_from_other_samples_are_not_ranked_together(tmp_path):
+    results = tmp_path / "results"
+    store = Store(results)
+    rng = np.random.default_rng(0)
+    for model, rows in (("full_a", 40), ("full_b", 40), ("subset", 30)):
+        labels = np.arange(rows) % 4
+        store.save_features("mine", model, rng.normal(size=(rows, 5)) + labels[:, None], labels,
+                            {"data": {"fingerprint": f"{rows} rows"}})
+    outcome = evaluate.run(evaluate.Settings(task="classification", zoo="mine", datasets=["mine"],
+                                             metrics=["knn"], results=str(results)))
+    assert sorted(store.load_scores("mine", "knn")) == ["full_a", "full_b"]
+    (problem,) = [p for p in outcome["problems"] if p.kind == "different samples"]
+    assert problem.model == "subset" and "30 rows" in problem.message and "40 rows" in problem.message
+    results_json = json.loads(store.table_path("mine/classification_results.json").read_text())
+    assert results_json["datasets"]["mine"]["models"] == ["full_a", "full_b"]
