@@ -13,6 +13,11 @@ For a zoo of M models with scores s_m and fine-tuned results t_m (the ground tru
 - ``rel1``, ``rel3``: Rel@k = max{t_m : m among the k best-scored models} / max_m t_m, i.e. how much of the
   best achievable result one keeps by fine-tuning the metric's top k (Rel@1 = 1: the top pick is the best).
 
+Ties: scores equal to within a relative ``TIE_RTOL`` = 1e-9 (e.g. H-score saturating at C-1 as 9.0,
+8.999999999999998 and 9.000000000000002) are the same score here (:func:`snap_ties`): rankings list them in name
+order, and every correlation sees them as ties (Kendall tau-b and scipy's weighted tau both count ties), so no
+table depends on the BLAS thread count's rounding.
+
 Deliberate differences from the published scripts: the published code correlates lists in dict order (and
 some weight Pearson by it); here models are matched by name and sorted, so the result does not depend on the
 order anything was stored in. A correlation that is undefined (constant scores or results) is NaN, as is
@@ -29,6 +34,22 @@ from scipy import stats
 
 CORRELATION_KEYS = ("weighted_tau", "weighted_tau_truth_ranked", "kendall_tau", "pearson", "rel1", "rel3")
 MIN_MODELS = 3
+TIE_RTOL = 1e-9
+
+
+def snap_ties(values: np.ndarray, rtol: float = TIE_RTOL) -> np.ndarray:
+    """A copy of `values` in which each run of values that differ from their sorted neighbour by at most
+    `rtol` times their magnitude takes the run's smallest value (a tie)."""
+    values = np.asarray(values, dtype=np.float64)
+    snapped = values.copy()
+    order = np.argsort(values, kind="stable")
+    anchor = values[order[0]] if len(values) else 0.0
+    for previous, current in zip(order[:-1], order[1:]):
+        a, b = values[previous], values[current]
+        if abs(b - a) > rtol * max(abs(a), abs(b)):
+            anchor = b
+        snapped[current] = anchor
+    return snapped
 
 
 def paired(scores: Mapping[str, float], truth: Mapping[str, float]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -44,7 +65,7 @@ def paired(scores: Mapping[str, float], truth: Mapping[str, float]) -> tuple[lis
         bad = [m for m, v in zip(models, values) if not np.isfinite(v)]
         if bad:
             raise ValueError(f"{name} is not a finite number for model(s) {bad}")
-    return models, s, t
+    return models, snap_ties(s), snap_ties(t)
 
 
 def correlate(scores: Mapping[str, float], truth: Mapping[str, float]) -> dict[str, float]:
@@ -80,8 +101,10 @@ def relative_best(s: np.ndarray, t: np.ndarray, k: int) -> float:
 
 
 def ranking(scores: Mapping[str, float]) -> list[tuple[str, float]]:
-    """[(model, score)] best first; ties in name order."""
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+    """[(model, score)] best first; ties (within TIE_RTOL) in name order."""
+    models = sorted(scores)
+    snapped = dict(zip(models, snap_ties(np.array([scores[m] for m in models], dtype=np.float64))))
+    return sorted(scores.items(), key=lambda item: (-snapped[item[0]], item[0]))
 
 
 def agreement(scores_by_metric: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -27,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from pipeline import defaults
-from pipeline.store import Store
+from pipeline.store import CorruptFileError, Store
 from pipeline.tasks.base import FlabelKind
 
 
@@ -137,6 +138,7 @@ class ExtractResult:
     written: list[str] = field(default_factory=list)   # stored names written
     skipped: list[str] = field(default_factory=list)   # stored names already complete with the same settings
     redone: list[str] = field(default_factory=list)    # stored names whose data changed since: extracted again
+    damaged: list[str] = field(default_factory=list)   # stored files that could not be read: extracted again
     bad: list[BadSample] = field(default_factory=list)  # samples that could not be read (skipped, counted)
     seconds: float = 0.0
     paths: dict = field(default_factory=dict)          # stored name -> {"feature", "label", "meta"} paths
@@ -160,7 +162,14 @@ def extract_candidate(candidate, samples, store: Store, *, batch_size: int = 64,
     result = ExtractResult(candidate.name)
     todo = []
     for stored in candidate.stored:
-        meta = store.features_meta(samples.name, stored)
+        try:
+            meta = store.features_meta(samples.name, stored)
+            if meta is not None:
+                store.load_features(samples.name, stored)  # readable, not only present
+        except CorruptFileError as error:
+            result.damaged.append(f"{stored}: {error}")
+            todo.append(stored)
+            continue
         if meta is None or overwrite:
             todo.append(stored)
         elif meta.get("data", {}).get("fingerprint") != samples.fingerprint:
@@ -233,7 +242,13 @@ def run_stage1(task, args) -> int:
     from pipeline.store import SettingsMismatchError
 
     store = Store(args.results)
-    models = list(args.models) or task.zoo_models(args.zoo)
+    try:
+        check_arguments(args)
+        models = list(args.models) or task.zoo_models(args.zoo)
+        store.check_writable()
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
     failures: list[str] = []
     started = time.perf_counter()
     for name in task.dataset_args(args):
@@ -262,6 +277,16 @@ def run_stage1(task, args) -> int:
     return 1 if failures else 0
 
 
+def check_arguments(args) -> None:
+    """The numeric flags every stage-1 script shares, checked before any work (one line each, no traceback)."""
+    for flag, least in (("batch_size", 1), ("num_workers", 0), ("image_size", 1), ("max_samples", 1)):
+        value = getattr(args, flag, None)
+        if value is not None and (not isinstance(value, int) or value < least):
+            allowed = "none (each model's own) or " if flag == "image_size" else ""
+            raise ValueError(f"--{flag.replace('_', '-')} must be {allowed}an integer of at least {least}, "
+                             f"got {value!r}")
+
+
 def _given_path(args) -> str | None:
     path = getattr(args, "dataset_dir", None)
     return None if path is None else os.path.abspath(os.fspath(path))
@@ -274,6 +299,8 @@ def _settings_line(settings: dict) -> str:
 def _report(dataset: str, result: ExtractResult, store: Store) -> None:
     for stored in result.skipped:
         print(f"[{dataset}] {stored}: already there, skipped (--overwrite to redo)", flush=True)
+    for message in result.damaged:
+        print(f"[{dataset}] {message}: extracting again", flush=True)
     for stored in result.redone:
         print(f"[{dataset}] {stored}: stored features were made from other data (files, classes or order "
               "changed): extracting again", flush=True)

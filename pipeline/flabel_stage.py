@@ -28,6 +28,11 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
     task, args = cli.parse_task(constants, constants.get("__doc__"), argv)
     started = time.perf_counter()
     store = Store(args.results)
+    try:
+        store.check_writable()
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     kind = task.flabel_kind
     pretrained = getattr(args, "pretrained", None)
     name = args.encoder_name or encoder_name(backend, args.model, pretrained)

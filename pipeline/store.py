@@ -111,9 +111,25 @@ def _json_default(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+class CorruptFileError(ValueError):
+    """A stored file cannot be read (cut short, not JSON, not an array); the message names it and the fix."""
+
+
 def load_json(path: Path) -> Any:
-    with open(path) as handle:
-        return json.load(handle)
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptFileError(f"{path} is damaged ({error}); delete it, or re-run the stage that wrote it with "
+                               "--overwrite true") from None
+
+
+def load_npy(path: Path, mmap: bool = False) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise CorruptFileError(f"{path} is damaged ({error}); re-run the stage that wrote it with --overwrite true") \
+            from None
 
 
 class Store:
@@ -121,6 +137,18 @@ class Store:
 
     def __init__(self, root: str | os.PathLike = "results"):
         self.root = Path(root)
+
+    def check_writable(self) -> None:
+        """Fail before any work when the results folder cannot be written (a file, no permission)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"--results {self.root} is a file, not a folder; give a folder (made if absent)")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as error:
+            raise PermissionError(f"cannot write to the results folder {self.root} ({error.strerror}); give another "
+                                  "--results folder") from None
 
     # ----- features (stage 1) -----------------------------------------------------------------
     def feature_paths(self, dataset: str, model: str) -> dict[str, Path]:
@@ -138,7 +166,12 @@ class Store:
     def list_models(self, dataset: str) -> list[str]:
         """Models (names as stored in their meta) with a complete feature set for the dataset, sorted."""
         folder = self.root / "features" / safe_name(dataset)
-        metas = (load_json(path) for path in folder.glob("*_meta.json")) if folder.is_dir() else ()
+        metas = []
+        for path in sorted(folder.glob("*_meta.json")) if folder.is_dir() else ():
+            try:
+                metas.append(load_json(path))
+            except CorruptFileError:
+                continue  # named when its model is loaded
         return sorted(meta["model"] for meta in metas if self.has_features(dataset, meta.get("model", "")))
 
     def features_meta(self, dataset: str, model: str) -> dict | None:
@@ -178,8 +211,8 @@ class Store:
             command = make_command or "stage 1 (a forward_feature_*.py script)"
             raise MissingInputError(f"missing {missing} (features of model {model!r} on dataset {dataset!r}); "
                                     f"make it with: {command}")
-        features = np.load(paths["feature"], mmap_mode="r" if mmap else None)
-        labels = np.load(paths["label"])
+        features = load_npy(paths["feature"], mmap)
+        labels = load_npy(paths["label"])
         meta = load_json(paths["meta"])
         if features.ndim != 2 or len(features) != len(labels):
             raise ValueError(f"{paths['feature']} holds {features.shape} features but {paths['label']} holds "
@@ -192,7 +225,7 @@ class Store:
     def load_source_probs(self, dataset: str, model: str) -> np.ndarray | None:
         """The stored source probabilities, or None where the model has no source head (or none was saved)."""
         path = self.source_probs_path(dataset, model)
-        return np.load(path) if path.exists() and self.has_features(dataset, model) else None
+        return load_npy(path) if path.exists() and self.has_features(dataset, model) else None
 
     def check_settings(self, dataset: str, model: str, requested: dict) -> None:
         """Raise SettingsMismatchError if the stored features of `model` differ from `requested`."""
@@ -240,7 +273,7 @@ class Store:
             command = make_command or "stage 2 (a Label_embedding/ script)"
             raise MissingInputError(f"missing {paths['flabel']} ({kind} F-labels of encoder {encoder!r} on "
                                     f"dataset {dataset!r}); make it with: {command}")
-        return np.load(paths["flabel"]), self._flabel_metas(paths["meta"])[kind]
+        return load_npy(paths["flabel"]), self._flabel_metas(paths["meta"])[kind]
 
     def list_flabel_encoders(self, dataset: str, kind: str) -> list[str]:
         """Encoders (file stems) with complete F-labels of this kind for the dataset, sorted."""
@@ -259,18 +292,30 @@ class Store:
         return load_json(path) if path.exists() else {}
 
     def save_scores(self, dataset: str, metric: str, scores: dict[str, dict]) -> Path:
-        """Merge {model: {"score", "seconds", ...}} into the stored scores of this metric and dataset."""
+        """Merge {model: {"score", "seconds", ...}} into the stored scores of this metric and dataset. The
+        read-merge-write holds a file lock, so two stage-3 runs sharing a results folder lose no entry."""
         path = self.scores_path(dataset, metric)
-        merged = {**self.load_scores(dataset, metric), **scores}
-        save_json(path, merged)
+        with self._lock(path):
+            save_json(path, {**self.load_scores(dataset, metric), **scores})
         return path
 
     def drop_scores(self, dataset: str, metric: str, models) -> None:
         """Forget the stored scores of these models (their inputs changed and re-scoring failed)."""
-        scores = self.load_scores(dataset, metric)
-        kept = {model: entry for model, entry in scores.items() if model not in set(models)}
-        if len(kept) < len(scores):
-            save_json(self.scores_path(dataset, metric), kept)
+        path = self.scores_path(dataset, metric)
+        if not path.exists():
+            return
+        with self._lock(path):
+            scores = self.load_scores(dataset, metric)
+            kept = {model: entry for model, entry in scores.items() if model not in set(models)}
+            if len(kept) < len(scores):
+                save_json(path, kept)
+
+    @staticmethod
+    def _lock(path: Path):
+        from filelock import FileLock
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(path.with_name(f".{path.name}.lock")), timeout=600)
 
     def table_path(self, name: str) -> Path:
         """results/tables/<name>; `name` may hold sub-folders ('cifar10/emms.png')."""

@@ -127,3 +127,18 @@ def test_ground_truth_missing_or_broken_file(tmp_path):
     broken.write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_ground_truth(str(broken))
+
+
+def test_scores_equal_to_rounding_are_ties_whatever_their_last_bits():
+    """H-score saturating at C-1 on three models: their order must not depend on the BLAS thread count."""
+    from pipeline.correlation import TIE_RTOL, correlate, ranking, snap_ties
+
+    truth = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
+    one = {"a": 9.0, "b": 8.999999999999998, "c": 9.000000000000002, "d": 1.0}
+    two = {"a": 9.000000000000002, "b": 9.0, "c": 8.999999999999998, "d": 1.0}
+    assert correlate(one, truth) == correlate(two, truth)
+    assert correlate(one, truth)["kendall_tau"] == pytest.approx(-3 / 18 ** 0.5)  # tau-b: 3 discordant, 3 tied of 6
+    assert [m for m, _ in ranking(one)] == ["a", "b", "c", "d"] == [m for m, _ in ranking(two)]
+    assert TIE_RTOL == 1e-9
+    assert snap_ties([1.0, 1.0 + 1e-6]).tolist() == [1.0, 1.0 + 1e-6]   # a real difference is not a tie
+    assert snap_ties([2.0, 2.0 + 1e-10, 5.0]).tolist() == [2.0, 2.0, 5.0]

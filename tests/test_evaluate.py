@@ -163,7 +163,7 @@ def test_emms_without_flabels_names_the_stage_2_command(tmp_path, capsys):
     for encoder in ("enc_a", "enc_b"):
         for path in store.flabel_paths("toyset", encoder, "class").values():
             path.unlink()
-    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms"]) == 0
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "emms"]) == 1   # nothing scored: a failing exit
     out = capsys.readouterr().out
     assert "no class F-labels" in out and "python Label_embedding/bert.py --datasets toyset" in out
 
@@ -214,7 +214,7 @@ def test_caption_path_scores_real_valued_targets(tmp_path, fake_metrics, capsys)
 def test_caption_flabels_misaligned_with_features_is_a_clear_message(tmp_path, fake_metrics, capsys):
     store, argv = _caption_zoo(tmp_path)
     store.save_flabels("capset", "bert_sentence", "sample", np.ones((7, 6)), {})
-    assert _script("evaluate_metric_caption").main(argv + ["--metrics", "r2"]) == 0
+    assert _script("evaluate_metric_caption").main(argv + ["--metrics", "r2"]) == 1   # nothing could be scored
     assert "per-sample F-labels of 'bert_sentence' have 7 rows but the features have 150" in capsys.readouterr().out
 
 
@@ -320,7 +320,7 @@ def test_a_failed_rescore_drops_the_old_score_instead_of_reporting_it(tmp_path, 
 
 def test_whole_zoo_metrics_with_fewer_than_two_models_are_not_applicable(tmp_path, capsys):
     store, argv = _cls_zoo(tmp_path)
-    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "ncti", "--models", "strong"]) == 0
+    assert _script("evaluate_metric_cls").main(argv + ["--metrics", "ncti", "--models", "strong"]) == 1
     out = capsys.readouterr().out
     assert "0 failed, 1 not applicable" in out and "needs the features of at least 2 models; 1 loaded" in out
     assert store.load_scores("toyset", "ncti") == {}

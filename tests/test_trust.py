@@ -101,3 +101,41 @@ def test_candidates_made_from_other_samples_are_not_ranked_together(tmp_path):
     assert problem.model == "subset" and "30 rows" in problem.message and "40 rows" in problem.message
     results_json = json.loads(store.table_path("mine/classification_results.json").read_text())
     assert results_json["datasets"]["mine"]["models"] == ["full_a", "full_b"]
+
+
+@pytest.mark.parametrize("flag, value, message", [("--image-size", "0", "--image-size must be none"),
+                                                  ("--zoo", "no_such_zoo", "unknown zoo 'no_such_zoo'"),
+                                                  ("--batch-size", "0", "--batch-size must be")])
+def test_bad_flags_are_one_line_before_any_work(tmp_path, capsys, flag, value, message):
+    argv = ["--dataset-dir", str(tmp_path / "nothing_here"), "--results", str(tmp_path / "results"), flag, value]
+    if flag != "--zoo":
+        argv += ["--models", "resnet18"]
+    status = extract.run_stage1(*cli.parse_task(vars(forward_feature_CNN), forward_feature_CNN.__doc__, argv,
+                                                types={"IMAGE_SIZE": int}))
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err
+
+
+def test_a_results_path_that_is_a_file_fails_before_any_work(tmp_path, capsys):
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("not a folder")
+    assert stage1(image_folder(tmp_path / "photos"), blocker) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_damaged_stored_files_are_named_and_never_already_there(tmp_path, capsys):
+    results = tmp_path / "results"
+    folder = image_folder(tmp_path / "photos")
+    assert stage1(folder, results) == 0
+    store = Store(results)
+    paths = store.feature_paths("photos", "resnet18")
+    paths["feature"].write_bytes(paths["feature"].read_bytes()[:200])          # cut short
+    with pytest.raises(ValueError, match=r"resnet18_feature\.npy is damaged .*--overwrite true"):
+        store.load_features("photos", "resnet18")
+    assert stage1(folder, results) == 0
+    assert "is damaged" in capsys.readouterr().out and store.load_features("photos", "resnet18")[0].shape == (12, 512)
+    paths["meta"].write_text("{not json")
+    outcome = evaluate.run(evaluate.Settings(task="classification", zoo="mine", datasets=["photos"],
+                                             models=["resnet18"], metrics=["knn"], results=str(results)))
+    (problem,) = [p for p in outcome["problems"] if p.kind == "bad input"]
+    assert "resnet18_meta.json is damaged" in problem.message

@@ -31,6 +31,10 @@ def run(settings: Settings, out=print) -> dict:
 
     started = time.perf_counter()
     plan = make_plan(settings)
+    try:
+        plan.store.check_writable()
+    except OSError as error:
+        raise UsageError(str(error)) from None
     registry = metric_registry.METRICS
     total = sum(len(plan.models[d]) * sum(registry[n].needs != Needs.ZOO_LABELS for n in plan.metrics[d])
                 + sum(registry[n].needs == Needs.ZOO_LABELS for n in plan.metrics[d]) for d in plan.datasets)
@@ -53,16 +57,21 @@ def run(settings: Settings, out=print) -> dict:
 
 
 def main(task: str, args, out=print) -> int:
-    """Run a stage script's parsed flags; a user error is one line on stderr and exit status 2."""
+    """Run a stage script's parsed flags; a user error is one line on stderr and exit status 2, a run that
+    could score no cell at all exits 1 (so that a `set -e` pipeline stops)."""
     settings = Settings(task=task, zoo=args.zoo, datasets=args.datasets, models=args.models, metrics=args.metrics,
                         flabel_encoders=args.flabel_encoders, results=str(args.results), overwrite=args.overwrite,
                         dataset_dir=args.dataset_dir, ground_truth=args.ground_truth,
                         device=getattr(args, "device", "cpu"), metric_options=getattr(args, "metric_options", {}))
     try:
-        run(settings, out=out)
+        outcome = run(settings, out=out)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    counts = outcome["counts"]
+    if counts["scored"] + counts["skipped"] == 0:
+        print("error: no cell could be scored (see the problems above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import metrics as metric_registry
 from metrics.registry import Needs
 from pipeline.evaluate.plan import Plan, Problem
-from pipeline.store import MissingInputError, load_json
+from pipeline.store import CorruptFileError, MissingInputError, load_json
 
 
 class Scorer:
@@ -79,6 +79,13 @@ class Scorer:
             self.score_zoo(dataset, name, loaded)
             bar.update(1)
 
+    def stored_meta(self, dataset: str, model: str) -> dict | None:
+        """The features' meta, or None when absent or damaged (loading them then reports the damage)."""
+        try:
+            return self.store.features_meta(dataset, model)
+        except CorruptFileError:
+            return None
+
     def on_the_same_samples(self, dataset: str, models: list[str]) -> list[str]:
         """The models whose features were made from the same samples as most of the others (the same data
         fingerprint and the same unreadable samples skipped); the others are named and left out, since
@@ -87,7 +94,7 @@ class Scorer:
             skipped = tuple(sample["index"] for sample in meta.get("skipped_samples", []))
             return meta.get("data", {}).get("fingerprint"), skipped, meta.get("N")
 
-        found = {m: samples_of(meta) for m in models if (meta := self.store.features_meta(dataset, m)) is not None}
+        found = {m: samples_of(meta) for m in models if (meta := self.stored_meta(dataset, m)) is not None}
         if len(set(found.values())) <= 1:
             return models
         counts: dict = {}
@@ -95,9 +102,9 @@ class Scorer:
             counts[key] = counts.get(key, 0) + 1
         majority = max(counts, key=lambda key: (counts[key], key[2] or 0))
         odd = [m for m, key in found.items() if key != majority]
-        reference = self.store.features_meta(dataset, next(m for m, key in found.items() if key == majority))
+        reference = self.stored_meta(dataset, next(m for m, key in found.items() if key == majority))
         for model in odd:
-            n = self.store.features_meta(dataset, model)["N"]
+            n = self.stored_meta(dataset, model)["N"]
             self.problem(dataset, model, "*", "different samples",
                          f"features made from other samples ({n} rows) than the other models' ({majority[2]} rows, "
                          f"another split, --max-samples or data); left out of the ranking: re-extract it with the "
@@ -114,7 +121,7 @@ class Scorer:
         return entry is not None and entry.get("inputs") == self.inputs_digest(dataset, model, name, zoo)
 
     def inputs_digest(self, dataset: str, model: str, name: str, zoo: list[str] | None = None) -> str | None:
-        meta = self.store.features_meta(dataset, model)
+        meta = self.stored_meta(dataset, model)
         if meta is None:
             return None
         spec = metric_registry.METRICS[name]
@@ -124,8 +131,7 @@ class Scorer:
         if spec.needs == Needs.FEATURES_FLABELS or self.task.target.value == "real":
             kind = self.task.flabel_kind
             metas = {e: self.store.flabel_paths(dataset, e, kind)["meta"] for e in self.encoders(dataset)}
-            parts["flabels"] = {e: (load_json(path).get(kind.value) if path.exists() else None)
-                                for e, path in metas.items()}
+            parts["flabels"] = {e: _readable_json(path, kind.value) for e, path in metas.items()}
         return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def advance(self, bar, dataset, model, name, what):
@@ -177,7 +183,7 @@ class Scorer:
     def any_features_meta(self, dataset: str) -> dict | None:
         """The meta of a model stored for the dataset: the settings a hint's command repeats."""
         for model in self.plan.models[dataset] + self.store.list_models(dataset):
-            meta = self.store.features_meta(dataset, model)
+            meta = self.stored_meta(dataset, model)
             if meta is not None:
                 return meta
         return None
@@ -291,6 +297,14 @@ class Scorer:
                                                    **details.get(m, {})}
                                                for m, (v, s) in values.items()})
         self.counts["scored"] += len(values)
+
+
+def _readable_json(path, key: str):
+    """The entry `key` of a JSON file, or None when the file is absent or damaged (reading it reports that)."""
+    try:
+        return load_json(path).get(key) if path.exists() else None
+    except CorruptFileError:
+        return None
 
 
 def _describe(error: Exception) -> str:

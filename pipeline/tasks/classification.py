@@ -77,9 +77,6 @@ class Classification(Task):
     def candidate(self, model: str, args: argparse.Namespace) -> Candidate:
         from pipeline import zoo
 
-        if getattr(args, "image_size", None) is not None and args.image_size < 1:
-            raise ValueError(f"--image-size must be a positive number of pixels (or none: each model's own), "
-                             f"got {args.image_size}")
         return self.candidate_of_spec(zoo.model_spec(
             model, pretrained=getattr(args, "pretrained", True), image_size=getattr(args, "image_size", None),
             checkpoint=zoo.find_checkpoint(getattr(args, "checkpoint_dir", None), model)))
