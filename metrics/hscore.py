@@ -46,8 +46,13 @@ def hscore(features, labels, *, device=None) -> float:
 
 
 def reg_hscore(features, labels, *, device=None) -> float:
-    """H-score with the Ledoit-Wolf shrinkage covariance in place of cov(f) (higher = more transferable)."""
-    spectrum = _ClassScatterSpectrum(features, labels, device)
+    """H-score with the Ledoit-Wolf shrinkage covariance in place of cov(f) (higher = more transferable).
+
+    The score does not change with the features' scale; they are divided by their largest magnitude first, since
+    the shrinkage's fourth moments of raw features overflow float64 from magnitudes of about 1e77."""
+    x = as_features(features)
+    peak = float(np.abs(x).max())
+    spectrum = _ClassScatterSpectrum(x / peak if peak > 0 else x, labels, device)
     n, d = spectrum.n, spectrum.d
     cov_values = np.maximum(spectrum.scatter_values, 0.0) / n
     shrinkage = _ledoit_wolf_shrinkage(cov_values, spectrum.row_norms_sq, n, d)

@@ -103,7 +103,12 @@ def test_cls_with_emms_and_logme_ranks_the_zoo_in_order(tmp_path, capsys):
     results = json.loads(store.table_path("toy/classification_results.json").read_text())
     for name in ("emms", "logme"):
         assert results["datasets"]["toyset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
-    assert "emms on zoo toy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "emms on zoo toy" in out and "the model each metric would pick, and the one fine-tuning picked" in out
+    picks = store.table_path("toy/classification_picks.csv").read_text().splitlines()
+    assert picks == ["dataset,fine-tuning,emms,logme", "toyset,strong,strong,strong"]
+    candidates = store.table_path("toy/classification_candidates.csv").read_text().splitlines()
+    assert candidates == ["dataset,emms,logme", "toyset,4,4"]
 
 
 def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_path, fake_metrics, capsys):

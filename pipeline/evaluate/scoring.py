@@ -229,7 +229,8 @@ class Scorer:
                 start = time.perf_counter()
                 value, details = self.call(name, args, {**kwargs, **self.options(name)}, list(flabels))
                 seconds = time.perf_counter() - start
-            caveats = list(dict.fromkeys(str(w.message) for w in caught))  # a metric's caveats about this score
+            caveats = list(dict.fromkeys([*input_caveats(self.task, spec, labels, flabels),
+                                          *(str(w.message) for w in caught)]))  # caveats about this score
             self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)},
                         {model: caveats}, {model: details})
         except Exception as error:  # a failed cell: reported, its old score dropped, the other cells go on
@@ -297,6 +298,25 @@ class Scorer:
                                                    **details.get(m, {})}
                                                for m, (v, s) in values.items()})
         self.counts["scored"] += len(values)
+
+
+def input_caveats(task, spec, labels: np.ndarray, flabels: dict[str, np.ndarray]) -> list[str]:
+    """Warnings about inputs a metric gives a number for, but a degenerate one: classes of one sample, and
+    F-label tables whose rows are all the same."""
+    caveats = []
+    if task.flabel_kind.value == "class" and spec.needs != Needs.SOURCE_PROBS_LABELS:
+        _, counts = np.unique(labels, return_counts=True)
+        if len(counts) == len(labels):
+            caveats.append("every class has a single sample: there is no within-class spread, so class statistics "
+                           "(covariances, Fisher ratios, neighbours) are degenerate; use several samples per class")
+        elif (counts == 1).any():
+            caveats.append(f"{int((counts == 1).sum())} of {len(counts)} classes have a single sample: their "
+                           "within-class spread is zero, which the class statistics cannot estimate")
+    for encoder, table in flabels.items():
+        if len(table) > 1 and not np.ptp(np.asarray(table, dtype=np.float64), axis=0).any():
+            caveats.append(f"the F-label table of {encoder!r} is constant (every row the same): it tells no class or "
+                           "sample apart, so a fit onto it scores its best whatever the features")
+    return caveats
 
 
 def _readable_json(path, key: str):

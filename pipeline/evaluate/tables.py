@@ -77,6 +77,8 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
                                             for n in metric_names]])
         summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
         out[f"{zoo}/{plan.task.name}_summary"] = summary
+        out[f"{zoo}/{plan.task.name}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
+        out[f"{zoo}/{plan.task.name}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
     for dataset in plan.datasets:
         weights = _flabel_weight_table(dataset, evaluation[dataset]["flabel_weights"])
         if weights is not None:
@@ -96,6 +98,34 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
             agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
         out[f"{zoo}/{plan.task.name}_{dataset}_agreement"] = agreement
     return out
+
+
+def _candidates_table(zoo, datasets, metric_names, evaluation) -> report.Table:
+    """How many models each τ of the summary is computed over (LEEP and NCE: only those with a source head)."""
+    table = report.Table(f"zoo {zoo}: candidates behind each τ of the summary", ["dataset", *metric_names])
+    for dataset in datasets:
+        truth = evaluation[dataset]["truth"]
+        table.rows.append([dataset, *[sum(m in truth for m in evaluation[dataset]["scores"].get(n, {}))
+                                      for n in metric_names]])
+    return table
+
+
+def _picks_table(zoo, datasets, metric_names, evaluation) -> report.Table:
+    """The answer to "which model should I fine-tune?": each metric's top model, beside fine-tuning's best."""
+    table = report.Table(f"zoo {zoo}: the model each metric would pick, and the one fine-tuning picked",
+                         ["dataset", "fine-tuning", *metric_names])
+    for dataset in datasets:
+        entry = evaluation[dataset]
+        best = correlation.ranking(entry["truth"])[0][0] if entry["truth"] else None
+        picks = [_top(entry["ranking"].get(n), entry["truth"]) for n in metric_names]
+        table.rows.append([dataset, best, *picks])
+    return table
+
+
+def _top(ranking, truth) -> str | None:
+    """The best-scored model among those with a ground truth (the models a correlation compares)."""
+    ranked = [model for model, _ in ranking or [] if model in truth]
+    return ranked[0] if ranked else None
 
 
 def _flabel_weight_table(dataset: str, weights: dict[str, dict[str, float]]) -> report.Table | None:
