@@ -139,3 +139,29 @@ def test_damaged_stored_files_are_named_and_never_already_there(tmp_path, capsys
                                              models=["resnet18"], metrics=["knn"], results=str(results)))
     (problem,) = [p for p in outcome["problems"] if p.kind == "bad input"]
     assert "resnet18_meta.json is damaged" in problem.message
+
+
+def test_the_fix_hints_are_commands_that_work_as_printed(tmp_path, capsys):
+    """Missing features and F-labels of a folder: the printed commands (right script, zoo, image size, the
+    folder, the encoder's model) run as printed and make what was missing."""
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    results = tmp_path / "results"
+    first, second = image_folder(tmp_path / "one"), image_folder(tmp_path / "two", seed=3)
+    assert stage1(first, results) == 0 and stage2(first, results) == 0
+    assert stage1(second, results) == 0                      # F-labels of the second folder are missing
+    outcome = evaluate.run(evaluate.Settings(task="classification", zoo="mine", dataset_dir=str(second),
+                                             models=["resnet18"], metrics=["emms"], results=str(results)))
+    (message,) = [p.message for p in outcome["problems"] if p.kind == "missing input"]
+    command = message.split("e.g. ")[1]
+    assert "--dataset-dir" in command and f"--model {minilm_path()}" in command
+    argv = shlex.split(command)
+    assert argv[:2] == ["python", "Label_embedding/bert.py"]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / argv[1]), *argv[2:]], capture_output=True, text=True,
+                          timeout=300, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Store(results).has_flabels("two", "all-MiniLM-L6-v2", "class")

@@ -9,6 +9,7 @@ is a failed cell (recorded, reported, its old score dropped); the other cells go
 from __future__ import annotations
 
 import hashlib
+import shlex
 import inspect
 import json
 import time
@@ -20,7 +21,8 @@ import numpy as np
 import metrics as metric_registry
 from metrics.registry import Needs
 from pipeline.evaluate.plan import Plan, Problem
-from pipeline.store import CorruptFileError, MissingInputError, load_json
+from pipeline.store import CorruptFileError, MissingInputError, load_json, safe_name
+from pipeline.tasks import FlabelKind
 
 
 class Scorer:
@@ -158,8 +160,25 @@ class Scorer:
             out[encoder] = np.delete(table, skipped, axis=0) if skipped and len(table) == data.get("samples") else table
         return out
 
-    def stage2_hint(self, dataset: str) -> str:
-        return self.with_results(self.task.stage2_command(dataset, self.any_features_meta(dataset)))
+    def stage2_hint(self, dataset: str, encoder: str | None = None) -> str:
+        """The task's stage-2 command for the dataset, with --model of `encoder` (or of any encoder stored on
+        another dataset) where the store records its checkpoint, so that the command works as printed."""
+        command = self.task.stage2_command(dataset, self.any_features_meta(dataset))
+        checkpoint, name = self.known_encoder(encoder)
+        if checkpoint:
+            if name.startswith("clip_") and "clip" in self.task.stage2_scripts:
+                command = command.replace(self.task.stage2_scripts["bert"], self.task.stage2_scripts["clip"])
+            command += f" --model {shlex.quote(checkpoint)}"
+        return self.with_results(command)
+
+    def known_encoder(self, encoder: str | None) -> tuple[str | None, str]:
+        """(checkpoint, name) of `encoder` (or of the first encoder found) from any F-label meta in the store."""
+        pattern = f"{safe_name(encoder)}_meta.json" if encoder else "*_meta.json"
+        for path in sorted((self.store.root / "flabels").glob(f"*/{pattern}")):
+            for meta in (_readable_json(path, kind.value) for kind in FlabelKind):
+                if meta and meta.get("checkpoint"):
+                    return meta["checkpoint"], meta.get("encoder", "")
+        return None, ""
 
     def encoders(self, dataset: str) -> list[str]:
         return self.plan.settings.flabel_encoders or self.store.list_flabel_encoders(dataset, self.task.flabel_kind)
@@ -171,7 +190,8 @@ class Scorer:
         flabels = {}
         for encoder in encoders:
             try:
-                flabels[encoder] = self.store.load_flabels(dataset, encoder, kind, make_command=hint)
+                flabels[encoder] = self.store.load_flabels(dataset, encoder, kind,
+                                                           make_command=self.stage2_hint(dataset, encoder))
             except MissingInputError as error:
                 self.problem(dataset, "*", "F-labels", "missing input", str(error))
         if not encoders:
