@@ -32,10 +32,11 @@ RESULTS = defaults.RESULTS    # the results folder every stage reads and writes 
 OVERWRITE = False             # re-score cells that are already scored
 DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
 METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
+FEATURE_DIM = None            # None: features as stored (the paper); D: each candidate reduced by PCA to width D
 
 
 def main(argv=None) -> int:
-    return evaluate.main("captioning", cli.parse(globals(), __doc__, argv))
+    return evaluate.main("captioning", cli.parse(globals(), __doc__, argv, types={"FEATURE_DIM": int}))
 
 
 if __name__ == "__main__":

@@ -19,14 +19,24 @@ from pipeline.store import Store, save_bytes, save_text
 MISSING = "—"
 
 
+@dataclass(frozen=True)
+class Marked:
+    """A number shown with a mark (e.g. "0.5614*"), explained in its table's note; CSV and JSON keep the number."""
+    value: float
+    mark: str = "*"
+
+
 @dataclass
 class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
     digits: int = 4
+    note: str = ""   # printed under the table (what a mark means)
 
     def cell(self, value: Any) -> str:
+        if isinstance(value, Marked):
+            return self.cell(value.value) + value.mark
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return MISSING
         if isinstance(value, float):
@@ -36,7 +46,7 @@ class Table:
     def markdown(self) -> str:
         body = [[self.cell(v) for v in row] for row in self.rows]
         widths = [max([len(c)] + [len(r[i]) for r in body]) for i, c in enumerate(self.columns)]
-        numeric = [i > 0 and all(isinstance(r[i], (int, float)) or r[i] is None for r in self.rows)
+        numeric = [i > 0 and all(isinstance(r[i], (int, float, Marked)) or r[i] is None for r in self.rows)
                    for i in range(len(self.columns))]  # numbers right-aligned, text (names) left
 
         def line(cells):
@@ -44,17 +54,19 @@ class Table:
                                      for c, w, right in zip(cells, widths, numeric)) + " |"
         rule = "|" + "|".join("-" * (w + 1) + ":" if right else ":" + "-" * (w + 1)
                               for w, right in zip(widths, numeric)) + "|"
-        return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body)]) + "\n"
+        note = [f"\n{self.note}"] if self.note and any(isinstance(v, Marked) for r in self.rows for v in r) else []
+        return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body), *note]) + "\n"
 
     def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, [v.value if isinstance(v, Marked) else v for v in row])) for row in self.rows]
 
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(self.columns)
         for row in self.rows:
-            writer.writerow(["" if self.cell(v) == MISSING else (repr(v) if isinstance(v, float) else v) for v in row])
+            values = [v.value if isinstance(v, Marked) else v for v in row]
+            writer.writerow(["" if self.cell(v) == MISSING else (repr(v) if isinstance(v, float) else v) for v in values])
         return buffer.getvalue()
 
 

@@ -30,6 +30,7 @@ class Settings:
     ground_truth: str | None = None   # a zoo name or a JSON path; None: the zoo's shipped file, if any
     device: str = "cpu"               # "cuda" / "auto": metrics that take a device run their dense algebra there
     metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
+    feature_dim: int | None = None    # every candidate's features reduced by PCA to this width (evaluate/reduce.py)
 
 
 @dataclass
@@ -66,6 +67,9 @@ def make_plan(settings: Settings) -> Plan:
     if settings.ground_truth and truth is None:
         raise UsageError(f"no ground truth named {settings.ground_truth!r}; pass a JSON file path or a shipped zoo")
     _check_metric_options(settings.metric_options)
+    if settings.feature_dim is not None and (not isinstance(settings.feature_dim, int) or settings.feature_dim < 1):
+        raise UsageError(f"--feature-dim must be a positive width (or none: the features as stored), "
+                         f"got {settings.feature_dim!r}")
     store = Store(settings.results)
     datasets = _datasets(settings, task, truth)
     models = {d: _models(settings, task, truth, store, d) for d in datasets}

@@ -21,6 +21,7 @@ import numpy as np
 import metrics as metric_registry
 from metrics.registry import Needs
 from pipeline.evaluate.plan import Plan, Problem
+from pipeline.evaluate.reduce import reduce_width
 from pipeline.store import CorruptFileError, MissingInputError, load_json, safe_name
 from pipeline.tasks import FlabelKind
 
@@ -128,6 +129,8 @@ class Scorer:
             return None
         spec = metric_registry.METRICS[name]
         parts = {"features": meta, "defaults": spec.defaults, "zoo": sorted(zoo or [])}
+        if self.plan.settings.feature_dim is not None:
+            parts["feature_dim"] = self.plan.settings.feature_dim
         if self.plan.settings.metric_options.get(name):
             parts["options"] = self.plan.settings.metric_options[name]
         if spec.needs == Needs.FEATURES_FLABELS or self.task.target.value == "real":
@@ -221,7 +224,15 @@ class Scorer:
 
     def load(self, dataset: str, model: str):
         try:
-            return self.store.load_features(dataset, model, make_command=self.make_command(dataset, [model]))
+            features, labels, meta = self.store.load_features(dataset, model,
+                                                              make_command=self.make_command(dataset, [model]))
+            width = self.plan.settings.feature_dim
+            if width is None:
+                return features, labels, meta
+            if features.shape[1] <= width:
+                self.problem(dataset, model, "*", "note", f"kept at its width {features.shape[1]} <= --feature-dim "
+                             f"{width} (a narrower candidate gains nothing from width)")
+            return reduce_width(features, width), labels, meta
         except MissingInputError as error:
             self.problem(dataset, model, "*", "missing features", str(error))
         except ValueError as error:

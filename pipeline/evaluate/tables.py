@@ -25,6 +25,7 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
                                    if "flabel_weights" in stored.get(m, {})})
         truth = plan.truth.for_dataset(dataset) if plan.truth else None
         entry = {"models": models, "scores": scores, "seconds": seconds, "has_ground_truth": truth is not None,
+                 "wide_models": _wide_models(plan, dataset, models),
                  "flabel_weights": flabel_weights,
                  "agreement": correlation.agreement({n: s for n, s in scores.items() if s}),
                  "ranking": {n: correlation.ranking(s) for n, s in scores.items()}}
@@ -46,6 +47,21 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
                     problems.append(Problem(dataset, "*", name, "correlation", str(error)))
         out[dataset] = entry
     return out
+
+
+def _wide_models(plan: Plan, dataset: str, models: list[str]) -> list[str]:
+    """The models scored with no more samples than feature dimensions (after --feature-dim, if given)."""
+    wide = []
+    for model in models:
+        try:
+            meta = plan.store.features_meta(dataset, model)
+        except ValueError:
+            continue
+        if meta is not None:
+            width = meta["D"] if plan.settings.feature_dim is None else min(meta["D"], plan.settings.feature_dim)
+            if meta["N"] <= width:
+                wide.append(model)
+    return wide
 
 
 COLUMN_NAMES = {"weighted_tau": "weighted τ", "weighted_tau_truth_ranked": "weighted τ (truth-ranked)",
@@ -76,6 +92,7 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
             summary.rows.append([dataset, *[evaluation[dataset]["correlations"].get(n, {}).get("weighted_tau")
                                             for n in metric_names]])
         summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
+        _mark_saturated(summary, metric_names, [evaluation[d] for d in with_truth])
         out[f"{zoo}/{plan.task.name}_summary"] = summary
         out[f"{zoo}/{plan.task.name}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
         out[f"{zoo}/{plan.task.name}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
@@ -98,6 +115,23 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
             agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
         out[f"{zoo}/{plan.task.name}_{dataset}_agreement"] = agreement
     return out
+
+
+# Metrics that saturate when a candidate has no more samples than feature dimensions (N <= D): a least-squares
+# fit interpolates (EMMS), or the within-class covariance is singular (H-score, SFDA, TransRate's coding rate).
+SATURATE_WHEN_N_LE_D = ("emms", "hscore", "reg_hscore", "sfda", "transrate")
+SATURATED_NOTE = ("* some candidates have no more samples than feature dimensions (N <= D), where this metric "
+                  "saturates (see the warnings); --feature-dim D compares every candidate at the same width")
+
+
+def _mark_saturated(table: report.Table, metric_names: list[str], entries: list[dict]) -> None:
+    """Mark the cells of metrics that saturate at N <= D on datasets where a scored candidate is that wide."""
+    table.note = SATURATED_NOTE
+    for row, entry in zip(table.rows, entries):
+        for column, name in enumerate(metric_names, start=1):
+            wide = set(entry["wide_models"]) & set(entry["scores"].get(name, {}))
+            if name in SATURATE_WHEN_N_LE_D and wide and isinstance(row[column], float):
+                row[column] = report.Marked(row[column])
 
 
 def _candidates_table(zoo, datasets, metric_names, evaluation) -> report.Table:
