@@ -131,3 +131,18 @@ def test_emms_fit_gives_a_random_flabel_table_no_weight_next_to_a_perfect_one():
         assert fit.weights == pytest.approx([0.0, 1.0], abs=1e-6)
         assert fit.score == pytest.approx(0.0, abs=1e-9)
         assert fit.objective_history[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------- input handling
+
+
+def test_inputs_at_the_edge_of_validity_are_accepted_with_their_exact_value():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(3), [2, 5, 7])            # a class of exactly 2 samples: enough for a variance
+    features = rng.normal(size=(14, 3)) + rng.normal(size=(3, 3))[labels]
+    assert metrics.gbc(features, labels.astype(np.float64)) == metrics.gbc(features, labels)  # integral floats
+    assert metrics.sfda(features, labels) == pytest.approx(metrics.sfda(features, labels + 10), rel=1e-12)
+    probs = rng.dirichlet(np.ones(4), size=14)
+    off = probs * (1 + 5e-4 * rng.uniform(-1, 1, size=(14, 1)))   # row sums within the 1e-3 tolerance
+    assert metrics.leep(off, labels) == pytest.approx(metrics.leep(probs, labels), rel=1e-12)
+    assert metrics.leep(probs.astype(np.float16), labels) == pytest.approx(metrics.leep(probs, labels), rel=1e-2)

@@ -8,7 +8,8 @@ named in issue 19, which always run. For every mutant the mutated module's own t
 private module such as _gram.py, every metric test file) against a mutated copy of metrics/, in a fork of this process (the libraries are imported
 once); a mutant survives when they all pass, and one that runs past --timeout counts as killed. Code inside `raise`
 statements, warning messages, f-strings and docstrings is not mutated (only wording), nor the condition of
-an `if` whose body only raises (an input check: the bad-input tests cover those, one case per message). A survivor is listed
+an `if` whose body only raises (an input check: the bad-input tests cover those, one case per message), nor
+type annotations. A survivor is listed
 with the reason it is accepted when it is in EXPLAINED (an equivalent mutant: the same numbers whatever the
 input), else as UNEXPLAINED, and the exit status is 1 when any survivor is unexplained.
 """
@@ -87,6 +88,11 @@ def _skipped_nodes(tree: ast.AST) -> set[int]:
         inside = isinstance(node, (ast.Raise, ast.JoinedStr))
         inside |= isinstance(node, ast.Call) and ast.unparse(node.func).endswith("warn")
         inside |= isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        annotations = [node.annotation] if isinstance(node, (ast.arg, ast.AnnAssign)) and node.annotation else []
+        annotations += [node.returns] if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns \
+            else []
+        for annotation in annotations:   # not evaluated (from __future__ import annotations)
+            skipped.update(id(child) for child in ast.walk(annotation))
         if isinstance(node, ast.If) and all(isinstance(statement, ast.Raise) for statement in node.body):
             skipped.update(id(child) for child in ast.walk(node.test))   # an input check's condition
         if inside:
