@@ -339,7 +339,7 @@ def test_bad_options_and_probability_inputs_raise_value_error():
 def test_pca_reduce_matches_sklearn_up_to_sign(shape):
     from sklearn.decomposition import PCA
 
-    from metrics.gbc import pca_reduce
+    from metrics._pca import pca_reduce
 
     x = np.random.default_rng(12).normal(size=shape) * np.linspace(3.0, 0.5, shape[1])
     scores, variances = pca_reduce(x, n_components=5)
