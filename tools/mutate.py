@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -243,10 +244,17 @@ def main(argv=None) -> int:
     parser.add_argument("--files", default="", help="comma-separated modules (default: every metrics/*.py)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant (a hang counts as killed)")
+    parser.add_argument("--survivors-of", metavar="LOG", help="rerun only the mutants a previous run's output "
+                        "lists as survived (and the named ones)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args(argv)
     files = [ROOT / f for f in args.files.split(",") if f] or sorted((ROOT / "metrics").glob("*.py"))
     mutants = named_mutants() + [m for path in files for m in generated_mutants(path)]
+    if args.survivors_of:
+        found = re.findall(r"\] survived \([\d.]+ s\): (\S+?):(\d+): (.*?): ", Path(args.survivors_of).read_text())
+        previous = {(file, int(line), description) for file, line, description in found}
+        mutants = [m for m in mutants if m.description.startswith("named")
+                   or (m.file, m.line, m.description) in previous]
     if args.list:
         for m in mutants:
             print(f"{m.file}:{m.line}: {m.description}: {m.original}")
