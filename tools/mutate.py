@@ -59,7 +59,37 @@ NAMED = [
 ]
 
 # Survivors accepted, keyed by (file, the mutated source line stripped, the mutation): why no test can fail.
-EXPLAINED: dict[tuple[str, str, str], str] = {}
+SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
+UNUSED_Y = "centred_cross's y and y_mean: no metric passes y (unused parameter): unreachable"
+EXPLAINED: dict[tuple[str, str, str], str] = {
+    ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
+     "else targets, name)", "drop USub"): "reshape(N, 1) of a 1-D array is reshape(N, -1): equivalent",
+    ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
+     "else targets, name)", "1 -> 2"): "numpy takes -2 as the unknown size too: reshape(N, -2) = reshape(N, -1)",
+    ("metrics/_gram.py", "BLOCK_ROWS = 8192", "8192 -> 8193"): "a block size: the same sums (tests that need "
+     "several blocks set BLOCK_ROWS themselves): equivalent",
+    ("metrics/_gram.py", "y_mean = 0.0 if y_mean is None else y_mean", "Is -> IsNot"): UNUSED_Y,
+    ("metrics/_gram.py", "y_mean = 0.0 if y_mean is None else y_mean", "0.0 -> 1.0"): UNUSED_Y,
+    ("metrics/_lda.py", "SHRINKAGE_FLOOR = 1e-10", "1e-10 -> 2e-10"): "accepted: the floor acts only when "
+     "lambda_max(S_w) > 4.6, where it shifts the posteriors by ~1e-10 relative, below what a comparison with an "
+     "independent computation resolves (the tests check that the floor branch runs, at rel 1e-6)",
+    ("metrics/_lda.py", "priors = np.bincount(targets, minlength=n_classes) / n_samples", "Div -> Mult"):
+        "priors times N^2 add the same log N^2 to every class's logit; the softmax cancels it: equivalent",
+    ("metrics/_lda.py", "dim = within.shape[0]", "0 -> 1"): "S_w is square: equivalent",
+    ("metrics/_lda.py", "x = np.ones(matrix.shape[0])", "0 -> 1"): "S_w is square: equivalent",
+    ("metrics/_leep.py", "n_samples = probs.shape[0]", "0 -> 1"): "the joint's scale cancels in "
+     "P(y|z) = P(y,z) / P(z): equivalent",
+    ("metrics/_pca.py", "if n_samples >= dim:", "GtE -> Gt"): "at N = D the covariance and Gram paths are both "
+     "exact: equivalent",
+    ("metrics/_pca.py", "explained = eigenvalues / max(n_samples - 1, 1)", "1 -> 2"): "the surviving one of the "
+     "two is max(N - 1, 2): the same for N >= 3, and every caller has N >= 4 (2 classes of 2): equivalent",
+    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "Mult -> Div"): SIGNS,
+    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "1.0 -> 2.0"): SIGNS,
+    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "0 -> 1"): SIGNS,
+    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "Mult -> Div"): SIGNS,
+    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "1.0 -> 2.0"): SIGNS,
+    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "0 -> 1"): SIGNS,
+}
 
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
          ast.FloorDiv: ast.Div, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
@@ -246,10 +276,12 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per mutant (a hang counts as killed)")
     parser.add_argument("--survivors-of", metavar="LOG", help="rerun only the mutants a previous run's output "
                         "lists as survived (and the named ones)")
+    parser.add_argument("--every", type=int, default=1, metavar="K", help="only every K-th generated mutant of "
+                        "each module (a quick sample; the named ones always run)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args(argv)
     files = [ROOT / f for f in args.files.split(",") if f] or sorted((ROOT / "metrics").glob("*.py"))
-    mutants = named_mutants() + [m for path in files for m in generated_mutants(path)]
+    mutants = named_mutants() + [m for path in files for m in generated_mutants(path)[::args.every]]
     if args.survivors_of:
         found = re.findall(r"\] survived \([\d.]+ s\): (\S+?):(\d+): (.*?): ", Path(args.survivors_of).read_text())
         previous = {(file, int(line), description) for file, line, description in found}
