@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics import _gram
-from metrics import EmmsFit, MetricWarning, emms_fit
+from metrics import MetricWarning, _gram, emms_fit
 from metrics.emms import _simplex_qp, _simplex_qp_projected_gradient, emms
 
 N, D, C, WIDTH = 240, 12, 6, 4
