@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test demo bench
+.PHONY: venv test demo bench mutate
 
 venv: $(VENV)/.installed
 
@@ -24,3 +24,8 @@ demo: venv
 
 bench: venv
 	$(PY) bench/bench_metrics.py --sizes S
+
+# Mutation testing of metrics/ (slow: tens of minutes; not part of `make test`). Lists every surviving
+# mutant and why it is accepted; exits 1 when a survivor is unexplained. See docs/metrics.md.
+mutate: venv
+	$(PY) tools/mutate.py

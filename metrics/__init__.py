@@ -38,7 +38,7 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("parc", parc, Needs.FEATURES_LABELS, description="PARC: pairwise annotation representation comparison"),
     MetricSpec("knn", knn, Needs.FEATURES_LABELS, description="leave-one-out k-NN accuracy on cosine similarity"),
     MetricSpec("ncti", ncti, Needs.ZOO_LABELS, description="NCTI: neural collapse transferability index (zoo-relative)"),
-    MetricSpec("etran", etran, Needs.ZOO_LABELS, description="ETran: energy + LDA + spectral (zoo-relative)"),
+    MetricSpec("etran", etran, Needs.ZOO_LABELS, description="ETran: energy + LDA classification scores (zoo-relative)"),
 )}
 
 __all__ = ["METRICS", "EmmsFit", "MetricSpec", "MetricWarning", "Needs", "Target", "emms", "emms_fit", "etran",

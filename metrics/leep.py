@@ -18,8 +18,6 @@ Differences from published code:
 """
 from __future__ import annotations
 
-import numpy as np
-
 from metrics._checks import as_labels, as_probabilities
 from metrics._leep import leep_from_validated
 

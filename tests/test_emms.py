@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metrics import _gram
-from metrics import EmmsFit, MetricWarning, emms_fit
+from metrics import MetricWarning, _gram, emms_fit
 from metrics.emms import _simplex_qp, _simplex_qp_projected_gradient, emms
 
 N, D, C, WIDTH = 240, 12, 6, 4
@@ -264,3 +263,51 @@ def test_bad_class_table_inputs_raise(change, match):
     labels = change.get("labels", lambda value: value)(labels)
     with pytest.raises(ValueError, match=match):
         emms(features, tables, labels)
+
+
+@pytest.mark.parametrize("ridge", [0.0, 3.0])
+def test_unbalanced_dead_dimensions_in_blocks_equal_brute_force(ridge, monkeypatch):
+    rng = np.random.default_rng(19)
+    labels = rng.permutation(np.repeat(np.arange(4), [120, 15, 60, 45]))
+    features = rng.normal(size=(240, 9)) + 1.2 * rng.normal(size=(4, 9))[labels]
+    features[:, 3] = 7.0                       # a dead feature dimension
+    tables = [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]
+    tables[1][:, 1] = 0.5                      # a dead F-label dimension: z-scores to 0 (std + 1e-8)
+    flabels = [table[labels] for table in tables]
+    grid_min = min(_residual(features, flabels, weights, ridge) for weights in _simplex_grid(2, 400))
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 17)
+    for fit in (emms_fit(features, tables, labels, ridge=ridge), emms_fit(features, flabels, ridge=ridge)):
+        minimum = _residual(features, flabels, fit.weights, ridge)
+        assert fit.score == pytest.approx(-minimum / (240 * 3), rel=1e-9)
+        assert grid_min * (1 - 1e-3) <= minimum <= grid_min + 1e-9
+
+
+def test_std_eps_is_1e_8_for_features_and_flabels():
+    # A column with std 1e-8 z-scores to half its unit-variance self: with a ridge that scale shows.
+    rng = np.random.default_rng(20)
+    signal = rng.normal(size=(N, 2))
+    features = np.hstack([1e-8 * signal[:, :1], rng.normal(size=(N, 3))])
+    flabel = np.hstack([signal + 0.3 * rng.normal(size=(N, 2)), 1e-8 * rng.normal(size=(N, 1))])
+    expected = -_residual(features, [flabel], [1.0], ridge=20.0) / (N * 3)   # _zscore divides by std + 1e-8
+    assert emms(features, [flabel], ridge=20.0) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("fraction, kept", [(1.5e-10, True), (0.6e-10, False)])
+def test_a_column_is_kept_while_its_unexplained_variance_is_above_1e_10_of_the_largest(fraction, kept):
+    rng = np.random.default_rng(21)
+    base, hidden = rng.normal(size=(N, 2)), rng.normal(size=N)
+    base, hidden = _zscore(base), _zscore(hidden)
+    hidden -= base @ np.linalg.lstsq(base, hidden, rcond=None)[0]        # orthogonal to the other columns
+    delta = np.sqrt(fraction / np.mean(hidden ** 2))
+    features = np.hstack([base, base[:, :1] + delta * hidden[:, None]])   # z-scoring rescales it by ~1
+    unexplained = np.mean((features[:, 2] - features[:, 2].mean()) ** 2)
+    delta *= np.sqrt(unexplained)                                         # the fraction after z-scoring
+    features[:, 2] = base[:, 0] + delta * hidden
+    flabel = np.column_stack([hidden, rng.normal(size=N)])
+    score = emms(features, [flabel])
+    without = emms(features[:, :2], [flabel])
+    if kept:   # hidden is explained: half of the z-scored F-label (X^T X has condition ~1e10: rel 1e-5)
+        assert score == pytest.approx(-_residual(features, [flabel], [1.0]) / (N * 2), rel=1e-5)
+        assert score > without + 0.4
+    else:
+        assert score == pytest.approx(without, rel=1e-9)

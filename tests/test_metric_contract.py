@@ -131,3 +131,41 @@ def test_emms_fit_gives_a_random_flabel_table_no_weight_next_to_a_perfect_one():
         assert fit.weights == pytest.approx([0.0, 1.0], abs=1e-6)
         assert fit.score == pytest.approx(0.0, abs=1e-9)
         assert fit.objective_history[-1] == pytest.approx(0.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------------- input handling
+
+
+def test_inputs_at_the_edge_of_validity_are_accepted_with_their_exact_value():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(3), [2, 5, 7])            # a class of exactly 2 samples: enough for a variance
+    features = rng.normal(size=(14, 3)) + rng.normal(size=(3, 3))[labels]
+    assert metrics.gbc(features, labels.astype(np.float64)) == metrics.gbc(features, labels)  # integral floats
+    assert metrics.sfda(features, labels) == pytest.approx(metrics.sfda(features, labels + 10), rel=1e-12)
+    probs = rng.dirichlet(np.ones(4), size=14)
+    off = probs * (1 + 5e-4 * rng.uniform(-1, 1, size=(14, 1)))   # row sums within the 1e-3 tolerance
+    assert metrics.leep(off, labels) == pytest.approx(metrics.leep(probs, labels), rel=1e-12)
+    assert metrics.leep(probs.astype(np.float16), labels) == pytest.approx(metrics.leep(probs, labels), rel=1e-2)
+
+
+def test_non_finite_rows_are_counted_in_every_block():
+    rng = np.random.default_rng(4)
+    labels = np.arange(50) % 2
+    features = rng.normal(size=(50, 3))
+    features[[7, 49]] = [np.nan, 1.0, np.inf]   # the last row lies beyond the first D rows and blocks
+    with pytest.raises(ValueError, match="NaN or inf in 2 of 50 rows"):
+        metrics.logme(features, labels)
+    with pytest.raises(ValueError, match="NaN or inf in 2 of 50 rows"):
+        emms(features, [rng.normal(size=(2, 3))], labels)
+    flabel = rng.normal(size=(50, 3))
+    flabel[49, 0] = np.nan
+    with pytest.raises(ValueError, match=r"flabels\[0\] holds NaN or inf in 1 of 50 rows"):
+        emms(rng.normal(size=(50, 3)), [flabel])
+
+
+def test_probability_rows_must_sum_to_one_within_1e_3():
+    labels = np.arange(8) % 2
+    probs = np.full((8, 4), 0.25)
+    assert metrics.leep(probs * (1 + 0.9e-3), labels) == pytest.approx(np.log(0.5), rel=1e-12)
+    with pytest.raises(ValueError, match="sum to 1"):
+        metrics.leep(probs * (1 + 1.1e-3), labels)

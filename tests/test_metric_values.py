@@ -312,6 +312,22 @@ def test_ncti_equals_the_published_recipe_unbalanced_dead_dimension_pca_64_and_t
         assert scores[name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9)
 
 
+def test_ncti_components_of_each_model_equal_the_published_recipe():
+    from metrics.ncti import collapse_components   # the per-model values, before the zoo's min-max
+
+    x, labels = unbalanced(d=70, shift=0.05, scale=0.12, seed=13, counts=[80, 30, 50, 60])
+    _, y = np.unique(labels, return_inverse=True)
+    for features in (x, 8.0 * x + unbalanced(d=70, shift=0.4, seed=14, counts=[80, 30, 50, 60])[0]):
+        expected, _ = ncti_components_reference(features, labels)
+        np.testing.assert_allclose(collapse_components(features, y, 4), expected, rtol=1e-7)
+
+
+def test_sfda_rejects_features_constant_within_every_class():
+    labels = np.repeat(np.arange(3), [4, 6, 5])
+    with pytest.raises(ValueError, match="not positive definite"):
+        sfda(np.eye(3)[labels] * [1.0, 2.0, 3.0], labels)
+
+
 def test_etran_equals_015_energy_plus_085_lda_with_the_lowest_half_percent():
     x, labels = unbalanced(d=6, shift=0.8, scale=0.3, seed=15, counts=[400, 100, 300, 200])   # N = 1000
     zoo = {"a": x, "b": 0.5 * x + 0.3 * np.random.default_rng(16).normal(size=x.shape), "c": x[:, ::-1] * 1.7}
