@@ -76,11 +76,13 @@ def _upper_pairs(x: np.ndarray, targets: np.ndarray, block_elements: int = 1 << 
     position = 0
     for start in range(0, n_samples, block):
         rows = columns[start:start + block]
-        above = columns[None, :] > rows[:, None]
-        values = 1.0 - np.clip(unit[rows] @ unit.T, -1.0, 1.0)
-        dissimilarity[position:position + int(above.sum())] = values[above]
-        position += int(above.sum())
-        same_class.append(values[above & (targets[rows][:, None] == targets[None, :])])
+        later = columns[start:]   # only these columns hold pairs above the diagonal for these rows
+        above = later[None, :] > rows[:, None]
+        values = 1.0 - np.clip(unit[rows] @ unit[start:].T, -1.0, 1.0)
+        count = int(above.sum())
+        dissimilarity[position:position + count] = values[above]
+        position += count
+        same_class.append(values[above & (targets[rows][:, None] == targets[start:][None, :])])
     return dissimilarity, np.concatenate(same_class)
 
 
