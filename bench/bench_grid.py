@@ -450,7 +450,8 @@ def main(argv=None) -> None:
         parser.error(f"unknown {unknown}; datasets {list(DATASETS)}, models {list(WIDTHS)}, "
                      f"metrics {list(metrics.METRICS)}, sizes {list(SIZES)}")
     today = datetime.date.today().isoformat()
-    stem = f"{today}-targets" if args.targets else f"{today}-grid" + ("" if args.scale == 1 else f"-scale{args.scale:g}")
+    scale = "" if args.scale == 1 else f"-scale{args.scale:g}"
+    stem = f"{today}-targets" if args.targets else f"{today}-grid{scale}"
     markdown = args.out or (args.render.with_suffix(".md") if args.render else BENCH / "results" / f"{stem}.md")
     jsonl = args.render or args.jsonl or markdown.with_suffix(".jsonl")
     if args.render:
