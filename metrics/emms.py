@@ -51,7 +51,7 @@ Deliberate differences from the released code:
 
 ``precision="float32"`` computes X^T X and the cross products X^T Y in float32 block by block (sgemm/ssyrk,
 blocks summed in float64); the decomposition stays float64. Measured difference from the float64 default
-(``bench/bench_grid.py --precision``): relative at most 1e-7 on class-structured synthetic features (N
+(``bench/bench_grid.py --targets``): relative at most 1e-7 on class-structured synthetic features (N
 2000-20000, D 512-2048, class tables and per-sample F-labels, rank-deficient X included); the default stays
 float64.
 """

@@ -30,7 +30,7 @@ when N > D, else the N x N Gram of the centred features (every s_c lies in the s
 
 ``precision="float32"`` computes the scatter (or the N x N Gram) in float32 block by block (sgemm/ssyrk,
 blocks summed in float64); the decomposition stays float64. Measured difference from the float64 default
-(``bench/bench_grid.py --precision``): relative at most 1e-7 for both scores on class-structured synthetic
+(``bench/bench_grid.py --targets``): relative at most 1e-7 for both scores on class-structured synthetic
 features (N 2000-20000, D 512-2048, rank-deficient ones included); the default stays float64.
 """
 from __future__ import annotations

@@ -35,18 +35,18 @@ Deliberate differences from the published code (github.com/thuml/LogME):
   residual is kept at least at float64 resolution (eps ||y||^2), which gives a large finite score.
 - The fixed point runs to convergence (``tol``, ``max_iter``), with Newton steps where faster, instead of
   stopping after 11 steps or a 1e-3 relative change; boundary maxima are found exactly.
-- All targets share one decomposition (eigh of FᵀF when N > D, a thin SVD of F when N <= D; eigenvalues below
+- All targets share one decomposition (eigh of FᵀF when N > D, of F Fᵀ when N <= D; eigenvalues below
   max(N, D) * eps of the largest count as zero) and iterate together, each stopping when it converges.
 
 Kept as published: features are used as given (not centred, no bias term); the iteration starts at
 alpha = beta = 1.
 
-``precision="float32"`` computes FᵀF (for N > D; the thin SVD of the N <= D case stays float64) in float32
-block by block (sgemm/ssyrk, blocks summed in float64), as the Gram of the centred features plus N mean meanᵀ,
-so that a large mean (LogME does not centre) costs no digits; the decomposition stays float64. Measured
-difference from the float64 default (``bench/bench_grid.py --precision``): relative at most 2e-8 on
-class-structured synthetic features (N 2000-20000, D 512-2048), ReLU-like ones with a mean 20x their spread
-included (without the mean correction: 5e-4); the default stays float64.
+``precision="float32"`` computes FᵀF (for N > D; F Fᵀ of the N <= D case stays float64) in float32 block by
+block (sgemm/ssyrk, blocks summed in float64), as the Gram of the centred features plus N mean meanᵀ, so that
+a large mean (LogME does not centre) costs no digits; the decomposition stays float64. Measured difference
+from the float64 default (``bench/bench_grid.py --targets``): relative at most 2e-8 on class-structured
+synthetic features (N 2000-20000, D 512-2048), ReLU-like ones with a mean 20x their spread included (without
+the mean correction: 5e-4); the default stays float64.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ import numpy as np
 
 from metrics._checks import as_features, as_labels, as_targets
 from metrics._gram import centred_cross, check_precision, class_sums
-from metrics._spectral import eigh, rank_mask, thin_svd
+from metrics._spectral import eigh, rank_mask
 
 
 def logme(features, labels, regression=False, *, device=None, tol: float = 1e-6,
@@ -101,9 +101,9 @@ def _spectrum_and_projection(x: np.ndarray, cross_with_targets, device, precisio
         # Uᵀ Y = diag(sigma^-1/2) Vᵀ (Fᵀ Y): U = F V sigma^-1/2 is never formed.
         projected = (vectors.T @ cross_with_targets(x)) / np.sqrt(sigma)[:, None]
     else:
-        u, singular = thin_svd(x, device)
-        keep = rank_mask(singular, d)
-        sigma, u = singular[keep] ** 2, u[:, keep]
+        values, u = eigh(centred_cross(x.T, device=device), device)   # F Fᵀ: N x N, cheaper than an SVD of F
+        keep = rank_mask(values, d)
+        sigma, u = values[keep], u[:, keep]
         projected = cross_with_targets(u)
     if sigma.size == 0:
         raise ValueError("features are all zero: LogME needs features with some non-zero entries")

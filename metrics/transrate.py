@@ -17,9 +17,9 @@ n x n and D x D Grams, by Cholesky (all eigenvalues are >= 1). A class with n_c 
 
 ``precision="float32"`` computes every Gram in float32 block by block (sgemm/ssyrk, blocks summed in float64);
 the decomposition stays float64. Measured difference from the float64 default (``bench/bench_grid.py
---precision``): relative at most 1e-9 on class-structured synthetic features (N 2000-20000, D 512-2048), 4e-5
-on rank-deficient ones (64 of 320 columns sums of others: the float32 rounding of the null directions enters
-the log-determinants); the default stays float64.
+--targets``): relative at most 1e-9 on class-structured synthetic features (N 2000-20000, D 512-2048), 4e-5 on
+rank-deficient ones (64 of 320 columns sums of others: the float32 rounding of the null directions enters the
+log-determinants); the default stays float64.
 """
 from __future__ import annotations
 
