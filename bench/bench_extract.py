@@ -8,11 +8,22 @@ Random-init weights: the same cost as the pretrained ones.
     python bench/bench_extract.py --model efficientnet_lite0 --device cuda --amp true
 
 Numbers on a shared machine are noisy: run it alone, and take the median of a few runs.
+
+    python bench/bench_extract.py --compare true --models resnet50,efficientnet_lite0 --rounds 3
+
+``--compare true`` measures the CPU options of stage 1 on each of MODELS: float32 as the pipeline runs it, with
+``channels_last`` (model and batches in NHWC), with bf16 autocast (``run_batches(amp=True)``), and both;
+ROUNDS rounds, the variants interleaved within each round, median images/s. Beside each, how far its
+features are from float32's on the same images: the largest |difference| over the largest |feature|, and
+the smallest cosine similarity of a sample's two feature vectors (random-init weights: no pretrained ones
+are reachable here, so the differences are indicative). pipeline/extract.py is not changed by this script.
 """
+import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,11 +38,55 @@ WARMUP = 1
 DEVICE = "auto"
 AMP = False
 THREADS = None        # torch CPU threads; None: torch's default
+COMPARE = False       # time float32 / channels_last / bf16 autocast / both, and their feature differences
+MODELS = ("resnet50", "efficientnet_lite0")   # models of --compare
+ROUNDS = 3            # --compare: interleaved rounds (median)
+VARIANTS = {"float32": (False, False), "channels_last": (True, False), "bf16 autocast": (False, True),
+            "bf16 autocast + channels_last": (True, True)}   # name: (channels_last, amp)
+
+
+def compare(args, device) -> None:
+    """Images/s and feature differences of the VARIANTS, interleaved over ROUNDS rounds."""
+    for model in args.models:
+        spec = zoo.model_spec(model, pretrained=False, image_size=args.image_size)
+        module = spec.load().module.to(device).eval()
+        images = torch.randn(args.batch_size * (args.warmup + args.batches), 3, args.image_size, args.image_size)
+        batches = list(extract.make_loader(torch.utils.data.TensorDataset(images), args.batch_size))
+        rates, features = {name: [] for name in VARIANTS}, {}
+        for round_index in range(args.rounds):
+            for name, (channels_last, amp) in VARIANTS.items():
+                fmt = torch.channels_last if channels_last else torch.contiguous_format
+                module = module.to(memory_format=fmt)
+
+                def run(part, fmt=fmt, amp=amp):
+                    return extract.run_batches(lambda batch: module(batch[0].contiguous(memory_format=fmt)), part,
+                                               device=device, amp=amp)
+
+                run(batches[: args.warmup])
+                started = time.perf_counter()
+                out = run(batches[args.warmup:])
+                rates[name].append(args.batch_size * args.batches / (time.perf_counter() - started))
+                features[name] = out[spec.candidates[-1]].reshape(len(images) - args.batch_size * args.warmup, -1)
+        reference = features["float32"]
+        print(f"\n{model} {args.image_size}px, batch {args.batch_size}, {args.batches} batches x {args.rounds} "
+              f"rounds on {device} ({torch.get_num_threads()} threads), feature width {reference.shape[1]}")
+        print("| variant | images/s (median) | all rounds | vs float32 | max abs diff / max abs | min cosine |")
+        print("|---|---:|---|---:|---:|---:|")
+        base_rate = statistics.median(rates["float32"])
+        for name in VARIANTS:
+            diff = features[name] - reference
+            cosine = (features[name] * reference).sum(1) / (
+                np.linalg.norm(features[name], axis=1) * np.linalg.norm(reference, axis=1))
+            rate = statistics.median(rates[name])
+            print(f"| {name} | {rate:.1f} | {', '.join(f'{r:.1f}' for r in rates[name])} | {rate / base_rate:.2f}x "
+                  f"| {np.abs(diff).max() / np.abs(reference).max():.2e} | {cosine.min():.6f} |", flush=True)
 
 
 def main(args) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.compare:
+        return compare(args, extract.pick_device(args.device))
     device = extract.pick_device(args.device)
     spec = zoo.model_spec(args.model, pretrained=False, image_size=args.image_size)
     module = spec.load().module.to(device).eval()

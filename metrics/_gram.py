@@ -2,7 +2,8 @@
 
 Features may be a float32 memory-mapped ``.npy``: only ``block_rows`` rows are ever converted to float64
 at once, so N is bounded by disk, not RAM. ``device="cuda"`` (or any torch device) runs the products in
-torch, float64 by default; ``device=None`` or ``"cpu"`` uses numpy. Results are always numpy float64.
+torch, float64 by default; ``device=None`` or ``"cpu"`` uses numpy. ``dtype="float32"`` runs each block's
+product in float32 (numpy or torch) and sums the blocks in float64. Results are always numpy float64.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from metrics._spectral import uses_torch
 
 BLOCK_ROWS = 8192
+PRECISIONS = ("float64", "float32")   # of the block products; sums over blocks are float64 either way
 
 
 def row_blocks(n_rows: int, block_rows: int | None = None):
@@ -83,9 +85,24 @@ def _torch_matmul(device, dtype):
     return matmul_t
 
 
+def _numpy_matmul_float32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """aᵀ b of one block in float32 (sgemm; ssyrk when b is a), returned as float64 for the accumulation."""
+    a32 = a.astype(np.float32, copy=False)
+    b32 = a32 if b is a else b.astype(np.float32, copy=False)
+    return (a32.T @ b32).astype(np.float64)
+
+
+def check_precision(precision) -> str:
+    """The metrics' ``precision`` option: "float64" or "float32", else a ValueError saying so."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
 def _matmul_t(device, dtype: str = "float64"):
+    check_precision(dtype)
     if not uses_torch(device):
-        return lambda a, b: a.T @ b
+        return (lambda a, b: a.T @ b) if dtype == "float64" else _numpy_matmul_float32
     return _torch_matmul(device, dtype)
 
 

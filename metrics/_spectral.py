@@ -30,17 +30,6 @@ def eigh(matrix: np.ndarray, device=None) -> tuple[np.ndarray, np.ndarray]:
     return values.cpu().numpy(), vectors.cpu().numpy()
 
 
-def thin_svd(matrix: np.ndarray, device=None) -> tuple[np.ndarray, np.ndarray]:
-    """Left singular vectors U (N, k) and singular values s (k,), k = min(N, D), of a matrix (N, D)."""
-    if not uses_torch(device):
-        u, s, _ = np.linalg.svd(matrix, full_matrices=False)
-        return u, s
-    import torch
-
-    u, s, _ = torch.linalg.svd(_to_torch(matrix, device), full_matrices=False)
-    return u.cpu().numpy(), s.cpu().numpy()
-
-
 def logdet_identity_plus(gram: np.ndarray, scale: float, device=None) -> float:
     """log det(I + scale * gram) for a symmetric positive semi-definite gram, by Cholesky (all eigenvalues >= 1)."""
     if not uses_torch(device):

@@ -11,7 +11,12 @@ them wins. Both rules ignore label values, so the score does not change when the
 
 The kNN baseline in the PARC authors' code (Bolya et al., NeurIPS 2021) uses Euclidean distance, k=1 and
 reports a percentage; here the similarity is cosine, k defaults to 10 and the score is a fraction.
-Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held). An
+Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held: memory
+is two float64 copies of the features plus a block of 4M similarities). The cost is N^2 D multiply-adds
+(about 4 minutes at N=75,750, D=2048 on 2 cores). ``max_queries=m`` (< N) estimates the same number from m
+query samples drawn uniformly without replacement (seeded by ``seed``), each voted on by its k nearest
+among all N samples as above: an unbiased estimate of the exact score, standard error at most
+0.5 / sqrt(m) (0.005 at m=10,000), at a cost of m N D. An
 all-zero feature row (dead ReLU units on a tiny input, say) has cosine similarity 0 with every sample, as in
 ``sklearn.preprocessing.normalize``, instead of making the whole score undefined.
 """
@@ -25,8 +30,12 @@ DEFAULT_K = 10
 _BLOCK_ELEMENTS = 1 << 22
 
 
-def knn(features, labels, *, k: int = DEFAULT_K) -> float:
-    """Leave-one-out k-NN accuracy (cosine similarity) of features (N, D) for labels (N,). Higher is better."""
+def knn(features, labels, *, k: int = DEFAULT_K, max_queries: int | None = None, seed: int = 0) -> float:
+    """Leave-one-out k-NN accuracy (cosine similarity) of features (N, D) for labels (N,). Higher is better.
+
+    ``max_queries``: score a seeded uniform sample of that many samples (an unbiased estimate; see the
+    module docstring) instead of all N when N is larger.
+    """
     x = as_features(features)
     targets, n_classes = as_labels(labels, x.shape[0])
     n_samples = x.shape[0]
@@ -34,15 +43,27 @@ def knn(features, labels, *, k: int = DEFAULT_K) -> float:
         raise ValueError(f"k must be an integer in 1..N-1 = 1..{n_samples - 1}, got {k!r}")
     norms = np.linalg.norm(x, axis=1)
     unit = x / np.where(norms == 0, 1.0, norms)[:, None]   # an all-zero row stays zero: similarity 0 to all
+    queries = _query_rows(n_samples, max_queries, seed)
     block = max(1, _BLOCK_ELEMENTS // n_samples)
     correct = 0
-    for start in range(0, n_samples, block):
-        rows = np.arange(start, min(start + block, n_samples))
+    for start in range(0, len(queries), block):
+        rows = queries[start:start + block]
         similarity = unit[rows] @ unit.T
         similarity[np.arange(len(rows)), rows] = -np.inf
         neighbours = _nearest(similarity, int(k))
         correct += int(np.sum(_vote(targets[neighbours], n_classes) == targets[rows]))
-    return correct / n_samples
+    return correct / len(queries)
+
+
+def _query_rows(n_samples: int, max_queries: int | None, seed: int) -> np.ndarray:
+    """All rows, or a seeded uniform sample of max_queries of them in ascending order."""
+    if max_queries is None:
+        return np.arange(n_samples)
+    if isinstance(max_queries, bool) or not isinstance(max_queries, (int, np.integer)) or max_queries < 1:
+        raise ValueError(f"max_queries must be a positive integer or None, got {max_queries!r}")
+    if max_queries >= n_samples:
+        return np.arange(n_samples)
+    return np.sort(np.random.default_rng(seed).choice(n_samples, size=int(max_queries), replace=False))
 
 
 def _nearest(similarity: np.ndarray, k: int) -> np.ndarray:
