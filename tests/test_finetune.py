@@ -1,11 +1,15 @@
 """finetune.py (stage 0) on a tiny setting: 2 candidates, ~40 images, one epoch, one learning rate."""
+import dataclasses
 import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
+import torch
+from torch import nn
 
+from pipeline import datasets, extract, zoo
 from pipeline.ground_truth import load_ground_truth
 from pipeline.store import SettingsMismatchError, Store
 
@@ -104,3 +108,51 @@ def test_a_folder_of_ones_own_images(tmp_path):
     truth = _stage().main(argv)
     assert list(truth["finetune"]) == ["shapes"] and list(truth["finetune"]["shapes"]) == [CANDIDATES[1]]
     assert "12 train / 4 val / 4 test images, 2 classes" in truth["description"]
+
+
+class _Recording(nn.Module):
+    """Passes its input to `module` and keeps a copy of every input it was given."""
+
+    def __init__(self, module: nn.Module, seen: list):
+        super().__init__()
+        self.module, self.seen = module, seen
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return self.module(x)
+
+
+@pytest.mark.parametrize("dataset", ["digits", "textiles"])  # 8 px grey upsampled; 250 px photographs downsampled
+def test_finetuning_feeds_a_candidate_the_tensor_stage_1_feeds_it(tmp_path, monkeypatch, dataset):
+    """The same training images reach the network as the same tensor in stage 0 (finetune.py) and stage 1
+    (forward_feature_CNN.py: zoo spec, dataset view, data loader)."""
+    variant, candidate, n_train, size = "efficientnet_lite1", "efficientnet_lite1_mid", 20, 64
+
+    stage1_inputs = []
+    spec = zoo.model_spec(variant, pretrained=False, image_size=size)
+
+    def recording_load():
+        extractor = spec.load()
+        return dataclasses.replace(extractor, module=_Recording(extractor.module, stage1_inputs))
+
+    images = datasets.load_dataset(dataset, split="train", max_samples=n_train)
+    extract.extract_model(dataclasses.replace(spec, _load=recording_load), images, Store(tmp_path / "stage1"),
+                          batch_size=64, device="cpu")
+    (stage1,) = stage1_inputs  # one batch of the n_train images
+
+    stage = _stage()
+    stage0_inputs = []
+    real_truncated = stage.lite.truncated
+
+    def recording_truncated(*args, **kwargs):
+        network = real_truncated(*args, **kwargs)
+        network.prefix = _Recording(network.prefix, stage0_inputs)
+        return network
+
+    monkeypatch.setattr(stage.lite, "truncated", recording_truncated)
+    stage.main(_argv(tmp_path, "--candidates", candidate, "--datasets", dataset, "--image-size", str(size),
+                     "--max-train", str(n_train), "--batch-size", "32"))
+    stage0 = stage0_inputs[0]  # the frozen prefix sees the train split first, in one chunk of 2 x batch size
+
+    assert stage1.shape == (n_train, 3, size, size)
+    assert torch.equal(stage0, stage1)
