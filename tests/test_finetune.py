@@ -1,4 +1,5 @@
 """finetune.py (stage 0) on a tiny setting: 2 candidates, ~40 images, one epoch, one learning rate."""
+import argparse
 import dataclasses
 import importlib.util
 import json
@@ -9,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline import datasets, extract, zoo
+from pipeline import extract, tasks, zoo
 from pipeline.ground_truth import load_ground_truth
 from pipeline.store import SettingsMismatchError, Store
 
@@ -135,9 +136,11 @@ def test_finetuning_feeds_a_candidate_the_tensor_stage_1_feeds_it(tmp_path, monk
         extractor = spec.load()
         return dataclasses.replace(extractor, module=_Recording(extractor.module, stage1_inputs))
 
-    images = datasets.load_dataset(dataset, split="train", max_samples=n_train)
-    extract.extract_model(dataclasses.replace(spec, _load=recording_load), images, Store(tmp_path / "stage1"),
-                          batch_size=64, device="cpu")
+    classification = tasks.get("classification")
+    images = classification.load_samples(dataset, argparse.Namespace(dataset_dir=None, data_root="data",
+                                                                     split="train", max_samples=n_train))
+    extract.extract_candidate(classification.candidate_of_spec(dataclasses.replace(spec, _load=recording_load)),
+                              images, Store(tmp_path / "stage1"), batch_size=64, device="cpu")
     (stage1,) = stage1_inputs  # one batch of the n_train images
 
     stage = _stage()
