@@ -1,8 +1,8 @@
 """Stage 2: F-labels of one text per sample (a caption) from CLIP (open_clip's projected text features).
 
 Writes results/flabels/<dataset>/<encoder>_sample.npy (samples x width) and <encoder>_meta.json,
-in the order stage 1 stores features in (use the same dataset settings there). TASK (or --task) picks the task; its dataset settings are
-flags too (--help lists them).
+in the order stage 1 stores features in (use the same dataset settings there).
+TASK (or --task) picks the task; its dataset settings are flags too (--help lists them).
 Offline: --model PATH takes any local encoder folder, e.g. the bundled all-MiniLM-L6-v2
 (python -c "from pipeline.flabels import minilm_path; print(minilm_path())").
 Runs from any directory (python Label_embedding/clip_sentence.py, or python clip_sentence.py inside Label_embedding/).

@@ -2,8 +2,8 @@
 from GPT-2 (mean of the last hidden state over real tokens).
 
 Writes results/flabels/<dataset>/<encoder>_sample.npy (samples x width) and <encoder>_meta.json,
-in the order stage 1 stores features in (use the same dataset settings there). TASK (or --task) picks the task; its dataset settings are
-flags too (--help lists them).
+in the order stage 1 stores features in (use the same dataset settings there).
+TASK (or --task) picks the task; its dataset settings are flags too (--help lists them).
 Offline: --model PATH takes any local encoder folder, e.g. the bundled all-MiniLM-L6-v2
 (python -c "from pipeline.flabels import minilm_path; print(minilm_path())").
 Runs from any directory (python Label_embedding/gpt2_sentence.py, or python gpt2_sentence.py inside Label_embedding/).

@@ -1,8 +1,8 @@
 """Stage 2 of every task, shared by the six ``Label_embedding/*.py`` scripts (they only hold constants).
 
 For each dataset, the task gives the texts in its fixed order (:meth:`pipeline.tasks.Task.flabel_texts`): the
-class names for a task of F-label kind ``class`` (cleaned and put into TEMPLATE, :func:`pipeline.flabels.class_prompts`),
-one text per sample for kind ``sample`` (a caption, an answer). One encoder embeds them into
+class names for a task of F-label kind ``class`` (cleaned and put into TEMPLATE,
+:func:`pipeline.flabels.class_prompts`), one text per sample for kind ``sample`` (a caption, an answer). One encoder embeds them into
 ``results/flabels/<dataset>/<encoder>_<kind>.npy``, with the settings in ``<encoder>_meta.json``.
 
 A finished table is skipped on a re-run when it was made from the same data (the task's data identity: the

@@ -22,7 +22,7 @@ The feature is what the classifier head sees: the pooled penultimate vector. tim
 the final norm; Swin and PVTv2: the mean of the final tokens; as the published code's hook on the final
 norm). torchvision and whole-model checkpoints: the input of the classifier's last ``nn.Linear``, caught
 by a forward hook. Where the model has a source (ImageNet) head, its softmax is returned too, for LEEP and
-NCE (the second dict of the module's ``(features, source_probs)`` output); DINO (timm ships no head), a MoCo-v3 checkpoint without a linear head,
+NCE (the second dict of the module's ``(features, source_probs)``); DINO (timm ships no head), a MoCo-v3 checkpoint without a linear head,
 and the early/mid EfficientNet-Lite depths have none.
 
 Weights come through the real paths (torch hub cache for torchvision, the Hugging Face hub for timm). A

@@ -28,7 +28,8 @@ class Captioning(Task):
     measure = "BLEU-4 after fine-tuning"
     options = {"CAPTION_FILE": None, "SPLIT": "train", "MAX_PER_IMAGE": None, "MAX_SAMPLES": None}
     option_types = {"MAX_PER_IMAGE": int, "MAX_SAMPLES": int}
-    option_help = {"CAPTION_FILE": "a .csv/.tsv of (image path, caption) rows instead of DATASETS (named after its stem)",
+    option_help = {"CAPTION_FILE": "a .csv/.tsv of (image path, caption) rows instead of DATASETS (named after its "
+                                   "stem)",
                    "SPLIT": "caption split: train, val, test, restval or all (a .csv/.tsv table has none)",
                    "MAX_PER_IMAGE": "None: every caption of an image (Karpathy: 5); N: the first N",
                    "MAX_SAMPLES": "None: all pairs; N: the first N pairs of the fixed order"}
