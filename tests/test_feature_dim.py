@@ -46,12 +46,14 @@ def test_a_score_cached_without_feature_dim_is_not_reused_with_it(tmp_path):
     assert outcome["counts"]["scored"] == 6 and outcome["counts"]["skipped"] == 0
     features, labels, _ = store.load_features("set", "middle")
     table = store.load_flabels("set", "enc", "class")[0]
-    reduced = store.load_scores("set", "emms")["middle"]["score"]
+    reduced = store.load_scores("set", "emms_d8")["middle"]["score"]
     assert reduced == pytest.approx(metrics.emms(reduce_width(features, 8), [table], labels), rel=1e-10)
     assert reduced != pytest.approx(plain)
     notes = [p for p in outcome["problems"] if p.kind == "note"]
     assert [p.model for p in notes] == ["narrow"] and "kept at its width 6 <= --feature-dim 8" in notes[0].message
     assert evaluate.run(evaluate.Settings(**settings, feature_dim=8))["counts"]["skipped"] == 6
+    assert evaluate.run(evaluate.Settings(**settings))["counts"]["skipped"] == 6     # kept apart by width
+    assert store.load_scores("set", "emms")["middle"]["score"] == plain
 
 
 def test_metrics_that_saturate_are_marked_where_a_candidate_has_n_le_d(tmp_path):
@@ -59,8 +61,8 @@ def test_metrics_that_saturate_are_marked_where_a_candidate_has_n_le_d(tmp_path)
     settings = dict(task="classification", zoo="z", datasets=["set"], metrics=["emms", "knn"],
                     results=str(store.root), ground_truth=str(truth))
 
-    def summary_row():
-        text = store.table_path("z/classification_summary.md").read_text()
+    def summary_row(name="z/classification_summary.md"):
+        text = store.table_path(name).read_text()
         return [cell.strip() for cell in next(line for line in text.splitlines() if line.startswith("| set ")).split("|")]
 
     evaluate.run(evaluate.Settings(**settings))
@@ -69,4 +71,4 @@ def test_metrics_that_saturate_are_marked_where_a_candidate_has_n_le_d(tmp_path)
     assert "N <= D" in store.table_path("z/classification_summary.md").read_text()
     assert "*" not in store.table_path("z/classification_summary.csv").read_text()   # CSV keeps the number
     evaluate.run(evaluate.Settings(**settings, feature_dim=16))   # every candidate at most 16 wide: N > D
-    assert not any(cell.endswith("*") for cell in summary_row())
+    assert not any(cell.endswith("*") for cell in summary_row("z/classification_d16_summary.md"))

@@ -70,7 +70,8 @@ def test_changed_feature_dim_rescores(tmp_path):
     store = _zoo(tmp_path)
     _run(store, metrics=["emms"])
     assert _run(store, metrics=["emms"], feature_dim=4)["scored"] == 3
-    assert _run(store, metrics=["emms"])["scored"] == 3            # back to the stored width: scored again
+    assert _run(store, metrics=["emms"])["skipped"] == 3           # the widths' scores are kept apart
+    assert sorted(store.load_scores("set", "emms_d4")) == ["a", "b", "c"]
 
 
 def test_an_interrupted_flabel_rewrite_does_not_look_complete(tmp_path, monkeypatch):

@@ -49,8 +49,9 @@ def run(settings: Settings, out=print) -> dict:
         written += report.write_table(plan.store, name, table)
     written += plots(plan, evaluation)
     counts = scorer.counts
-    written.append(report.write_json(plan.store, f"{settings.zoo}/{plan.task.name}_results", {
-        "zoo": settings.zoo, "task": plan.task.name, "ground_truth": plan.truth.path if plan.truth else None,
+    written.append(report.write_json(plan.store, f"{settings.zoo}/{plan.prefix}_results", {
+        "zoo": settings.zoo, "task": plan.task.name, "feature_dim": settings.feature_dim,
+        "ground_truth": plan.truth.path if plan.truth else None,
         "datasets": evaluation, "counts": counts, "problems": [vars(p) for p in problems]}))
     summary(out, plan, problems, counts, written, time.perf_counter() - started, scorer.make_command)
     return {"plan": plan, "evaluation": evaluation, "problems": problems, "counts": counts, "written": written}

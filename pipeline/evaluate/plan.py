@@ -54,6 +54,20 @@ class Plan:
     models: dict[str, list[str]]         # per dataset
     metrics: dict[str, list[str]]        # per dataset
 
+    @property
+    def width_tag(self) -> str:
+        """'' for features as stored, '_d64' with --feature-dim 64: scores and tables of a width are kept apart."""
+        return "" if self.settings.feature_dim is None else f"_d{self.settings.feature_dim}"
+
+    @property
+    def prefix(self) -> str:
+        """The file-name prefix of this run's tables: the task, and the width where one was asked."""
+        return f"{self.task.name}{self.width_tag}"
+
+    def score_file(self, metric: str) -> str:
+        """The name of a metric's score file in the store: 'emms', or 'emms_d64' at another width."""
+        return f"{metric}{self.width_tag}"
+
 
 def make_plan(settings: Settings) -> Plan:
     try:

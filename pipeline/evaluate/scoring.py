@@ -48,7 +48,7 @@ class Scorer:
         registry, overwrite = metric_registry.METRICS, self.plan.settings.overwrite
         names = self.plan.metrics[dataset]
         models = self.plan.models[dataset] = self.on_the_same_samples(dataset, self.plan.models[dataset])
-        done = {n: self.store.load_scores(dataset, n) for n in names}
+        done = {n: self.store.load_scores(dataset, self.plan.score_file(n)) for n in names}
         per_model = [n for n in names if registry[n].needs != Needs.ZOO_LABELS]
         zoo_wide = [n for n in names if registry[n].needs == Needs.ZOO_LABELS]
         # a zoo-relative score depends on the whole zoo: re-run it on every model unless all are current
@@ -114,7 +114,7 @@ class Scorer:
                          f"others' settings, e.g. "
                          f"{self.with_results(self.task.stage1_command(dataset, [model], reference))} --overwrite true")
             for name in self.plan.metrics[dataset]:
-                self.store.drop_scores(dataset, name, [model])
+                self.store.drop_scores(dataset, self.plan.score_file(name), [model])
         return [m for m in models if m not in odd]
 
     # ----- the cache ------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ class Scorer:
         except ValueError as error:
             self.problem(dataset, model, "*", "bad input", str(error))
         for name in self.plan.metrics[dataset]:  # scores of features that are gone or broken no longer stand
-            self.store.drop_scores(dataset, name, [model])
+            self.store.drop_scores(dataset, self.plan.score_file(name), [model])
         return None
 
     # ----- one cell -------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ class Scorer:
             self.counts["not applicable"] += 1
             self.problem(dataset, model, name, "not applicable",
                          "no source-head probabilities (only a model with its source classifier can be scored)")
-            self.store.drop_scores(dataset, name, [model])
+            self.store.drop_scores(dataset, self.plan.score_file(name), [model])
             return
         try:
             flabels = self.flabels(dataset, meta) if self._reads_flabels(spec) else {}
@@ -267,7 +267,7 @@ class Scorer:
         except Exception as error:  # a failed cell: reported, its old score dropped, the other cells go on
             self.counts["failed"] += 1
             self.problem(dataset, model, name, "failed", _describe(error))
-            self.store.drop_scores(dataset, name, [model])
+            self.store.drop_scores(dataset, self.plan.score_file(name), [model])
             return
         for message in caveats:
             self.problem(dataset, model, name, "warning", message)
@@ -300,7 +300,7 @@ class Scorer:
             self.counts["not applicable"] += 1
             self.problem(dataset, "zoo", name, "not applicable",
                          f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
-            self.store.drop_scores(dataset, name, self.plan.models[dataset])
+            self.store.drop_scores(dataset, self.plan.score_file(name), self.plan.models[dataset])
             return
         try:
             labels = loaded[models[0]][1]
@@ -316,7 +316,7 @@ class Scorer:
         except Exception as error:
             self.counts["failed"] += 1
             self.problem(dataset, "zoo", name, "failed", _describe(error))
-            self.store.drop_scores(dataset, name, self.plan.models[dataset])
+            self.store.drop_scores(dataset, self.plan.score_file(name), self.plan.models[dataset])
 
     def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str],
                caveats: dict[str, list[str]] | None = None, details: dict[str, dict] | None = None) -> None:
@@ -324,7 +324,7 @@ class Scorer:
             if not np.isfinite(value):
                 raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
         caveats, details = caveats or {}, details or {}
-        self.store.save_scores(dataset, name, {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
+        self.store.save_scores(dataset, self.plan.score_file(name), {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
                                                    **({"warnings": caveats[m]} if caveats.get(m) else {}),
                                                    **details.get(m, {})}
                                                for m, (v, s) in values.items()})

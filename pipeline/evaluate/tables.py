@@ -18,7 +18,7 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
         models = plan.models[dataset]
         scores, seconds, flabel_weights = {}, {}, {}
         for name in plan.metrics[dataset]:
-            stored = plan.store.load_scores(dataset, name)
+            stored = plan.store.load_scores(dataset, plan.score_file(name))
             scores[name] = {m: stored[m]["score"] for m in models if m in stored}
             seconds[name] = sum(stored[m].get("seconds", 0.0) for m in models if m in stored)
             flabel_weights.update({m: stored[m]["flabel_weights"] for m in models
@@ -85,21 +85,23 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
                                    evaluation[dataset]["seconds"].get(name)])
             table.rows.append(["mean", *_column_means(table.rows, range(1, len(COLUMN_NAMES) + 1)), None,
                                *_column_means(table.rows, [len(COLUMN_NAMES) + 2])])
-            out[f"{zoo}/{plan.task.name}_{name}"] = table
+            out[f"{zoo}/{plan.prefix}_{name}"] = table
+        width = (f", every candidate reduced by PCA to width {plan.settings.feature_dim}"
+                 if plan.settings.feature_dim is not None else "")
         summary = report.Table(f"zoo {zoo}: weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset "
-                               f"and metric", ["dataset", *metric_names])
+                               f"and metric{width}", ["dataset", *metric_names])
         for dataset in with_truth:
             summary.rows.append([dataset, *[evaluation[dataset]["correlations"].get(n, {}).get("weighted_tau")
                                             for n in metric_names]])
         summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
         _mark_saturated(summary, metric_names, [evaluation[d] for d in with_truth])
-        out[f"{zoo}/{plan.task.name}_summary"] = summary
-        out[f"{zoo}/{plan.task.name}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
-        out[f"{zoo}/{plan.task.name}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
+        out[f"{zoo}/{plan.prefix}_summary"] = summary
+        out[f"{zoo}/{plan.prefix}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
+        out[f"{zoo}/{plan.prefix}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
     for dataset in plan.datasets:
         weights = _flabel_weight_table(dataset, evaluation[dataset]["flabel_weights"])
         if weights is not None:
-            out[f"{zoo}/{plan.task.name}_{dataset}_emms_weights"] = weights
+            out[f"{zoo}/{plan.prefix}_{dataset}_emms_weights"] = weights
         if evaluation[dataset]["has_ground_truth"]:
             continue
         names = [n for n in plan.metrics[dataset] if evaluation[dataset]["ranking"].get(n)]
@@ -108,12 +110,12 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
                               ["rank", *names])
         for rank in range(depth):
             ranked.rows.append([rank + 1, *[_ranked_cell(evaluation[dataset]["ranking"][n], rank) for n in names]])
-        out[f"{zoo}/{plan.task.name}_{dataset}_ranking"] = ranked
+        out[f"{zoo}/{plan.prefix}_{dataset}_ranking"] = ranked
         agreement = report.Table(f"{dataset}: agreement between metrics (Kendall τ-b between their rankings)",
                                  ["metric", *names], digits=2)
         for a in names:
             agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
-        out[f"{zoo}/{plan.task.name}_{dataset}_agreement"] = agreement
+        out[f"{zoo}/{plan.prefix}_{dataset}_agreement"] = agreement
     return out
 
 
@@ -199,7 +201,7 @@ def plots(plan: Plan, evaluation: dict) -> list[Path]:
         panels = [{"metric": n, "scores": entry["scores"][n], "truth": entry["truth"],
                    "weighted_tau": entry["correlations"][n]["weighted_tau"]} for n in entry["correlations"]]
         measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), plan.task.measure)
-        paths.append(report.scatter_plot(plan.store, f"{plan.settings.zoo}/plots/{plan.task.name}_{dataset}",
+        paths.append(report.scatter_plot(plan.store, f"{plan.settings.zoo}/plots/{plan.prefix}_{dataset}",
                                          f"{dataset} (zoo {plan.settings.zoo}): metric score vs fine-tuned result",
                                          panels, y_label=measure))
     return paths
