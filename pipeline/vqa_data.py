@@ -282,10 +282,13 @@ def _read_table(path: Path) -> _Read:
 
 def _add(questions: list[Question], problems: list[str], where: str, image: Path | None, question, answer) -> None:
     """Append the row if it is whole (an image, a question, an answer that normalises to words), else say why."""
-    if image is None or not isinstance(question, str) or not question.strip() or not isinstance(answer, str):
-        empty = [name for name, value in (("image", image), ("question", question), ("answer", answer))
-                 if value is None or not isinstance(value, (str, Path)) or not str(value).strip()]
-        problems.append(f"{where}: no {', no '.join(empty) or 'usable fields'}")
+    missing = [field for field, value in (("image", image), ("question", question), ("answer", answer))
+               if value is None or (isinstance(value, str) and not value.strip())]
+    wrong = [field for field, value in (("question", question), ("answer", answer))
+             if value is not None and not isinstance(value, str)]
+    if missing or wrong:
+        problems.append(f"{where}: " + "; ".join([f"no {field}" for field in missing]
+                                                 + [f"the {field} is not text" for field in wrong]))
         return
     normalised = normalize_answer(answer)
     if not normalised:
