@@ -352,3 +352,13 @@ def test_unsupported_model_families_and_bad_names_are_clear_errors(tmp_path):
     assert TASK.stored_names("efficientnet_lite_minilm")[:3] == [
         "efficientnet_lite0_early+minilm", "efficientnet_lite0_mid+minilm", "efficientnet_lite0_last+minilm"]
     assert vqa_models.network_of("efficientnet_lite1_mid+minilm") == "efficientnet_lite1+minilm"
+
+
+def test_the_commands_that_make_missing_inputs_carry_the_dataset_settings():
+    meta = {"zoo": "efficientnet_lite_minilm", "dataset_dir": "/data/pairs", "split": None, "max_samples": 50,
+            "min_answer_count": 2, "max_answers": None, "input_size": 64}
+    assert TASK.stage1_command("pairs", ["efficientnet_lite1_mid+minilm", "efficientnet_lite1_last+minilm"], meta) == (
+        "python forward_feature_vqa.py --zoo efficientnet_lite_minilm --models efficientnet_lite1+minilm "
+        "--dataset-dir /data/pairs --image-size 64 --max-samples 50 --min-answer-count 2")
+    assert TASK.stage2_command("vqav2", {"split": "val", "max_answers": 3129}) == (
+        "python Label_embedding/bert.py --task vqa --datasets vqav2 --split val --max-answers 3129")
