@@ -336,6 +336,14 @@ def test_vilt_and_blip_run_the_three_stages_on_each_format(tiny_checkpoints, tmp
     outcome = evaluate.run(settings)
     assert outcome["counts"] == {"scored": 5, "skipped": 0, "failed": 0, "not applicable": 1}
     assert "table: models ranked by each metric" in capsys.readouterr().out
+    truth = tmp_path / "vqa_accuracy.json"   # the ground-truth format of data/ground_truth/*.json
+    truth.write_text(json.dumps({"zoo": "tiny", "description": "VQA accuracy", "source": "made up",
+                                 "measure": {"table": "VQA accuracy (%)"},
+                                 "finetune": {"table": {"tiny_vilt": 61.0, "tiny_blip": 48.5}}}))
+    outcome = evaluate.run(evaluate.Settings(task="vqa", zoo="tiny", datasets=["table"], metrics=["emms", "logme"],
+                                             ground_truth=str(truth), results=str(results)))
+    assert outcome["counts"]["skipped"] == 4 and outcome["plan"].models["table"] == ["tiny_vilt", "tiny_blip"]
+    assert "emms on zoo tiny: correlation with fine-tuning" in capsys.readouterr().out
 
 
 def test_unsupported_model_families_and_bad_names_are_clear_errors(tmp_path):
