@@ -29,10 +29,15 @@ METRICS = []
 EMMS_RIDGE = 18.0     # N = 3 * PAIRS questions is below the feature width: EMMS needs a ridge (~0.1 N)
 BATCH_SIZE = 32
 DEVICE = "cpu"
+THREADS = None        # torch CPU threads; None: torch's default (on a loaded machine 1 can be many times faster)
 
 
 def main() -> None:
-    options = cli.parse(globals(), __doc__)
+    options = cli.parse(globals(), __doc__, types={"THREADS": int})
+    if options.threads:
+        import torch
+
+        torch.set_num_threads(options.threads)
     task = tasks.get("vqa")
     with tempfile.TemporaryDirectory() as scratch:
         folder, results = Path(scratch) / "digit_pairs", Path(scratch) / "results"
@@ -58,7 +63,8 @@ def main() -> None:
                                        metric_options={"emms": {"ridge": options.emms_ridge}}), out=lambda _: None)
         seconds["stage 3"] = time.perf_counter() - started
     questions = 3 * options.pairs
-    print(f"{questions} questions, {len(options.models)} networks, {options.image_size} px, {options.device}: "
+    print(f"{questions} questions, {len(options.models)} networks, {options.image_size} px, {options.device}, "
+          f"{options.threads or 'default'} threads: "
           + ", ".join(f"{stage} {value:.1f} s" for stage, value in seconds.items())
           + f" (stage 1: {questions * len(options.models) / seconds['stage 1']:.1f} question-networks/s)")
 
