@@ -43,7 +43,8 @@ def main() -> None:
         folder, results = Path(scratch) / "digit_pairs", Path(scratch) / "results"
         vqa_data.write_digit_pairs(folder, options.pairs)
         args = argparse.Namespace(datasets=[], dataset_dir=str(folder), data_root=scratch, split="train",
-                                  max_samples=None, min_answer_count=1, max_answers=None, zoo="efficientnet_lite_minilm",
+                                  max_samples=None, min_answer_count=1, max_answers=None,
+                                  zoo="efficientnet_lite_minilm",
                                   models=options.models, results=results, batch_size=options.batch_size,
                                   num_workers=0, device=options.device, amp=False, overwrite=False, strict=False,
                                   checkpoint_dir=None, image_size=options.image_size, pretrained=True)

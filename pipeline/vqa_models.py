@@ -2,7 +2,8 @@
 
 **Dual encoder** ``IMAGE+TEXT`` (e.g. ``efficientnet_lite0+minilm``, ``resnet50+bert-base-uncased``): IMAGE is any
 name the image zoos know (:func:`pipeline.zoo.model_spec`: zoo members, torchvision or timm names), TEXT a
-Hugging Face encoder folder or hub id, or ``minilm`` for the bundled all-MiniLM-L6-v2 (:func:`pipeline.flabels.minilm_path`).
+Hugging Face encoder folder or hub id, or ``minilm`` for the bundled all-MiniLM-L6-v2
+(:func:`pipeline.flabels.minilm_path`).
 The feature of a question is the concatenation, in this order, of
 
 - the image model's pooled feature of its image, exactly as the classification task stores it (the vector the

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 from functools import cached_property
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -44,10 +43,12 @@ class VisualQuestionAnswering(Task):
     measure = "VQA accuracy after fine-tuning (%)"
     options = {"DATASET_DIR": None, "SPLIT": "train", "MAX_SAMPLES": None, "MIN_ANSWER_COUNT": 1, "MAX_ANSWERS": None}
     option_types = {"MAX_SAMPLES": int, "MAX_ANSWERS": int, "MIN_ANSWER_COUNT": int}
-    option_help = {"DATASET_DIR": "a VQA folder (any supported format) or a questions .csv/.tsv table; replaces DATASETS",
+    option_help = {"DATASET_DIR": "a VQA folder (any supported format) or a questions .csv/.tsv table; "
+                                  "replaces DATASETS",
                    "SPLIT": "train, val, test, ... (CLEVR, VQA v2, COCO-QA, DAQUAR; a table has none)",
                    "MAX_SAMPLES": "None: every question; N: the first N questions of the fixed order",
-                   "MIN_ANSWER_COUNT": "keep the answers given to at least this many questions (others: dropped, counted)",
+                   "MIN_ANSWER_COUNT": "keep the answers given to at least this many questions (the others' "
+                                       "questions are dropped and counted)",
                    "MAX_ANSWERS": "None: every answer; N: the N most frequent (VQA v2 practice: 3129)"}
 
     def dataset_args(self, args: argparse.Namespace) -> list[str | None]:
@@ -95,8 +96,8 @@ class VisualQuestionAnswering(Task):
             image_size = getattr(args, "image_size", None)
             if image_size is not None and image_size < 1:
                 raise ValueError(f"--image-size must be a positive number of pixels (or none), got {image_size}")
-            return vqa_models.dual_candidate(model, pretrained=getattr(args, "pretrained", True),
-                                             image_size=image_size, checkpoint_dir=getattr(args, "checkpoint_dir", None))
+            return vqa_models.dual_candidate(model, pretrained=getattr(args, "pretrained", True), image_size=image_size,
+                                             checkpoint_dir=getattr(args, "checkpoint_dir", None))
         return vqa_models.hf_candidate(model, getattr(args, "checkpoint_dir", None))
 
     def stage1_command(self, dataset: str, models: Sequence[str], stored_meta: dict | None) -> str:
