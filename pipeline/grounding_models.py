@@ -269,20 +269,24 @@ class RoiDualEncoder(nn.Module):
         return maps
 
     def forward(self, pixel_values, boxes, input_ids, attention_mask) -> dict[str, torch.Tensor]:
-        from torchvision.ops import roi_align
-
         from pipeline.caption_models import masked_mean
 
         text = masked_mean(self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state,
                            attention_mask)
-        rois = torch.cat([torch.arange(len(boxes), device=boxes.device, dtype=torch.float32)[:, None],
-                          boxes.float()], dim=1)
-        out = {}
-        for depth, fmap in self.feature_maps(pixel_values).items():
-            pooled = roi_align(fmap.float(), rois, output_size=ROI_GRID, spatial_scale=fmap.shape[-1] / pixel_values.shape[-1],
-                               sampling_ratio=ROI_SAMPLING, aligned=True).mean(dim=(2, 3))
-            out[self.names[depth]] = torch.cat([pooled, text], dim=1)
-        return out
+        return {self.names[depth]: torch.cat([pool_in_boxes(fmap, boxes, pixel_values.shape[-1]), text], dim=1)
+                for depth, fmap in self.feature_maps(pixel_values).items()}
+
+
+def pool_in_boxes(fmap: torch.Tensor, boxes: torch.Tensor, input_side: int) -> torch.Tensor:
+    """(B, C): the mean of RoIAlign(fmap (B, C, h, w), box b of image b (B, 4) in input pixels), a
+    ROI_GRID x ROI_GRID output with ROI_SAMPLING x ROI_SAMPLING bilinear samples a bin, pixel centres aligned;
+    spatial scale = map side / input side."""
+    from torchvision.ops import roi_align
+
+    rois = torch.cat([torch.arange(len(boxes), device=boxes.device, dtype=torch.float32)[:, None],
+                      boxes.float()], dim=1)
+    return roi_align(fmap.float(), rois, output_size=ROI_GRID, spatial_scale=fmap.shape[-1] / input_side,
+                     sampling_ratio=ROI_SAMPLING, aligned=True).mean(dim=(2, 3))
 
 
 def dual_settings(model: str, image_size: int | None, pretrained: bool = True) -> dict:
