@@ -172,7 +172,7 @@ def test_refs_table_keeps_good_rows_in_order_and_names_and_counts_bad_ones(work)
 
 
 def test_unusable_datasets_are_clear_errors(work, tmp_path):
-    with pytest.raises(ValueError, match="holds no usable sample .6 rows skipped"):
+    with pytest.raises(ValueError, match=r"holds no usable sample \(2 rows skipped\)"):
         load_refs(None, dataset_dir=work["refs"], split="testB", say=lambda line: None)
     with pytest.raises(FileNotFoundError, match=r"no referring expressions for dataset 'nothing': looked for .*refs\.jsonl"):
         load_refs("nothing", data_root=tmp_path)
@@ -220,9 +220,12 @@ def test_a_crafted_pickle_is_refused_and_runs_nothing(tmp_path):
     (tmp_path / "instances.json").write_text("{}")
     with pytest.raises(ValueError, match="not a plain-data pickle"):
         load_refs(None, dataset_dir=tmp_path)
-    plain = [{"a": (1, 2.5, None, True), "b": b"x", "c": ["é"]}]
-    crafted.write_bytes(pickle.dumps(plain, protocol=2))
-    assert load_plain_pickle(crafted) == plain
+    plain = [{"a": (1, 2.5, None, True), "c": ["é", {"d": -3}]}]
+    for protocol in (2, 4):
+        crafted.write_bytes(pickle.dumps(plain, protocol=protocol))
+        assert load_plain_pickle(crafted) == plain
+    crafted.write_bytes(pickle.dumps([b"x"], protocol=4))  # bytes: plain from protocol 3 on
+    assert load_plain_pickle(crafted) == [b"x"]
 
 
 # ----- features --------------------------------------------------------------------------------------
@@ -321,7 +324,7 @@ def test_three_stages_on_refs_jsonl(work, tmp_path, monkeypatch, capsys):
 
     minilm = str(minilm_path())
     stage2 = ["--task", "rec", "--dataset-dir", refs_dir, "--results", str(results), "--device", "cpu"]
-    assert run_script("Label_embedding/box.py", stage2[:5], monkeypatch) == 0
+    assert run_script("Label_embedding/box.py", stage2[:6], monkeypatch) == 0
     assert run_script("Label_embedding/bert_sentence.py", [*stage2, "--model", minilm], monkeypatch) == 0
     assert run_script("Label_embedding/bert_sentence.py", [*stage2, "--model", minilm, "--flabel-text", "expression",
                                                            "--encoder-name", "minilm_expression"], monkeypatch) == 0
