@@ -24,9 +24,10 @@ import sys
 
 from pipeline import cli, defaults
 from pipeline.extract import run_stage1
+from pipeline.tasks.rec import REC_DATASETS
 
 TASK = "rec"
-DATASETS = ["refcoco", "refcoco+", "refcocog"]  # datasets under DATA_ROOT (refs.jsonl or the refer toolkit layout)
+DATASETS = list(REC_DATASETS)  # datasets under DATA_ROOT (refs.jsonl or the refer toolkit layout)
 ZOO = "efficientnet_lite_minilm"  # efficientnet_lite_minilm (offline dual encoders) or grounding (hub ids)
 MODELS = []            # model names: zoo members, folders under CHECKPOINT_DIR, folders or hub ids; empty: ZOO
 CHECKPOINT_DIR = None  # folder holding one save_pretrained folder per grounding model: CHECKPOINT_DIR/<model>/

@@ -6,7 +6,8 @@ results/flabels/<dataset>/box_sample.npy (samples x 4) and box_meta.json with th
 EMMS can weigh this geometric F-label with the text F-labels of Label_embedding/*_sentence.py --task rec:
 
     python Label_embedding/box.py --dataset-dir my_refs
-    python Label_embedding/bert_sentence.py --task rec --dataset-dir my_refs --model "$(python -c 'from pipeline.flabels import minilm_path; print(minilm_path())')"
+    python Label_embedding/bert_sentence.py --task rec --dataset-dir my_refs --model MINILM_FOLDER
+    (MINILM_FOLDER: python -c "from pipeline.flabels import minilm_path; print(minilm_path())")
 
 The task's dataset settings are flags too (--help lists them). Runs from any directory.
 """

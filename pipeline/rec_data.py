@@ -209,7 +209,8 @@ def _read_table(name: str, table: Path, split: str, max_samples: int | None) -> 
     try:
         lines = table.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{table} cannot be read as UTF-8 text ({error}); it must hold one JSON object a line") from None
+        raise ValueError(f"{table} cannot be read as UTF-8 text ({error}); it must hold one JSON object a "
+                         "line") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

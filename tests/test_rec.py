@@ -61,23 +61,26 @@ def minilm_tokenizer():
     return BertTokenizerFast.from_pretrained(minilm_path())
 
 
-def make_tiny_owlvit(folder: Path) -> Path:
-    from transformers import OwlViTConfig, OwlViTForObjectDetection, OwlViTImageProcessor, OwlViTTextConfig, \
-        OwlViTVisionConfig
+def make_tiny_owlvit(folder: Path, version: str = "OwlViT") -> Path:
+    """A tiny OWL-ViT (version "OwlViT") or OWLv2 ("Owlv2") with the bundled BERT tokenizer."""
+    import transformers
 
+    part = {name: getattr(transformers, f"{version}{name}") for name in
+            ("Config", "ForObjectDetection", "ImageProcessor", "TextConfig", "VisionConfig")}
     tokenizer = minilm_tokenizer()
-    text = OwlViTTextConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+    text = part["TextConfig"](vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                             intermediate_size=37, max_position_embeddings=16, projection_dim=32,
                             pad_token_id=0, bos_token_id=101, eos_token_id=102)
-    vision = OwlViTVisionConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+    vision = part["VisionConfig"](image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
                                 num_attention_heads=4, intermediate_size=37, projection_dim=32)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model = OwlViTForObjectDetection(OwlViTConfig(text_config=text.to_dict(), vision_config=vision.to_dict(),
-                                                      projection_dim=32))
+        model = part["ForObjectDetection"](part["Config"](text_config=text.to_dict(), vision_config=vision.to_dict(),
+                                                          projection_dim=32))
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    OwlViTImageProcessor(size={"height": 32, "width": 32}, do_center_crop=False).save_pretrained(folder)
+    processor = {"do_center_crop": False} if version == "OwlViT" else {}
+    part["ImageProcessor"](size={"height": 32, "width": 32}, **processor).save_pretrained(folder)
     return folder
 
 
@@ -135,7 +138,9 @@ def work(tmp_path_factory):
     checkpoints = root / "ckpts"
     return {"refs": write_refs(root / "myrefs"), "refcoco": write_refcoco(root / "data" / "refcoco"),
             "data": root / "data", "owl": make_tiny_owlvit(checkpoints / TINY[0]),
-            "dino": make_tiny_dino(checkpoints / TINY[1]), "checkpoints": checkpoints}
+            "dino": make_tiny_dino(checkpoints / TINY[1]),
+            "owlv2": make_tiny_owlvit(checkpoints / "tiny_owlv2", "Owlv2"),
+            "checkpoints": checkpoints}
 
 
 def run_script(script: str, argv: list[str], monkeypatch) -> int:
@@ -174,7 +179,8 @@ def test_refs_table_keeps_good_rows_in_order_and_names_and_counts_bad_ones(work)
 def test_unusable_datasets_are_clear_errors(work, tmp_path):
     with pytest.raises(ValueError, match=r"holds no usable sample \(2 rows skipped\)"):
         load_refs(None, dataset_dir=work["refs"], split="testB", say=lambda line: None)
-    with pytest.raises(FileNotFoundError, match=r"no referring expressions for dataset 'nothing': looked for .*refs\.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"no referring expressions for dataset 'nothing': looked for "
+                                                r".*refs\.jsonl"):
         load_refs("nothing", data_root=tmp_path)
     (tmp_path / "latin").mkdir()
     (tmp_path / "latin" / "refs.jsonl").write_bytes(b"\xff\xfe\x00bad")
@@ -267,7 +273,7 @@ def test_gold_boxes_in_each_family_frame(work):
     assert image.shape == (3, 32, 32) and box.tolist() == pytest.approx([x1 / 2, y1 * 32 / 48, x2 / 2, y2 * 32 / 48])
 
 
-@pytest.mark.parametrize("tiny", TINY)
+@pytest.mark.parametrize("tiny", [*TINY, "tiny_owlv2"])
 def test_grounding_feature_is_the_best_iou_box_joined_with_the_query(work, tiny):
     from torchvision.ops import box_convert, box_iou
 
@@ -280,9 +286,9 @@ def test_grounding_feature_is_the_best_iou_box_joined_with_the_query(work, tiny)
         out = module.model(**inputs)
     boxes = box_convert(out.pred_boxes, "cxcywh", "xyxy")
     best = [int(box_iou(boxes[i], gold[i:i + 1])[:, 0].argmax()) for i in range(4)]
-    if family == "owlvit":
+    if family in ("owlvit", "owlv2"):
         expected = torch.cat([out.class_embeds[range(4), best], out.text_embeds[:, 0]], dim=1)
-        assert features.shape == (4, 64) and meta["family"] == "owlvit"
+        assert features.shape == (4, 64) and meta["family"] == tiny.removeprefix("tiny_")
     else:
         text = out.encoder_last_hidden_state_text
         mask = inputs["attention_mask"][:, : text.shape[1], None].float()
