@@ -319,3 +319,54 @@ def _read_refer(name: str, pickled: Path, instances: Path, images: Path, split: 
             text = sentence.get("sent") or sentence.get("raw") if isinstance(sentence, dict) else None
             rows.add(f"{row} sentence {sentence_number}", path, text, annotation.get("bbox"), size)
     return rows.refs(name, split, max_samples)
+
+
+# ----- an offline example ----------------------------------------------------------------------------------
+# skimage's sample photos with boxes drawn by eye ([x, y, w, h] in the photos' own pixels).
+EXAMPLE = {
+    "astronaut": [
+        ("the woman's smiling face", [160, 30, 140, 135]),
+        ("the american flag on the left", [0, 0, 95, 500]),
+        ("the space shuttle model", [355, 0, 115, 285]),
+        ("the black helmet at the bottom", [275, 340, 237, 172]),
+        ("the round mission patch", [133, 345, 80, 80]),
+        ("the astronaut in the orange suit", [20, 15, 345, 497]),
+    ],
+    "coffee": [
+        ("the white cup of coffee", [175, 18, 235, 290]),
+        ("the silver spoon", [325, 65, 100, 262]),
+        ("the red saucer", [75, 75, 405, 315]),
+        ("the handle of the cup", [195, 225, 60, 80]),
+    ],
+    "chelsea": [
+        ("the cat's left eye", [135, 85, 70, 65]),
+        ("the cat's right eye", [295, 105, 50, 60]),
+        ("the pink nose", [240, 220, 55, 40]),
+        ("the ear at the top right", [330, 0, 70, 70]),
+        ("the tabby cat", [0, 0, 451, 300]),
+    ],
+    "rocket": [
+        ("the white rocket", [300, 125, 45, 285]),
+        ("the tall tower on the left", [0, 0, 90, 427]),
+        ("the tower on the right edge", [555, 0, 85, 427]),
+        ("the thin mast left of the rocket", [165, 120, 45, 300]),
+        ("the thin mast right of the rocket", [435, 120, 45, 300]),
+    ],
+}
+
+
+def write_example(folder: str | os.PathLike) -> Path:
+    """Write the offline example (20 samples on 4 of skimage's photos, split train) as ``folder/refs.jsonl`` with
+    the photos in ``folder/images/``; returns the table."""
+    import skimage.data
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for photo, objects in EXAMPLE.items():
+        Image.fromarray(getattr(skimage.data, photo)()).convert("RGB").save(folder / "images" / f"{photo}.png")
+        lines += [json.dumps({"image": f"images/{photo}.png", "expression": text, "bbox": box, "split": "train"})
+                  for text, box in objects]
+    table = folder / REFS_TABLE
+    table.write_text("\n".join(lines) + "\n")
+    return table
