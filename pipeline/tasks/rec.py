@@ -19,7 +19,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
