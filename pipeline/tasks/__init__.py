@@ -1,7 +1,7 @@
 """The tasks, registered where they are defined (``register(MyTask())`` at the end of the task's module).
 
 ``get("classification")`` returns the task; :data:`BUILTIN` lists the modules loaded on first use. A task of
-your own registers itself when its module is imported (see the README's "Add a task").
+your own registers itself when its module is imported (see docs/extending.md).
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import importlib
 
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task
 
-BUILTIN = ("classification", "captioning", "vqa")
+BUILTIN = ("classification", "captioning", "vqa", "rec")
 _TASKS: dict[str, Task] = {}
 
 
