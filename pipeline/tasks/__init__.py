@@ -9,7 +9,7 @@ import importlib
 
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task
 
-BUILTIN = ("classification", "captioning")
+BUILTIN = ("classification", "captioning", "tqa")
 _TASKS: dict[str, Task] = {}
 
 
