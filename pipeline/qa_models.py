@@ -139,10 +139,13 @@ class QAInputs(Dataset):
 
     @staticmethod
     def answer_mask(encoded, window: int, record: QARecord) -> list[int]:
-        """1 for the window's context tokens whose characters overlap the answer's, else 0."""
+        """1 for the window's context tokens whose characters overlap the answer's, else 0. A token of no
+        characters (a byte-level BPE's lone space 'Ġ', its offsets trimmed to the next word's start) counts
+        where it sits strictly inside the answer: it is the space between two of the answer's words."""
         sequences = encoded.sequence_ids(window)
-        return [int(sequences[t] == 1 and start < record.answer_end and end > record.answer_start and end > start)
-                for t, (start, end) in enumerate(encoded["offset_mapping"][window])]
+        begin, end = record.answer_start, record.answer_end
+        return [int(sequences[t] == 1 and (start < end and stop > begin if stop > start else begin < start < end))
+                for t, (start, stop) in enumerate(encoded["offset_mapping"][window])]
 
 
 def _cls_position(tokens: list[int], tokenizer) -> int:
