@@ -252,6 +252,21 @@ def test_pooled_tokens_are_exactly_the_answers(work, name, max_length):
         assert later_windows == 0
 
 
+def test_a_lone_space_token_inside_the_answer_is_pooled_and_one_before_it_is_not(work):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(work["checkpoints"] / "tiny_roberta_qa")
+    # no word of the BPE's training texts holds a 'z', so it learnt no merge of a space with one: 'Ġ' stays apart
+    split = [word for word in ("zebra", "jazz") if tokenizer.tokenize(" " + word)[0] == "Ġ"]
+    assert split, tokenizer.tokenize(" zebra")
+    context = f"castle river {split[0]} tower"
+    for answer, expected in ((f"river {split[0]}", f" river {split[0]}"), (split[0], split[0])):
+        record = QARecord("s", context, "which ?", answer, context.index(answer), 0)
+        item = QAInputs([record], tokenizer)[0]
+        pooled = tokenizer.convert_ids_to_tokens([t for t, k in zip(item["input_ids"], item["pool"]) if k])
+        assert pooled == tokenizer.tokenize(expected)
+
+
 def test_answer_far_past_the_first_window_long_context(work):
     from transformers import AutoTokenizer
 
