@@ -25,6 +25,7 @@ paragraph and question id), skipped and counted (:attr:`QASet.skipped`). A file 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -88,6 +89,14 @@ class QASet:
     @property
     def ids(self) -> list[str]:
         return [record.id for record in self.records]
+
+    @property
+    def digest(self) -> str:
+        """A digest of every record's context, question, answer and answer start (what stage 1 reads)."""
+        digest = hashlib.sha1()
+        for record in self.records:
+            digest.update(json.dumps([record.context, record.question, record.answer, record.answer_start]).encode())
+        return digest.hexdigest()[:16]
 
 
 def load_qa(name: str | None, *, data_root: str | os.PathLike = "data", qa_file: str | os.PathLike | None = None,

@@ -388,6 +388,11 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
     features, labels, meta = store.load_features("withlong", "tiny_bert_qa")
     assert features.shape == (42, 32) and meta["skipped_rows"] == 1 and meta["data"]["samples"] == 43
     assert [s["index"] for s in meta["skipped_samples"]] == [42]
+    edited = [{**row, "question": "what precedes ?"} if i == 3 else row for i, row in enumerate(rows)]
+    bad_table.write_text("".join(json.dumps(row) + "\n" for row in edited) + "{oops\n")  # another question only
+    assert run_script("forward_feature_tqa.py", [*common, "--qa-file", str(bad_table), "--models", "tiny_bert_qa"],
+                      monkeypatch) == 1
+    assert "made with other settings (questions_digest: stored" in capsys.readouterr().out
     for dataset, order in (("minisquad", work["rows"]), ("mytable", work["rows"][::-1])):
         expected_groups = load_qa(None, qa_file=table if dataset == "mytable" else
                                   work["root"] / "data" / "minisquad" / "train-v1.1.json").groups
