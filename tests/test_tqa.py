@@ -441,3 +441,18 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
     assert "### emms on zoo tqa: correlation with fine-tuning" in out
     emms_row = next(line for line in out.split("### emms")[1].splitlines() if line.startswith("| minisquad"))
     assert -1 <= float(emms_row.split("|")[2]) <= 1, emms_row
+
+
+def test_commands_that_remake_missing_inputs_repeat_the_stored_settings():
+    from pipeline.tasks import get
+
+    task = get("tqa")
+    by_file = {"qa_file": "/d/mine/qa.jsonl", "split": None, "unanswerable": "keep", "max_samples": None,
+               "feature": "cls", "max_length": 256, "stride": 64}
+    assert task.stage1_command("mine", ["a", "org/b"], by_file) == (
+        "python forward_feature_tqa.py --models a,org/b --qa-file /d/mine/qa.jsonl --unanswerable keep "
+        "--feature cls --max-length 256 --stride 64")
+    by_name = {"qa_file": None, "split": "dev", "unanswerable": "drop", "max_samples": 500}
+    assert task.stage2_command("squad", by_name) == (
+        "python Label_embedding/bert_sentence.py --task tqa --datasets squad --split dev --unanswerable drop "
+        "--max-samples 500")
