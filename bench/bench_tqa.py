@@ -5,7 +5,7 @@ through pipeline.qa_models with the bundled all-MiniLM-L6-v2 (or MODEL): first Q
 question + context into windows, choosing the window that holds the answer, marking the answer's tokens), then
 pipeline.extract.extract_candidate (inputs, batching, the forward pass, the store). Offline.
 
-    python bench/bench_tqa.py                                   # MiniLM, 128 questions of 500 words, 384/128 windows, CPU
+    python bench/bench_tqa.py                       # MiniLM, 128 questions of 500 words, 384/128 windows, CPU
     python bench/bench_tqa.py --device cuda --questions 4096 --batch-size 64
 
 Numbers on a shared machine are noisy: run it alone, and take the median of a few runs.

@@ -129,7 +129,8 @@ def test_squad_file_in_file_order_first_answer_gold_paragraph_groups(work):
 
 def test_squad_v2_unanswerable_dropped_by_default_or_kept_with_the_fixed_text(tmp_path):
     squad = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [{"context": "Cats sleep all day.", "qas": [
-        {"id": "a", "question": "Who sleeps?", "answers": [{"text": "Cats", "answer_start": 0}], "is_impossible": False},
+        {"id": "a", "question": "Who sleeps?", "answers": [{"text": "Cats", "answer_start": 0}],
+         "is_impossible": False},
         {"id": "b", "question": "Who barks?", "answers": [], "is_impossible": True,
          "plausible_answers": [{"text": "Cats", "answer_start": 0}]},
         {"id": "c", "question": "How long?", "answers": [{"text": "all day", "answer_start": 11}]}]}]}]}

@@ -11,7 +11,6 @@ the metrics that take real-valued targets (EMMS with the per-sample F-labels, Lo
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
