@@ -457,3 +457,36 @@ def test_commands_that_remake_missing_inputs_repeat_the_stored_settings():
     assert task.stage2_command("squad", by_name) == (
         "python Label_embedding/bert_sentence.py --task tqa --datasets squad --split dev --unanswerable drop "
         "--max-samples 500")
+
+
+def test_kept_unanswerable_questions_through_the_task(work, tmp_path):
+    import argparse
+
+    from pipeline.extract import extract_candidate
+    from pipeline.store import Store
+    from pipeline.tasks import get
+
+    rows = work["rows"][:3]
+    squad = squad_json(rows)
+    squad["data"][0]["paragraphs"][0]["qas"].append({"id": "impossible", "question": "what is absent ?",
+                                                     "answers": [], "is_impossible": True})
+    path = tmp_path / "dev-v2.0.json"
+    path.write_text(json.dumps(squad))
+    task = get("tqa")
+    args = argparse.Namespace(qa_file=str(path), data_root=str(tmp_path), split="dev", unanswerable="keep",
+                              max_samples=None, checkpoint_dir=str(work["checkpoints"]), feature="span",
+                              max_length=64, stride=16)
+    samples = task.load_samples(None, args)
+    assert samples.texts == [row["answer"] for row in rows] + [NO_ANSWER_TEXT] and samples.labels.tolist() == [0] * 4
+    _, texts, settings = task.flabel_texts(None, args)
+    assert texts == samples.texts and "questions_digest" not in settings and settings["unanswerable"] == "keep"
+    store = Store(tmp_path / "results")
+    extract_candidate(task.candidate("tiny_bert_qa", args), samples, store, batch_size=4, device="cpu",
+                      flabel_kind=task.flabel_kind)
+    features, _, meta = store.load_features(samples.name, "tiny_bert_qa")
+    assert meta["unanswerable"] == "keep" and meta["questions_digest"] == samples.settings["questions_digest"]
+    model, _ = load_qa_model("tiny_bert_qa", checkpoint_dir=work["checkpoints"], max_length=64, stride=16)
+    item = model.inputs(samples.items)[3]
+    with torch.no_grad():
+        hidden = model.encoder(**{k: torch.tensor([v]) for k, v in item.items() if k != "pool"}).last_hidden_state
+    np.testing.assert_allclose(features[3], hidden[0, 0].numpy(), atol=1e-5)  # the [CLS] state of window 1
