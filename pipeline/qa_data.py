@@ -226,11 +226,12 @@ def _read_table(path: Path) -> tuple[list[QARecord], list[str]]:
             context = _text(row.get("context"), "context")
             question = _text(row.get("question"), "question")
             qid = str(row.get("id", f"line {number}"))
-            group = groups.setdefault(context, len(groups))
+            group = groups.get(context, len(groups))   # numbered among the rows kept
             if row.get("answer") in (None, ""):
                 rows.append(QARecord(qid, context, question, NO_ANSWER_TEXT, -1, group))
             else:
                 rows.append(_located(qid, context, question, row["answer"], row.get("answer_start"), group))
+            groups.setdefault(context, group)
         except json.JSONDecodeError as error:
             skipped.append(f"{path}: line {number}: not JSON ({error.msg} at column {error.colno})")
         except ValueError as error:
@@ -249,7 +250,8 @@ def _text(value, what: str) -> str:
 
 def _located(qid: str, context: str, question: str, answer, answer_start, group: int) -> QARecord:
     """The record with the answer's character offset: `answer_start` checked to point at the answer, or the
-    answer's first occurrence where none is given."""
+    answer's first occurrence where none is given; whitespace around the answer is left out of it (and its
+    offset moved past the leading part), so that the answer's tokens are its words."""
     answer = _text(answer, "answer text")
     if answer_start is None:
         answer_start = context.find(answer)
@@ -261,7 +263,8 @@ def _located(qid: str, context: str, question: str, answer, answer_start, group:
         found = context.find(answer)
         hint = f"; it occurs at {found}" if found >= 0 else "; it is not in the context"
         raise ValueError(f"answer {_short(answer)} is not at answer_start {answer_start}{hint}")
-    return QARecord(qid, context, question, answer, answer_start, group)
+    leading = len(answer) - len(answer.lstrip())
+    return QARecord(qid, context, question, answer.strip(), answer_start + leading, group)
 
 
 def _short(text: str, limit: int = 40) -> str:

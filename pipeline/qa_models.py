@@ -123,6 +123,8 @@ class QAInputs(Dataset):
     def context_span(encoded, window: int) -> tuple[int, int]:
         """(first, last) token positions of the context in a window."""
         positions = [t for t, sequence in enumerate(encoded.sequence_ids(window)) if sequence == 1]
+        if not positions:
+            raise ValueError("the context gives no token in a window (it tokenises to nothing)")
         return positions[0], positions[-1]
 
     def window_with_answer(self, encoded, record: QARecord) -> int:

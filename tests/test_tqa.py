@@ -177,13 +177,15 @@ def test_jsonl_first_occurrence_explicit_start_bad_lines_and_context_groups(tmp_
              {"context": "", "question": "Empty?", "answer": "x"},
              {"context": "blue sky", "question": "What is blue?", "answer": "sky", "id": "sky-1"},
              {"context": "blue sky", "question": "Unknown?", "answer": ""},
-             {"context": "red fox", "question": "Wrong start?", "answer": "fox", "answer_start": 1}]
+             {"context": "red fox", "question": "Wrong start?", "answer": "fox", "answer_start": 1},
+             {"context": "old oak tree", "question": "Which tree?", "answer": " oak ", "answer_start": 3}]
     path.write_text("\n".join([json.dumps(line) for line in lines[:3]] + ["{not json", ""]
                               + [json.dumps(line) for line in lines[3:]]) + "\n")
     questions = load_qa(None, qa_file=path)
     assert questions.name == tmp_path.name and questions.split is None
-    assert [r.answer_start for r in questions.records] == [0, 12, 5]
-    assert questions.ids == ["line 1", "line 2", "sky-1"] and questions.groups == [0, 0, 1]
+    assert [r.answer_start for r in questions.records] == [0, 12, 5, 4]
+    assert questions.answers == ["red", "red", "sky", "oak"]  # whitespace around an answer is not the answer's
+    assert questions.ids == ["line 1", "line 2", "sky-1", "line 10"] and questions.groups == [0, 0, 1, 2]
     assert questions.skipped == [f"{path}: line 3: answer 'crow' is not in its context",
                                  f"{path}: line 4: not JSON (Expecting property name enclosed in double quotes at "
                                  "column 2)",
@@ -191,7 +193,7 @@ def test_jsonl_first_occurrence_explicit_start_bad_lines_and_context_groups(tmp_
                                  f"{path}: line 9: answer 'fox' is not at answer_start 1; it occurs at 4"]
     assert questions.unanswerable_dropped == 1
     kept = load_qa(None, qa_file=path, unanswerable="keep")
-    assert kept.answers == ["red", "red", "sky", NO_ANSWER_TEXT] and kept.groups == [0, 0, 1, 1]
+    assert kept.answers == ["red", "red", "sky", NO_ANSWER_TEXT, "oak"] and kept.groups == [0, 0, 1, 1, 2]
     path.write_text("{not json\n")
     with pytest.raises(ValueError, match=r"holds no usable question: 1 bad row"):
         load_qa(None, qa_file=path)
