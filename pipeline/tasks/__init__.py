@@ -9,7 +9,7 @@ import importlib
 
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task
 
-BUILTIN = ("classification", "captioning", "vqa", "rec")
+BUILTIN = ("classification", "captioning", "vqa", "tqa", "rec")
 _TASKS: dict[str, Task] = {}
 
 
