@@ -16,7 +16,7 @@ from pipeline import defaults  # noqa: E402
 from pipeline.flabel_stage import run_stage2  # noqa: E402
 
 TASK = "classification"  # the task whose labels are embedded (classification, captioning, ...)
-DATASETS = list(defaults.CLASSIFICATION_DATASETS)  # the paper's datasets of the task
+DATASETS = []  # empty: the paper's datasets of TASK (--datasets a,b names others)
 MODEL = "bert-large-uncased"  # hub id, or a local encoder folder (offline)
 ENCODER_NAME = None  # name in the file names; None: from the model
 TEMPLATE = "{}"  # prompt around the cleaned class name, e.g. "a photo of a {}."

@@ -16,7 +16,7 @@ from pipeline import defaults  # noqa: E402
 from pipeline.flabel_stage import run_stage2  # noqa: E402
 
 TASK = "captioning"  # the task whose labels are embedded (classification, captioning, ...)
-DATASETS = list(defaults.CAPTIONING_DATASETS)  # the paper's datasets of the task
+DATASETS = []  # empty: the paper's datasets of TASK (--datasets a,b names others)
 MODEL = "hf-hub:laion/CLIP-ViT-g-14-laion2B-s12B-b42K"  # the paper's CLIP; or a built-in name, or a folder
 PRETRAINED = None  # open_clip pretrained tag for a built-in MODEL name (None with hf-hub: or a folder)
 ENCODER_NAME = None  # name in the file names; None: from the model

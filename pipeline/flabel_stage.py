@@ -26,6 +26,8 @@ from pipeline.tasks import FlabelKind
 def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
     """F-labels of every dataset in DATASETS (or the one dataset given by path) for the script's TASK."""
     task, args = cli.parse_task(constants, constants.get("__doc__"), argv)
+    if not args.datasets:
+        args.datasets = list(task.datasets)
     started = time.perf_counter()
     store = Store(args.results)
     try:

@@ -119,6 +119,7 @@ class Task:
     stage1_script: str = ""             # the paper's stage-1 script of this task (for hints)
     stage2_scripts: dict[str, str] = {}  # backend ("clip", "bert", "gpt2") -> stage-2 script
     measure: str = "fine-tuned result"  # what a ground truth measures, where its file does not say
+    datasets: tuple[str, ...] = ()      # the paper's datasets of the task: what a stage takes when given none
     # Task-specific settings: constant name -> default; every stage script of the task takes them as flags.
     options: dict[str, Any] = {}
     option_types: dict[str, Callable] = {}

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline import defaults
 from pipeline.tasks import register
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task, command
 
@@ -22,6 +23,7 @@ from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Ta
 class Captioning(Task):
     name = "captioning"
     flabel_kind = FlabelKind.SAMPLE
+    datasets = defaults.CAPTIONING_DATASETS
     stage1_script = "forward_feature_caption.py"
     stage2_scripts = {"clip": "Label_embedding/clip_sentence.py", "bert": "Label_embedding/bert_sentence.py",
                       "gpt2": "Label_embedding/gpt2_sentence.py"}

@@ -13,6 +13,7 @@ import copy
 from pathlib import Path
 from typing import Sequence
 
+from pipeline import defaults
 from pipeline.tasks import register
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task, command
 
@@ -20,6 +21,7 @@ from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Ta
 class Classification(Task):
     name = "classification"
     flabel_kind = FlabelKind.CLASS
+    datasets = defaults.CLASSIFICATION_DATASETS
     stage1_script = "forward_feature_CNN.py"
     stage2_scripts = {"clip": "Label_embedding/clip.py", "bert": "Label_embedding/bert.py",
                       "gpt2": "Label_embedding/gpt2.py"}

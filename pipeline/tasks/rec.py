@@ -50,6 +50,7 @@ class RefSamples(Samples):
 class ReferringExpressions(Task):
     name = "rec"
     flabel_kind = FlabelKind.SAMPLE
+    datasets = REC_DATASETS
     stage1_script = "forward_feature_rec.py"
     stage2_scripts = {"clip": "Label_embedding/clip_sentence.py", "bert": "Label_embedding/bert_sentence.py",
                       "gpt2": "Label_embedding/gpt2_sentence.py", "box": "Label_embedding/box.py"}

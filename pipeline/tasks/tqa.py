@@ -27,6 +27,7 @@ QUESTIONS_DIGEST = "questions_digest"
 class TextQA(Task):
     name = "tqa"
     flabel_kind = FlabelKind.SAMPLE
+    datasets = ("squad", "squad_v2")
     stage1_script = "forward_feature_tqa.py"
     stage2_scripts = {"clip": "Label_embedding/clip_sentence.py", "bert": "Label_embedding/bert_sentence.py",
                       "gpt2": "Label_embedding/gpt2_sentence.py"}
