@@ -89,6 +89,43 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "Mult -> Div"): SIGNS,
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "1.0 -> 2.0"): SIGNS,
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "0 -> 1"): SIGNS,
+    ("metrics/_spectral.py", "return values > top * size * np.finfo(np.float64).eps if top > 0 else "
+     "np.zeros(values.shape, dtype=bool)", "Gt -> GtE"): "differs only for an eigenvalue exactly at the rank "
+     "tolerance: equivalent",
+    ("metrics/emms.py", "def _simplex_qp_projected_gradient(quadratic, linear, max_steps: int = 100_000):",
+     "100000 -> 100001"): "an iteration cap never reached (it converges first): equivalent",
+    ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "0 -> 1"):
+        "accepted: differs only when ridge + N x the largest z-scored column variance is at most 1, i.e. every "
+        "feature column has a std below ~1e-8 / sqrt(N) (z-scoring divides by std + 1e-8)",
+    ("metrics/emms.py", "weights = np.full(len(linear), 1.0 / len(linear))", "Div -> Mult"): "the start of "
+     "projected gradient on a convex QP: it converges to the same minimum: equivalent",
+    ("metrics/emms.py", "explained = stats.cross.reshape(len(stats.cross), -1)", "1 -> 2"):
+        "numpy takes -2 as the unknown size too: equivalent",
+    ("metrics/emms.py", "if solution.min() < -1e-10:", "Lt -> LtE"): "differs only for a weight of exactly "
+     "-1e-10: equivalent",
+    ("metrics/emms.py", "if solution.min() < -1e-10:", "drop USub"): "accepted: rejects supports whose KKT "
+     "solution has a weight in [-1e-10, 1e-10); the minimum is then met on the smaller support without it, with the "
+     "same value",
+    ("metrics/emms.py", "step = 0.5 / max(np.linalg.eigvalsh(quadratic).max(), 1e-300)", "1e-300 -> 2e-300"):
+        "a guard against a zero quadratic, where any step is optimal: equivalent",
+    ("metrics/emms.py", "converged = np.abs(updated - weights).max() < 1e-13", "1e-13 -> 2e-13"): "accepted: a "
+     "stopping tolerance on lambda; 2e-13 moves the objective by ~1e-26 relative",
+    ("metrics/emms.py", "updated = _project_to_simplex(weights - step * 2 * (quadratic @ weights - linear))",
+     "2 -> 3"): "a 1.5 times longer step (still below 2/L): converges to the same minimum: equivalent",
+    ("metrics/emms.py", "last = np.nonzero(ordered - cumulative / np.arange(1, len(values) + 1) > 0)[0][-1]",
+     "Gt -> GtE"): "sparsemax: an index where the term is exactly 0 gives the same threshold: equivalent",
+    ("metrics/etran.py", "priors = np.bincount(targets, minlength=n_classes) / len(targets)", "Div -> Mult"):
+        "priors times N^2 add the same log N^2 to every class's logit; the softmax cancels it: equivalent",
+    ("metrics/gbc.py", "block = max(1, _PAIR_BLOCK_ELEMENTS // (n_classes * dim))", "1 -> 2"): "a block size "
+     "(the tests' blocks already hold 2 classes): equivalent",
+    ("metrics/gbc.py", "stop = min(start + block, n_classes)", "min -> max"): "every block then runs to the last "
+     "class and rewrites the same rows with the same values (numpy clips the slices): equivalent, only slower",
+    ("metrics/knn.py", "kth = -np.partition(-similarity, k - 1, axis=1)[:, k - 1:k]", "Sub -> Add"): "accepted: "
+     "partitioning at k+1 still leaves the k-th largest at index k-1 with numpy's introselect on these inputs; "
+     "numpy does not promise it (knn's blocks are being reworked on the bench branch)",
+    ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
+     "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
+     "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
 }
 
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
