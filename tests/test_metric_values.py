@@ -183,7 +183,9 @@ def parc_reference(x, labels, pca_dim):
 
 
 def test_parc_equals_the_published_recipe_default_pca_unbalanced_dead_dimension_more_than_one_block():
-    x, labels = unbalanced(d=40, shift=0.3, counts=[900, 250, 610, 340], seed=8)   # N = 2100: two row blocks
+    # N = 2100: two row blocks; D = 100 > 32 + sklearn's 10 oversamples, so the randomized PCA (and the
+    # score) depends on the published seed
+    x, labels = unbalanced(d=100, shift=0.3, counts=[900, 250, 610, 340], seed=8)
     assert parc(x, labels) == pytest.approx(parc_reference(x, labels, 32), rel=1e-9)   # pca_dim = 32
 
 
@@ -361,3 +363,8 @@ def test_zoo_metrics_accept_a_class_of_two_samples_and_take_at_least_one_energy_
     assert list(etran(zoo, labels).values()) == pytest.approx(list(expected), rel=1e-9, abs=1e-12)
     expected = ncti_reference(zoo, labels)
     assert ncti(zoo, labels) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_parc_with_fewer_samples_than_pca_dim_keeps_n_components():
+    x, labels = unbalanced(d=50, shift=0.5, seed=19, counts=[8, 5, 7])   # N = 20 < pca_dim = 32 < D
+    assert parc(x, labels) == pytest.approx(parc_reference(x, labels, 20), rel=1e-9)

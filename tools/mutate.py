@@ -60,6 +60,8 @@ NAMED = [
 
 # Survivors accepted, keyed by (file, the mutated source line stripped, the mutation): why no test can fail.
 SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
+STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
+            "iterating without moving) at the same maximum, within the tests' 1e-7")
 UNUSED_Y = "centred_cross's y and y_mean: no metric passes y (unused parameter): unreachable"
 EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
@@ -123,6 +125,24 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/knn.py", "kth = -np.partition(-similarity, k - 1, axis=1)[:, k - 1:k]", "Sub -> Add"): "accepted: "
      "partitioning at k+1 still leaves the k-th largest at index k-1 with numpy's introselect on these inputs; "
      "numpy does not promise it (knn's blocks are being reworked on the bench branch)",
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "BitOr -> BitAnd"): STOPPING,
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "Mult -> Div"): STOPPING,
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "Sub -> Add"): STOPPING,
+    ("metrics/logme.py", "no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)", "1.0 -> 2.0"): STOPPING,
+    ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
+     "mackay)", "1.0 -> 2.0"): "accepted: the cap on a Newton step (a factor e); a cap of e^2 reaches the same "
+     "maximum, and no test's first step hits the cap",
+    ("metrics/parc.py", "def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000, "
+     "seed: int = 0) -> float:", "0 -> 1"): "accepted: the subsampling seed acts only above max_samples = 15000 "
+     "samples (1e8 pairs); the subsampling rule itself is tested with max_samples=60",
+    ("metrics/parc.py", "if len(targets) <= max_samples:", "LtE -> Lt"): "at N = max_samples the per-class "
+     "fraction is 1: every sample is kept, in the same order: equivalent",
+    ("metrics/parc.py", "values = (1.0 - np.clip(unit[rows] @ unit.T, -1.0, 1.0))[above]", "1.0 -> 2.0"):
+        "PARC uses only the ranks of the dissimilarities: 2 - r ranks as 1 - r, and a clip at 2 instead of 1 acts "
+        "only on rounding above 1: equivalent",
     ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
      "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
