@@ -143,6 +143,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/parc.py", "values = (1.0 - np.clip(unit[rows] @ unit.T, -1.0, 1.0))[above]", "1.0 -> 2.0"):
         "PARC uses only the ranks of the dissimilarities: 2 - r ranks as 1 - r, and a clip at 2 instead of 1 acts "
         "only on rounding above 1: equivalent",
+    ("metrics/transrate.py", "gram = centred_cross(z, device=device) if n > d else centred_cross(z.T, "
+     "device=device)", "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
     ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
      "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
