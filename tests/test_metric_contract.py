@@ -212,3 +212,11 @@ def test_alternating_emms_starts_from_uniform_weights():
 
 def _z(array):
     return (array - array.mean(axis=0)) / (array.std(axis=0) + 1e-8)
+
+
+def test_which_devices_run_torch():
+    from metrics._spectral import uses_torch
+
+    torch = pytest.importorskip("torch")
+    assert [uses_torch(d) for d in (None, "cpu", "numpy")] == [False, False, False]
+    assert [uses_torch(d) for d in ("cuda", "cuda:1", torch.device("cpu"))] == [True, True, True]

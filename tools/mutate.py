@@ -62,6 +62,10 @@ NAMED = [
 SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
 STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
             "iterating without moving) at the same maximum, within the tests' 1e-7")
+INTERPOLATION = ("LogME's closed-form limit t -> 0 (rank F = N): the fixed point also reaches t_low = "
+                 "sigma_min * eps, where the evidence equals the limit to float64 precision, so a limit made lower "
+                 "loses to it and the score is unchanged (a higher one is killed by "
+                 "test_interpolation_limit_when_it_is_the_maximum): equivalent")
 UNUSED_Y = "centred_cross's y and y_mean: no metric passes y (unused parameter): unreachable"
 EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
@@ -92,8 +96,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "1.0 -> 2.0"): SIGNS,
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "0 -> 1"): SIGNS,
     ("metrics/_spectral.py", "return values > top * size * np.finfo(np.float64).eps if top > 0 else "
-     "np.zeros(values.shape, dtype=bool)", "Gt -> GtE"): "differs only for an eigenvalue exactly at the rank "
-     "tolerance: equivalent",
+     "np.zeros(values.shape, dtype=bool)", "Gt -> GtE"): "values >= the tolerance differs only for an eigenvalue "
+     "exactly at it; top >= 0 only adds top = 0, where no value is > 0 either: equivalent",
     ("metrics/emms.py", "def _simplex_qp_projected_gradient(quadratic, linear, max_steps: int = 100_000):",
      "100000 -> 100001"): "an iteration cap never reached (it converges first): equivalent",
     ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "0 -> 1"):
@@ -145,6 +149,11 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
         "only on rounding above 1: equivalent",
     ("metrics/transrate.py", "gram = centred_cross(z, device=device) if n > d else centred_cross(z.T, "
      "device=device)", "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
+    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
+     "Mult -> Div"): INTERPOLATION,
+    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
+     "0.5 -> 1.0"): INTERPOLATION,
+    ("metrics/logme.py", "- 0.5 * n - 0.5 * n * np.log(2.0 * np.pi)) / n", "0.5 -> 1.0"): INTERPOLATION,
     ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
      "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
