@@ -9,7 +9,7 @@ Per model:
   out-of-distribution ones for the pre-trained model; at least one sample), as in the published code
   (``Energy_Score(features, 0.5, 'bot')``).
 - Classification score S_cls = (1/N) Σ_i P_LDA(y_i | x_i), the mean posterior of the true class under a
-  shrinkage LDA with SFDA's adaptive shrinkage (metrics.sfda.lda_posterior, step 1 there).
+  shrinkage LDA with SFDA's adaptive shrinkage (metrics._lda.lda_posterior: step 1 of metrics.sfda).
 Then, min-max normalised over the models as in the published combination (tw.py):
 
     ETran(model) = 0.15 · norm(S_en) + 0.85 · norm(S_cls).

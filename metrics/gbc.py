@@ -54,7 +54,7 @@ def gbc(features, labels, *, gaussian: str = "spherical", pca_dim: int | None = 
     return float(-coefficients.sum())
 
 
-def bhattacharyya_distances(means: np.ndarray, variances: np.ndarray, log_weight: float = 1.0) -> np.ndarray:
+def bhattacharyya_distances(means: np.ndarray, variances: np.ndarray, log_weight: float) -> np.ndarray:
     """(C, C) Bhattacharyya distances between Gaussians with diagonal covariances.
 
     ``variances`` is (C, D) for diagonal Gaussians or (C, 1) for spherical ones (the same variance in all

@@ -102,6 +102,8 @@ def test_stacked_array_equals_list():
     flabels = [table[labels] for table in tables]
     assert emms(features, np.stack(flabels, axis=2)) == emms(features, flabels)
     assert emms(features, np.stack(tables, axis=2), labels) == emms(features, tables, labels)
+    assert emms(features, flabels[0]) == emms(features, [flabels[0]])                 # one 2-D array: K = 1
+    assert emms(features, tables[1], labels) == emms(features, [tables[1]], labels)
 
 
 def test_noise_flabel_gets_less_weight():

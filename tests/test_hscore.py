@@ -123,3 +123,11 @@ def test_hscore_equals_pinv_formula_unbalanced_dead_dimension_in_blocks(n, d, mo
     monkeypatch.setattr(_gram, "BLOCK_ROWS", 11)
     assert hscore(features, labels) == pytest.approx(expected[0], rel=1e-9)
     assert reg_hscore(features, labels) == pytest.approx(expected[1], rel=1e-8)
+
+
+@pytest.mark.parametrize("metric", [hscore, reg_hscore])
+@pytest.mark.parametrize("n, d", [(200, 6), (30, 50)])
+def test_tiny_features_score_as_their_scaled_up_copy(metric, n, d):
+    # scale-invariant: with every scatter eigenvalue far below 1 nothing may be dropped as "zero"
+    features, labels = class_data(n, d, 3, 0.7, seed=n)
+    assert metric(1e-4 * features, labels) == pytest.approx(metric(features, labels), rel=1e-8)

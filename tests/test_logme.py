@@ -200,3 +200,16 @@ def test_one_fixed_point_step_from_alpha_beta_one_then_a_warning():
         score = logme(features, targets, regression=True, max_iter=1)
     assert score == pytest.approx(np.mean([value for value, _ in references]), abs=1e-9)
     assert score < logme(features, targets, regression=True) - 1e-4   # one step is not the maximum
+
+
+def test_interpolation_limit_when_it_is_the_maximum():
+    # rank F = N: as alpha/beta -> 0 the evidence tends to a finite limit, here the maximum:
+    # (N/2 log(N / yᵀ(F Fᵀ)^-1 y) - 1/2 log det F Fᵀ - N/2 - N/2 log 2pi) / N
+    rng = np.random.default_rng(217)
+    features = rng.normal(size=(8, 12)) * np.exp(2 * rng.normal(size=12))
+    y = rng.normal(size=8) * np.exp(3 * rng.normal())
+    gram, n = features @ features.T, len(y)
+    limit = (0.5 * n * np.log(n / (y @ np.linalg.solve(gram, y))) - 0.5 * np.linalg.slogdet(gram)[1]
+             - 0.5 * n - 0.5 * n * np.log(2 * np.pi)) / n
+    assert logme(features, y, regression=True) == pytest.approx(limit, abs=1e-10)
+    assert limit >= brute_force_evidence(features, y) - 1e-7

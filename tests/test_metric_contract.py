@@ -169,3 +169,54 @@ def test_probability_rows_must_sum_to_one_within_1e_3():
     assert metrics.leep(probs * (1 + 0.9e-3), labels) == pytest.approx(np.log(0.5), rel=1e-12)
     with pytest.raises(ValueError, match="sum to 1"):
         metrics.leep(probs * (1 + 1.1e-3), labels)
+
+
+def test_without_a_device_no_torch_runs(monkeypatch):
+    torch = pytest.importorskip("torch")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch was called without a device")
+
+    for name in ("eigh", "svd", "cholesky"):
+        monkeypatch.setattr(torch.linalg, name, refuse)
+    monkeypatch.setattr(torch, "as_tensor", refuse)
+    rng = np.random.default_rng(5)
+    labels = np.arange(60) % 3
+    for features in (rng.normal(size=(60, 5)), rng.normal(size=(20, 30))):   # N > D and N < D
+        labels_n = labels[:len(features)]
+        for device in (None, "cpu", "numpy"):
+            for metric in (metrics.logme, metrics.hscore, metrics.reg_hscore, metrics.transrate):
+                assert np.isfinite(metric(features, labels_n, device=device))
+            assert np.isfinite(emms(features, [rng.normal(size=(3, 2))], labels_n, ridge=1.0, device=device))
+
+
+def test_alternating_emms_stops_when_the_objective_does_not_change_even_with_tol_zero():
+    rng, features, labels = _emms_problem(seed=6)
+    fit = emms_fit(features, [rng.normal(size=(5, 3))], labels, solver="alternating", tol=0.0, max_iter=50)
+    assert len(fit.objective_history) == 2 and fit.objective_history[0] == fit.objective_history[1]
+
+
+def test_alternating_emms_starts_from_uniform_weights():
+    # one alternation by hand: w for the uniform mix, then the best lambda on the simplex for that w
+    rng, features, labels = _emms_problem(seed=7)
+    flabels = [np.eye(5)[labels] @ rng.normal(size=(5, 3)) + rng.normal(size=(300, 3)) for _ in range(2)]
+    x, ys = _z(features), [_z(y) for y in flabels]
+    w = np.linalg.lstsq(x, (ys[0] + ys[1]) / 2, rcond=None)[0]
+    grid = np.linspace(0, 1, 20001)
+    objective = [np.sum((x @ w - a * ys[0] - (1 - a) * ys[1]) ** 2) for a in grid]
+    best = int(np.argmin(objective))
+    fit = emms_fit(features, flabels, solver="alternating", max_iter=1)
+    assert fit.weights[0] == pytest.approx(grid[best], abs=1e-4)
+    assert fit.objective_history[0] == pytest.approx(objective[best], rel=1e-7)
+
+
+def _z(array):
+    return (array - array.mean(axis=0)) / (array.std(axis=0) + 1e-8)
+
+
+def test_which_devices_run_torch():
+    from metrics._spectral import uses_torch
+
+    torch = pytest.importorskip("torch")
+    assert [uses_torch(d) for d in (None, "cpu", "numpy")] == [False, False, False]
+    assert [uses_torch(d) for d in ("cuda", "cuda:1", torch.device("cpu"))] == [True, True, True]

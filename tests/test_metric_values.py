@@ -183,7 +183,9 @@ def parc_reference(x, labels, pca_dim):
 
 
 def test_parc_equals_the_published_recipe_default_pca_unbalanced_dead_dimension_more_than_one_block():
-    x, labels = unbalanced(d=40, shift=0.3, counts=[900, 250, 610, 340], seed=8)   # N = 2100: two row blocks
+    # N = 2100: two row blocks; D = 100 > 32 + sklearn's 10 oversamples, so the randomized PCA (and the
+    # score) depends on the published seed
+    x, labels = unbalanced(d=100, shift=0.3, counts=[900, 250, 610, 340], seed=8)
     assert parc(x, labels) == pytest.approx(parc_reference(x, labels, 32), rel=1e-9)   # pca_dim = 32
 
 
@@ -292,6 +294,12 @@ def ncti_components_reference(x, labels):
     return np.array([seli, ncc, vc]), shrinkage
 
 
+def ncti_reference(zoo, labels):
+    components = np.array([ncti_components_reference(features, labels)[0] for features in zoo.values()])
+    seli, ncc, vc = (min_max_reference(column) for column in components.T)
+    return dict(zip(zoo, seli + ncc - vc))
+
+
 def min_max_reference(values):
     values = np.asarray(values, dtype=float)
     return (values - values.min()) / (values.max() - values.min())
@@ -302,11 +310,9 @@ def test_ncti_equals_the_published_recipe_unbalanced_dead_dimension_pca_64_and_t
     zoo = {"wide_small": x, "wide_large": 8.0 * x + unbalanced(d=70, shift=0.4, seed=14,
                                                                  counts=[80, 30, 50, 60])[0],
            "narrow": x[:, :20] * 3.0}
-    references = {name: ncti_components_reference(features, labels) for name, features in zoo.items()}
-    shrinkages = [references[name][1] for name in zoo]
+    shrinkages = [ncti_components_reference(features, labels)[1] for features in zoo.values()]
     assert shrinkages[0] > 1e-3 and shrinkages[1] == 1e-10   # both LDA branches
-    seli, ncc, vc = (min_max_reference(column) for column in np.array([references[n][0] for n in zoo]).T)
-    expected = dict(zip(zoo, seli + ncc - vc))
+    expected = ncti_reference(zoo, labels)
     scores = ncti(zoo, labels)
     for name in zoo:
         assert scores[name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9)
@@ -345,3 +351,20 @@ def test_etran_equals_015_energy_plus_085_lda_with_the_lowest_half_percent():
     scores = etran(zoo, labels)
     for name, value in zip(zoo, expected):
         assert scores[name] == pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_zoo_metrics_accept_a_class_of_two_samples_and_take_at_least_one_energy_sample():
+    x, labels = unbalanced(d=4, shift=1.0, scale=0.4, seed=17, counts=[2, 6, 5])   # N = 13: 0.5% is < 1 sample
+    zoo = {"a": x, "b": x[:, ::-1] * 0.5 + 0.2 * np.random.default_rng(18).normal(size=x.shape), "c": 1.5 * x}
+    _, y = np.unique(labels, return_inverse=True)
+    energies = [np.log(np.exp(f).sum(axis=1)).min() for f in zoo.values()]
+    lda_scores = [lda_reference(f, labels)[0][np.arange(len(y)), y].mean() for f in zoo.values()]
+    expected = 0.15 * min_max_reference(energies) + 0.85 * min_max_reference(lda_scores)
+    assert list(etran(zoo, labels).values()) == pytest.approx(list(expected), rel=1e-9, abs=1e-12)
+    expected = ncti_reference(zoo, labels)
+    assert ncti(zoo, labels) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_parc_with_fewer_samples_than_pca_dim_keeps_n_components():
+    x, labels = unbalanced(d=50, shift=0.5, seed=19, counts=[8, 5, 7])   # N = 20 < pca_dim = 32 < D
+    assert parc(x, labels) == pytest.approx(parc_reference(x, labels, 20), rel=1e-9)

@@ -60,6 +60,12 @@ NAMED = [
 
 # Survivors accepted, keyed by (file, the mutated source line stripped, the mutation): why no test can fail.
 SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
+STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
+            "iterating without moving) at the same maximum, within the tests' 1e-7")
+INTERPOLATION = ("LogME's closed-form limit t -> 0 (rank F = N): the fixed point also reaches t_low = "
+                 "sigma_min * eps, where the evidence equals the limit to float64 precision, so a limit made lower "
+                 "loses to it and the score is unchanged (a higher one is killed by "
+                 "test_interpolation_limit_when_it_is_the_maximum): equivalent")
 UNUSED_Y = "centred_cross's y and y_mean: no metric passes y (unused parameter): unreachable"
 EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
@@ -89,6 +95,68 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "Mult -> Div"): SIGNS,
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "1.0 -> 2.0"): SIGNS,
     ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "0 -> 1"): SIGNS,
+    ("metrics/_spectral.py", "return values > top * size * np.finfo(np.float64).eps if top > 0 else "
+     "np.zeros(values.shape, dtype=bool)", "Gt -> GtE"): "values >= the tolerance differs only for an eigenvalue "
+     "exactly at it; top >= 0 only adds top = 0, where no value is > 0 either: equivalent",
+    ("metrics/emms.py", "def _simplex_qp_projected_gradient(quadratic, linear, max_steps: int = 100_000):",
+     "100000 -> 100001"): "an iteration cap never reached (it converges first): equivalent",
+    ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "0 -> 1"):
+        "accepted: differs only when ridge + N x the largest z-scored column variance is at most 1, i.e. every "
+        "feature column has a std below ~1e-8 / sqrt(N) (z-scoring divides by std + 1e-8)",
+    ("metrics/emms.py", "weights = np.full(len(linear), 1.0 / len(linear))", "Div -> Mult"): "the start of "
+     "projected gradient on a convex QP: it converges to the same minimum: equivalent",
+    ("metrics/emms.py", "explained = stats.cross.reshape(len(stats.cross), -1)", "1 -> 2"):
+        "numpy takes -2 as the unknown size too: equivalent",
+    ("metrics/emms.py", "if solution.min() < -1e-10:", "Lt -> LtE"): "differs only for a weight of exactly "
+     "-1e-10: equivalent",
+    ("metrics/emms.py", "if solution.min() < -1e-10:", "drop USub"): "accepted: rejects supports whose KKT "
+     "solution has a weight in [-1e-10, 1e-10); the minimum is then met on the smaller support without it, with the "
+     "same value",
+    ("metrics/emms.py", "step = 0.5 / max(np.linalg.eigvalsh(quadratic).max(), 1e-300)", "1e-300 -> 2e-300"):
+        "a guard against a zero quadratic, where any step is optimal: equivalent",
+    ("metrics/emms.py", "converged = np.abs(updated - weights).max() < 1e-13", "1e-13 -> 2e-13"): "accepted: a "
+     "stopping tolerance on lambda; 2e-13 moves the objective by ~1e-26 relative",
+    ("metrics/emms.py", "updated = _project_to_simplex(weights - step * 2 * (quadratic @ weights - linear))",
+     "2 -> 3"): "a 1.5 times longer step (still below 2/L): converges to the same minimum: equivalent",
+    ("metrics/emms.py", "last = np.nonzero(ordered - cumulative / np.arange(1, len(values) + 1) > 0)[0][-1]",
+     "Gt -> GtE"): "sparsemax: an index where the term is exactly 0 gives the same threshold: equivalent",
+    ("metrics/etran.py", "priors = np.bincount(targets, minlength=n_classes) / len(targets)", "Div -> Mult"):
+        "priors times N^2 add the same log N^2 to every class's logit; the softmax cancels it: equivalent",
+    ("metrics/gbc.py", "block = max(1, _PAIR_BLOCK_ELEMENTS // (n_classes * dim))", "1 -> 2"): "a block size "
+     "(the tests' blocks already hold 2 classes): equivalent",
+    ("metrics/gbc.py", "stop = min(start + block, n_classes)", "min -> max"): "every block then runs to the last "
+     "class and rewrites the same rows with the same values (numpy clips the slices): equivalent, only slower",
+    ("metrics/knn.py", "kth = -np.partition(-similarity, k - 1, axis=1)[:, k - 1:k]", "Sub -> Add"): "accepted: "
+     "partitioning at k+1 still leaves the k-th largest at index k-1 with numpy's introselect on these inputs; "
+     "numpy does not promise it (knn's blocks are being reworked on the bench branch)",
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "BitOr -> BitAnd"): STOPPING,
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "Mult -> Div"): STOPPING,
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "Sub -> Add"): STOPPING,
+    ("metrics/logme.py", "no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)", "1.0 -> 2.0"): STOPPING,
+    ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
+     "mackay)", "1.0 -> 2.0"): "accepted: the cap on a Newton step (a factor e); a cap of e^2 reaches the same "
+     "maximum, and no test's first step hits the cap",
+    ("metrics/parc.py", "def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000, "
+     "seed: int = 0) -> float:", "0 -> 1"): "accepted: the subsampling seed acts only above max_samples = 15000 "
+     "samples (1e8 pairs); the subsampling rule itself is tested with max_samples=60",
+    ("metrics/parc.py", "if len(targets) <= max_samples:", "LtE -> Lt"): "at N = max_samples the per-class "
+     "fraction is 1: every sample is kept, in the same order: equivalent",
+    ("metrics/parc.py", "values = (1.0 - np.clip(unit[rows] @ unit.T, -1.0, 1.0))[above]", "1.0 -> 2.0"):
+        "PARC uses only the ranks of the dissimilarities: 2 - r ranks as 1 - r, and a clip at 2 instead of 1 acts "
+        "only on rounding above 1: equivalent",
+    ("metrics/transrate.py", "gram = centred_cross(z, device=device) if n > d else centred_cross(z.T, "
+     "device=device)", "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
+    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
+     "Mult -> Div"): INTERPOLATION,
+    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
+     "0.5 -> 1.0"): INTERPOLATION,
+    ("metrics/logme.py", "- 0.5 * n - 0.5 * n * np.log(2.0 * np.pi)) / n", "0.5 -> 1.0"): INTERPOLATION,
+    ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
+     "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
+     "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
 }
 
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
