@@ -67,10 +67,9 @@ def zoo_models(zoo: str) -> list[str]:
 def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
     """Where to load model `name` from: ``checkpoint_dir/name``, else `name` as a path, else as a hub id.
     The paper's nine names are never hub ids: without their directory they raise MissingCheckpointError."""
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
-        return str(Path(checkpoint_dir) / name)
-    if Path(name).is_dir():
-        return name
+    source = hub.checkpoint_source(name, checkpoint_dir)
+    if source != name or Path(name).is_dir():
+        return source
     if name in PAPER_MODELS:
         encoder, decoder = name.split("_")
         where = Path(checkpoint_dir) / name if checkpoint_dir is not None else f"<--checkpoint-dir>/{name}"
@@ -167,12 +166,7 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     A hub id is downloaded on first use (said first); with the hub unreachable only the local cache is read,
     so an absent model fails within seconds."""
     source = resolve_checkpoint(name, checkpoint_dir)
-    cache_only = False
-    if not Path(source).is_dir() or name in PAPER_MODELS:  # the paper's fine-tunes may need their halves' tokenizer
-        cache_only = hub.use_cache_only()
-        print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
-              "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
-    with hub.cache_only(cache_only):
+    with hub.access_for(name, source, needs_hub=name in PAPER_MODELS):
         model, tokenizer, image_processor = _load_parts(name, source)
     feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature, lowercase=lowercase)
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,

@@ -40,7 +40,6 @@ F-labels of the expression from the same MiniLM, the text half of the feature is
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -114,13 +113,6 @@ def best_box_rows(embeddings: torch.Tensor, boxes_cxcywh: torch.Tensor, gold: to
 
 
 # ----- Hugging Face grounding models -----------------------------------------------------------------------
-def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
-    """``checkpoint_dir/name`` if it is a folder, else `name` as a folder, else `name` as a hub id."""
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
-        return str(Path(checkpoint_dir) / name)
-    return name
-
-
 class GroundingInputs(Dataset):
     """(PIL image, query text, gold box in the model's box frame (4,)) per sample."""
 
@@ -183,14 +175,9 @@ def load_grounding_model(name: str, checkpoint_dir: str | os.PathLike | None = N
     import transformers
     from transformers import AutoConfig, AutoImageProcessor, AutoTokenizer
 
-    source = resolve_checkpoint(name, checkpoint_dir)
-    cache_only = False
-    if not Path(source).is_dir():
-        cache_only = hub.use_cache_only()
-        print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
-              "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
+    source = hub.checkpoint_source(name, checkpoint_dir)
     try:
-        with hub.cache_only(cache_only):
+        with hub.access_for(name, source):
             config = AutoConfig.from_pretrained(source)
             family = config.model_type
             if family not in FAMILIES:

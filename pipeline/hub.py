@@ -10,6 +10,7 @@ import functools
 import os
 import socket
 from contextlib import contextmanager
+from pathlib import Path
 from unittest import mock
 from urllib.parse import urlparse
 
@@ -55,3 +56,24 @@ def cache_only(enabled: bool = True):
 
     with mock.patch.object(constants, "HF_HUB_OFFLINE", True):
         yield
+
+
+def access_for(name: str, source: str, *, needs_hub: bool = False):
+    """The hub access for loading model `name` from `source` (a context manager): a local folder is read as it
+    is; a hub id (or, with ``needs_hub``, a folder whose missing parts come from the hub) is downloaded on first
+    use, said first, and read from the local cache only when the hub is off or unreachable, so that an absent
+    model fails within seconds."""
+    if Path(source).is_dir() and not needs_hub:
+        return cache_only(False)
+    offline = use_cache_only()
+    print(f"{name}: {'the hub is unreachable, reading the local cache only' if offline else 'loading'} "
+          "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
+    return cache_only(offline)
+
+
+def checkpoint_source(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
+    """Where a Hugging Face model `name` loads from: ``checkpoint_dir/name`` if that is a folder, else `name`
+    itself (a folder, or a hub id)."""
+    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
+        return str(Path(checkpoint_dir) / name)
+    return name

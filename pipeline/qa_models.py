@@ -62,10 +62,9 @@ def zoo_models(zoo: str) -> list[str]:
 def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
     """Where to load model `name` from: ``checkpoint_dir/name``, else `name` as a path, else the bundled MiniLM
     for ``all-MiniLM-L6-v2``, else `name` as a hub id."""
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
-        return str(Path(checkpoint_dir) / name)
-    if Path(name).is_dir():
-        return name
+    source = hub.checkpoint_source(name, checkpoint_dir)
+    if source != name or Path(name).is_dir():
+        return source
     if name in (BUNDLED, f"sentence-transformers/{BUNDLED}"):
         from pipeline.flabels import minilm_path
 
@@ -203,12 +202,7 @@ def load_qa_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None,
     downloaded on first use; with the hub unreachable only the local cache is read, so an absent model fails at
     once. MAX_LENGTH above the model's position limit is lowered to it (recorded in the meta)."""
     source = resolve_checkpoint(name, checkpoint_dir)
-    cache_only = False
-    if not Path(source).is_dir():
-        cache_only = hub.use_cache_only()
-        print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
-              "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
-    with hub.cache_only(cache_only):
+    with hub.access_for(name, source):
         model, tokenizer, model_class = _load_parts(name, source)
     limit = _position_limit(model, tokenizer)
     used = min(max_length, limit) if limit else max_length

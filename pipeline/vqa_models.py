@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -176,13 +175,6 @@ def _text_encoder(text: str):
 
 
 # ----- Hugging Face VQA models ---------------------------------------------------------------------------
-def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
-    """``checkpoint_dir/name`` where that folder exists, else `name` (a path or a hub id)."""
-    if checkpoint_dir is not None and (Path(checkpoint_dir) / name).is_dir():
-        return str(Path(checkpoint_dir) / name)
-    return name
-
-
 class ProcessorCollate:
     """(PIL image, question) items -> the checkpoint's processor inputs as a plain dict; picklable."""
 
@@ -227,7 +219,7 @@ class BlipFeatures(nn.Module):
 
 
 def hf_candidate(model: str, checkpoint_dir: str | os.PathLike | None = None) -> Candidate:
-    source = resolve_checkpoint(model, checkpoint_dir)
+    source = hub.checkpoint_source(model, checkpoint_dir)
     settings = {"family": "transformers VQA", "weights": source}
 
     def load() -> FeatureModel:
@@ -242,13 +234,8 @@ def load_vqa_model(name: str, source: str):
     """(feature module, processor, max question tokens, meta) of a ViLT or BLIP VQA checkpoint."""
     from transformers import AutoConfig, AutoProcessor, BlipForQuestionAnswering, ViltForQuestionAnswering
 
-    cache_only = False
-    if not Path(source).is_dir():
-        cache_only = hub.use_cache_only()
-        print(f"{name}: {'the hub is unreachable, reading the local cache only' if cache_only else 'loading'} "
-              "(a hub id is downloaded from the Hugging Face Hub on first use)", flush=True)
     try:
-        with hub.cache_only(cache_only):
+        with hub.access_for(name, source):
             config = AutoConfig.from_pretrained(source)
             if config.model_type not in FAMILIES:
                 raise ValueError(f"VQA model {name!r} ({source}) is a {config.model_type!r} model; the VQA task reads "

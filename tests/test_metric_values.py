@@ -15,6 +15,7 @@ from scipy import linalg
 from scipy.special import softmax
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
+from test_metrics_classic import gbc_brute_force
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
@@ -89,28 +90,6 @@ def test_nce_equals_counting_on_unbalanced_classes():
 # ---------------------------------------------------------------------------------------------------- GBC
 
 
-def gbc_reference(x, labels, gaussian, published_spherical=False):
-    """Pairwise loop with explicit covariance matrices; variances floored at 1e-4 before any mean."""
-    classes = np.unique(labels)
-    dim = x.shape[1]
-    stats = {}
-    for c in classes:
-        members = x[labels == c]
-        variance = np.maximum(members.var(axis=0), 1e-4)
-        if gaussian == "spherical":
-            variance = np.full(dim, variance.mean())
-        stats[c] = members.mean(axis=0), np.diag(variance)
-    total = 0.0
-    for i in classes:
-        for j in classes:
-            if i != j:
-                (mu_i, cov_i), (mu_j, cov_j) = stats[i], stats[j]
-                cov = (cov_i + cov_j) / 2
-                log_term = math.log(np.linalg.det(cov) / math.sqrt(np.linalg.det(cov_i) * np.linalg.det(cov_j)))
-                if published_spherical:
-                    log_term /= dim
-                total += math.exp(-((mu_i - mu_j) @ np.linalg.solve(cov, mu_i - mu_j) / 8 + log_term / 2))
-    return -total
 
 
 @pytest.mark.parametrize("gaussian, published", [("spherical", False), ("spherical", True), ("diagonal", False)])
@@ -118,7 +97,7 @@ def test_gbc_equals_pairwise_loop_unbalanced_dead_and_nearly_dead_dimensions_in_
                                                                                       monkeypatch):
     x, labels = unbalanced(d=6, shift=0.6, counts=[41, 9, 23, 57, 30], seed=3)
     x[:, 4] = 0.01 * labels + 1e-3 * (labels + 1) * np.random.default_rng(4).normal(size=len(labels))
-    expected = gbc_reference(x, labels, gaussian, published)   # column 4: class variances below the floor
+    expected = gbc_brute_force(x, labels, gaussian, published)   # column 4: class variances below the floor
     small_blocks(monkeypatch)
     monkeypatch.setattr(GBC_MODULE, "_PAIR_BLOCK_ELEMENTS", 2 * 5 * 6)   # pairs of 2 classes at a time: 3 blocks
     assert gbc(x, labels, gaussian=gaussian, published_spherical=published) == pytest.approx(expected, rel=1e-10)
@@ -128,7 +107,7 @@ def test_gbc_pca_dim_equals_the_loop_on_sklearn_pca_scores():
     x, labels = unbalanced(d=10, shift=0.5, seed=5)
     for pca_dim in (3, 7):
         reduced = PCA(n_components=pca_dim, svd_solver="full").fit_transform(x)  # signs do not matter to GBC
-        assert gbc(x, labels, pca_dim=pca_dim) == pytest.approx(gbc_reference(reduced, labels, "spherical"),
+        assert gbc(x, labels, pca_dim=pca_dim) == pytest.approx(gbc_brute_force(reduced, labels, "spherical"),
                                                                 rel=1e-8)
     assert gbc(x, labels, pca_dim=50) == pytest.approx(gbc(PCA(10).fit_transform(x), labels), rel=1e-8)
 

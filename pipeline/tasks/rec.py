@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from pipeline import hub
 from pipeline.tasks import register
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task, command
 
@@ -133,7 +134,7 @@ class ReferringExpressions(Task):
 
             return Candidate(model, tuple(gm.stored_names(model)),
                              lambda stored: {**settings, "layer": f"depth {stored.split('_')[-2]}"}, load_dual)
-        checkpoint = gm.resolve_checkpoint(model, getattr(args, "checkpoint_dir", None))
+        checkpoint = hub.checkpoint_source(model, getattr(args, "checkpoint_dir", None))
 
         def load() -> FeatureModel:
             module, collate, family, meta = gm.load_grounding_model(model, getattr(args, "checkpoint_dir", None))
