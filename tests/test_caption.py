@@ -6,9 +6,7 @@ built from a small vocabulary file, saved to a tmp folder; images are 32-px gene
 from __future__ import annotations
 
 import json
-import runpy
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from PIL import Image
 from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, MissingCheckpointError, load_caption_model,
                                      masked_mean, resolve_checkpoint, zoo_models)
 from pipeline.captions import load_captions
+from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = "a dog cat runs on the grass red blue ball man woman sits in water jumps over green".split()
@@ -250,15 +249,6 @@ def test_missing_checkpoints_and_zoo(work, tmp_path):
 
 
 # ----- the chain: stage 1c -> stage 2 (MiniLM) -> stage 3, through the scripts as the README runs them -------
-def run_script(script: str, argv: list[str], monkeypatch) -> int:
-    """`python <script> <argv>` in this process (the script's __main__ block), sys.argv and sys.path restored."""
-    monkeypatch.setattr(sys, "argv", [script, *argv])
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_path(str(ROOT / script), run_name="__main__")
-    return exited.value.code
-
-
 def test_chain_stage_1c_2_3(work, tmp_path, monkeypatch, capsys):
     from pipeline.store import Store
 

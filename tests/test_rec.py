@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from PIL import Image
 from pipeline import grounding_models as gm
 from pipeline.rec_data import box_text, load_plain_pickle, load_refs
 from pipeline.store import Store
+from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ("astronaut", "coffee", "chelsea")
@@ -141,15 +140,6 @@ def work(tmp_path_factory):
             "dino": make_tiny_dino(checkpoints / TINY[1]),
             "owlv2": make_tiny_owlvit(checkpoints / "tiny_owlv2", "Owlv2"),
             "checkpoints": checkpoints}
-
-
-def run_script(script: str, argv: list[str], monkeypatch) -> int:
-    """`python <script> <argv>` in this process (its __main__ block), sys.argv and sys.path restored."""
-    monkeypatch.setattr(sys, "argv", [script, *argv])
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_path(str(ROOT / script), run_name="__main__")
-    return exited.value.code
 
 
 # ----- readers -----------------------------------------------------------------------------------------

@@ -8,8 +8,6 @@ Models are tiny random-init ``BertForQuestionAnswering`` (with the bundled MiniL
 from __future__ import annotations
 
 import json
-import runpy
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import torch
 
 from pipeline.qa_data import NO_ANSWER_TEXT, QARecord, dataset_name_of, load_qa
 from pipeline.qa_models import QAInputs, load_qa_model, resolve_checkpoint
+from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
 WORDS = ("river mountain castle forest village bridge harbor tower garden market island valley desert meadow "
@@ -353,15 +352,6 @@ def test_checkpoints_resolved_plain_encoders_and_the_bundled_minilm(work):
 
 
 # ----- the chain: stage 1 -> stage 2 (MiniLM) -> stage 3, through the scripts ------------------------------------
-def run_script(script: str, argv: list[str], monkeypatch) -> int:
-    """`python <script> <argv>` in this process (the script's __main__ block), sys.argv and sys.path restored."""
-    monkeypatch.setattr(sys, "argv", [script, *argv])
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    with pytest.raises(SystemExit) as exited:
-        runpy.run_path(str(ROOT / script), run_name="__main__")
-    return exited.value.code
-
-
 def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkeypatch, capsys):
     from pipeline.flabels import minilm_path
     from pipeline.store import Store
