@@ -13,7 +13,8 @@ Numbers on a shared machine are noisy: run it alone, and take the median of a fe
 
 ``--compare true`` measures the CPU options of stage 1 on each of MODELS: float32 as the pipeline runs it, with
 ``channels_last`` (model and batches in NHWC), with bf16 autocast (``run_batches(amp=True)``), and both;
-ROUNDS rounds, the variants interleaved within each round, median images/s. Beside each, how far its
+ROUNDS rounds, the variants interleaved within each round, median images/s of wall-clock time and of the
+process's CPU time (the steadier measure of cost on a shared machine). Beside each, how far its
 features are from float32's on the same images: the largest |difference| over the largest |feature|, and
 the smallest cosine similarity of a sample's two feature vectors (random-init weights: no pretrained ones
 are reachable here, so the differences are indicative). pipeline/extract.py is not changed by this script.
@@ -52,7 +53,7 @@ def compare(args, device) -> None:
         module = spec.load().module.to(device).eval()
         images = torch.randn(args.batch_size * (args.warmup + args.batches), 3, args.image_size, args.image_size)
         batches = list(extract.make_loader(torch.utils.data.TensorDataset(images), args.batch_size))
-        rates, features = {name: [] for name in VARIANTS}, {}
+        rates, cpu_rates, features = {name: [] for name in VARIANTS}, {name: [] for name in VARIANTS}, {}
         for round_index in range(args.rounds):
             for name, (channels_last, amp) in VARIANTS.items():
                 fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -63,23 +64,27 @@ def compare(args, device) -> None:
                                                device=device, amp=amp)
 
                 run(batches[: args.warmup])
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 out = run(batches[args.warmup:])
                 rates[name].append(args.batch_size * args.batches / (time.perf_counter() - started))
+                cpu_rates[name].append(args.batch_size * args.batches / (time.process_time() - cpu_started))
                 features[name] = out[spec.candidates[-1]].reshape(len(images) - args.batch_size * args.warmup, -1)
         reference = features["float32"]
         print(f"\n{model} {args.image_size}px, batch {args.batch_size}, {args.batches} batches x {args.rounds} "
               f"rounds on {device} ({torch.get_num_threads()} threads), feature width {reference.shape[1]}")
-        print("| variant | images/s (median) | all rounds | vs float32 | max abs diff / max abs | min cosine |")
-        print("|---|---:|---|---:|---:|---:|")
+        print("| variant | images/s (median) | all rounds | vs float32 | images per CPU-second | vs float32 | "
+              "max abs diff / max abs | min cosine |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|")
         base_rate = statistics.median(rates["float32"])
+        base_cpu = statistics.median(cpu_rates["float32"])
         for name in VARIANTS:
             diff = features[name] - reference
             cosine = (features[name] * reference).sum(1) / (
                 np.linalg.norm(features[name], axis=1) * np.linalg.norm(reference, axis=1))
-            rate = statistics.median(rates[name])
-            print(f"| {name} | {rate:.1f} | {', '.join(f'{r:.1f}' for r in rates[name])} | {rate / base_rate:.2f}x "
-                  f"| {np.abs(diff).max() / np.abs(reference).max():.2e} | {cosine.min():.6f} |", flush=True)
+            rate, cpu = statistics.median(rates[name]), statistics.median(cpu_rates[name])
+            print(f"| {name} | {rate:.2f} | {', '.join(f'{r:.2f}' for r in rates[name])} | {rate / base_rate:.2f}x "
+                  f"| {cpu:.2f} | {cpu / base_cpu:.2f}x | {np.abs(diff).max() / np.abs(reference).max():.2e} "
+                  f"| {cosine.min():.6f} |", flush=True)
 
 
 def main(args) -> None:

@@ -28,7 +28,9 @@ Measured: wall-clock seconds of one call; peak numpy memory of that call (tracem
 timed call: it sees numpy's allocations, not BLAS/LAPACK workspace; inputs made before are not counted);
 peak resident memory of the process during the call (Linux VmHWM after a reset through
 /proc/self/clear_refs; it includes the inputs already resident). ``os.getloadavg()`` is recorded at the start
-and the end: on a shared machine the wall-clock times are only as good as that load.
+and the end: on a shared machine the wall-clock times are only as good as that load. On an oversubscribed
+machine run it with ``OPENBLAS_NUM_THREADS=1``: there OpenBLAS's 2-thread products ran 20x slower than one
+thread (H-score at N=667, D=1280: 43 s against 1.8 s, load average 20 on 2 cores); the header records it.
 
 Each finished call is appended to a JSON-lines file as it ends (``--jsonl``), so an interrupted run keeps
 what it measured; ``--render FILE.jsonl`` writes the markdown of such a file without measuring anything.
@@ -463,7 +465,9 @@ def main(argv=None) -> None:
                     command=command.strip(), date=datetime.datetime.now(datetime.timezone.utc).isoformat(
                         timespec="seconds"),
                     machine=f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), numpy "
-                            f"{np.__version__}", load_start=[round(v, 2) for v in os.getloadavg()])
+                            f"{np.__version__}, BLAS threads: OPENBLAS_NUM_THREADS="
+                            f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset (all cores)')}",
+                    load_start=[round(v, 2) for v in os.getloadavg()])
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         jsonl.write_text(json.dumps(meta) + "\n")
         rows = []

@@ -11,14 +11,14 @@ them wins. Both rules ignore label values, so the score does not change when the
 
 The kNN baseline in the PARC authors' code (Bolya et al., NeurIPS 2021) uses Euclidean distance, k=1 and
 reports a percentage; here the similarity is cosine, k defaults to 10 and the score is a fraction.
-Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held: memory
-is two float64 copies of the features plus a block of 4M similarities). The cost is N^2 D multiply-adds
-(about 4 minutes at N=75,750, D=2048 on 2 cores). ``max_queries=m`` (< N) estimates the same number from m
-query samples drawn uniformly without replacement (seeded by ``seed``), each voted on by its k nearest
-among all N samples as above: an unbiased estimate of the exact score, standard error at most
-0.5 / sqrt(m) (0.005 at m=10,000), at a cost of m N D. An
-all-zero feature row (dead ReLU units on a tiny input, say) has cosine similarity 0 with every sample, as in
-``sklearn.preprocessing.normalize``, instead of making the whole score undefined.
+Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held: memory is
+two float64 copies of the features plus a block of 4M similarities). The cost is N^2 D multiply-adds (1.2e13
+at N=75,750, D=2048: 38 times ``max_queries=2000``, ``bench/bench_grid.py``). ``max_queries=m`` (< N)
+estimates the same number from m query samples drawn uniformly without replacement (seeded by ``seed``), each
+voted on by its k nearest among all N samples as above: an unbiased estimate of the exact score, standard
+error at most 0.5 / sqrt(m) (0.005 at m=10,000), at a cost of m N D. An all-zero feature row (dead ReLU units
+on a tiny input, say) has cosine similarity 0 with every sample, as in ``sklearn.preprocessing.normalize``,
+instead of making the whole score undefined.
 """
 from __future__ import annotations
 
