@@ -19,25 +19,29 @@ def pca_reduce(x: np.ndarray, n_components: int | None = None,
     centred = x - mean
     if n_samples >= dim:
         eigenvalues, vectors = np.linalg.eigh(centred_cross(centred))
-        order = np.argsort(eigenvalues)[::-1]
-        eigenvalues, vectors = np.clip(eigenvalues[order], 0.0, None), vectors[:, order]
-        signs = np.sign(vectors[np.argmax(np.abs(vectors), axis=0), np.arange(dim)])
-        scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))
     else:
-        eigenvalues, left = np.linalg.eigh(centred @ centred.T)
-        order = np.argsort(eigenvalues)[::-1]
-        eigenvalues, left = np.clip(eigenvalues[order], 0.0, None), left[:, order]
-        scores_all = left * np.sqrt(eigenvalues)
-        loadings = centred.T @ left
-        signs = np.sign(loadings[np.argmax(np.abs(loadings), axis=0), np.arange(loadings.shape[1])])
-        scores_all = scores_all * np.where(signs == 0, 1.0, signs)
+        eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)   # left singular vectors
+    order = np.argsort(eigenvalues)[::-1]
+    eigenvalues = np.clip(eigenvalues[order], 0.0, None)
     explained = eigenvalues / max(n_samples - 1, 1)
-    if variance is not None:
-        total = explained.sum()
-        if total <= 0:
-            raise ValueError("features are constant (zero variance); PCA cannot keep a fraction of nothing")
-        k = int(np.searchsorted(np.cumsum(explained) / total, variance, side="right")) + 1
+    k = min(_kept(explained, n_components, variance), n_samples, dim)
+    vectors = vectors[:, order[:k]]   # only the kept components are projected (one N x D x k product)
+    if n_samples >= dim:
+        scores, loadings = None, vectors
     else:
-        k = n_components
-    k = min(k, n_samples, dim)
-    return scores_all[:, :k], explained[:k]
+        scores, loadings = vectors * np.sqrt(eigenvalues[:k]), centred.T @ vectors
+    signs = np.sign(loadings[np.argmax(np.abs(loadings), axis=0), np.arange(k)])
+    signs = np.where(signs == 0, 1.0, signs)
+    scores = centred @ (vectors * signs) if scores is None else scores * signs
+    return scores, explained[:k]
+
+
+def _kept(explained: np.ndarray, n_components: int | None, variance: float | None) -> int:
+    """How many components to keep: ``n_components``, or the fewest whose explained-variance ratio exceeds
+    ``variance``."""
+    if variance is None:
+        return n_components
+    total = explained.sum()
+    if total <= 0:
+        raise ValueError("features are constant (zero variance); PCA cannot keep a fraction of nothing")
+    return int(np.searchsorted(np.cumsum(explained) / total, variance, side="right")) + 1
