@@ -49,6 +49,15 @@ def images(tmp_path_factory):
     return {"folder": folder, "checkpoints": root / "ckpt"}
 
 
+@pytest.fixture(scope="module")
+def single_images(images, tmp_path_factory):
+    """The 1-process reference of the image folder."""
+    results = tmp_path_factory.mktemp("single")
+    single = run(["forward_feature_CNN.py", *cnn_args(images, results)])
+    assert single.returncode == 0, single.stdout + single.stderr
+    return results
+
+
 def cnn_args(images, results: Path) -> list[str]:
     return ["--dataset-dir", str(images["folder"]), "--checkpoint-dir", str(images["checkpoints"]),
             "--models", "resnet18", "--image-size", "32", "--num-workers", "0", "--batch-size", "4",
@@ -78,22 +87,27 @@ def assert_same_files(one: Path, two: Path, dataset: str, model: str) -> dict:
         np.testing.assert_allclose(probs, expected_probs, rtol=0, atol=1e-5)
     assert meta["skipped_samples"] == expected_meta["skipped_samples"]
     assert meta["data"] == expected_meta["data"] and meta["world_size"] == 2 and "world_size" not in expected_meta
-    assert not Store(two).shard_folder(dataset, model).exists()  # the parts are removed once joined
     return meta
 
 
-def test_two_processes_write_what_one_writes_images(images, tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    single = run(["forward_feature_CNN.py", *cnn_args(images, one)])
-    assert single.returncode == 0, single.stdout + single.stderr
+def test_two_processes_write_what_one_writes_images(images, single_images, tmp_path):
+    two = tmp_path / "two"
     launched = run(["forward_feature_CNN.py", *cnn_args(images, two)], processes=2)
     assert launched.returncode == 0, launched.stdout + launched.stderr
-    meta = assert_same_files(one, two, "pets", "resnet18")
+    meta = assert_same_files(single_images, two, "pets", "resnet18")
     assert meta["N"] == 29 and [s["index"] for s in meta["skipped_samples"]] == [23]
     assert Store(two).load_source_probs("pets", "resnet18").shape == (29, 1000)
     assert launched.stdout.count(": wrote ") == 1  # rank 0 reports; rank 1 prints nothing
-    again = run(["forward_feature_CNN.py", *cnn_args(images, two)], processes=2)
-    assert again.returncode == 0 and again.stdout.count("already there, skipped") == 1
+    assert not Store(two).shard_folder("pets", "resnet18").exists()  # the parts are removed once joined
+
+    # a rank that fails fails the model on every rank (exit status 1) instead of leaving the others waiting
+    launcher = write_launcher(tmp_path, two)
+    failed = run([str(launcher), "forward_feature_CNN.py", *cnn_args(images, two), "--overwrite", "true"],
+                 processes=2, env={"FAULT": "resume"})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "resnet18: FAILED: rank 0: AssertionError: rank 0 ran its part again" in failed.stdout
+    assert_same_files(single_images, two, "pets", "resnet18")  # the stored set is left as it was
+    assert Store(two).shard_paths("pets", "resnet18", 1, 2)["meta"].exists()  # rank 1's part stays for a re-run
 
 
 def test_two_processes_write_what_one_writes_captions(tmp_path):
@@ -109,7 +123,7 @@ def test_two_processes_write_what_one_writes_captions(tmp_path):
     launched = run(["forward_feature_caption.py", *args, "--results", str(tmp_path / "two")], processes=2)
     assert launched.returncode == 0, launched.stdout + launched.stderr
     meta = assert_same_files(tmp_path / "one", tmp_path / "two", "caps", "tiny_gpt2")
-    assert meta["N"] == 18
+    assert meta["N"] == 18 and not Store(tmp_path / "two").shard_folder("caps", "tiny_gpt2").exists()
 
 
 LAUNCHER = '''"""Stage 1 with a fault: FAULT=crash makes rank 1 die, having written nothing, once rank 0's part is
@@ -142,11 +156,15 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 '''
 
 
-def test_a_rerun_after_a_crash_finishes_from_the_parts(images, tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(LAUNCHER.format(root=str(ROOT), results=str(two)))
-    argv = [str(launcher), "forward_feature_CNN.py", *cnn_args(images, two)]
+def write_launcher(folder: Path, results: Path) -> Path:
+    launcher = folder / "launch.py"
+    launcher.write_text(LAUNCHER.format(root=str(ROOT), results=str(results)))
+    return launcher
+
+
+def test_a_rerun_after_a_crash_finishes_from_the_parts(images, single_images, tmp_path):
+    two = tmp_path / "two"
+    argv = [str(write_launcher(tmp_path, two)), "forward_feature_CNN.py", *cnn_args(images, two)]
     crashed = run(argv, processes=2, env={"FAULT": "crash"})
     store = Store(two)
     assert crashed.returncode != 0
@@ -154,20 +172,8 @@ def test_a_rerun_after_a_crash_finishes_from_the_parts(images, tmp_path):
     assert store.shard_paths("pets", "resnet18", 0, 2)["meta"].exists()
     assert not store.shard_paths("pets", "resnet18", 1, 2)["meta"].exists()
 
-    resumed = run(argv, processes=2, env={"FAULT": "resume"})
+    resumed = run(argv, processes=2, env={"FAULT": "resume"})  # rank 0 would fail if it ran its model again
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resnet18: part 1/2 (samples 0-14) already there, reused" in resumed.stdout
-    single = run(["forward_feature_CNN.py", *cnn_args(images, one)])
-    assert single.returncode == 0, single.stdout + single.stderr
-    assert_same_files(one, two, "pets", "resnet18")
-
-
-def test_a_failing_rank_fails_the_model_on_every_rank(images, tmp_path):
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(LAUNCHER.format(root=str(ROOT), results=str(tmp_path / "r")))
-    failed = run([str(launcher), "forward_feature_CNN.py", *cnn_args(images, tmp_path / "r"), "--overwrite", "true"],
-                 processes=2, env={"FAULT": "resume"})
-    # rank 0's model raises: both ranks report the model failed (exit 1) instead of waiting for each other
-    assert failed.returncode == 1, failed.stdout + failed.stderr
-    assert "resnet18: FAILED: rank 0: AssertionError: rank 0 ran its part again" in failed.stdout
-    assert Store(tmp_path / "r").features_meta("pets", "resnet18") is None
+    assert_same_files(single_images, two, "pets", "resnet18")
+    assert not store.shard_folder("pets", "resnet18").exists()
