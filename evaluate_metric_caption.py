@@ -32,6 +32,7 @@ RESULTS = defaults.RESULTS    # the results folder every stage reads and writes 
 OVERWRITE = False             # re-score cells that are already scored
 DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
 METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
+JOBS = 1                      # cells scored at once in worker processes (BLAS threads shared out over the cores)
 
 
 def main(argv=None) -> int:

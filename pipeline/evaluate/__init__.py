@@ -57,7 +57,8 @@ def main(task: str, args, out=print) -> int:
     settings = Settings(task=task, zoo=args.zoo, datasets=args.datasets, models=args.models, metrics=args.metrics,
                         flabel_encoders=args.flabel_encoders, results=str(args.results), overwrite=args.overwrite,
                         dataset_dir=args.dataset_dir, ground_truth=args.ground_truth,
-                        device=getattr(args, "device", "cpu"), metric_options=getattr(args, "metric_options", {}))
+                        device=getattr(args, "device", "cpu"), metric_options=getattr(args, "metric_options", {}),
+                        jobs=getattr(args, "jobs", 1))
     try:
         run(settings, out=out)
     except UsageError as error:

@@ -30,6 +30,7 @@ class Settings:
     ground_truth: str | None = None   # a zoo name or a JSON path; None: the zoo's shipped file, if any
     device: str = "cpu"               # "cuda" / "auto": metrics that take a device run their dense algebra there
     metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
+    jobs: int = 1                     # cells scored at once, in worker processes (at most one per core)
 
 
 @dataclass
@@ -66,6 +67,8 @@ def make_plan(settings: Settings) -> Plan:
     if settings.ground_truth and truth is None:
         raise UsageError(f"no ground truth named {settings.ground_truth!r}; pass a JSON file path or a shipped zoo")
     _check_metric_options(settings.metric_options)
+    if not isinstance(settings.jobs, int) or settings.jobs < 1:
+        raise UsageError(f"--jobs must be a whole number of at least 1, got {settings.jobs!r}")
     store = Store(settings.results)
     datasets = _datasets(settings, task, truth)
     models = {d: _models(settings, task, truth, store, d) for d in datasets}
