@@ -11,7 +11,8 @@ models or files.
 the candidate has a source head, ``<model>_source_probs.npy``; the meta file comes last and marks the set
 complete, so an interrupted run leaves nothing a later stage reads. A stored name whose files exist is skipped
 (after checking that they were made with the requested settings: :class:`pipeline.store.SettingsMismatchError`
-otherwise) unless ``overwrite``. :func:`run_stage1` is the stage script of every task.
+otherwise) unless ``overwrite``. :func:`run_stage1` is the stage script of every task. Under ``torchrun``,
+each process runs its part of the samples and rank 0 joins the parts (:mod:`pipeline.distributed`).
 """
 from __future__ import annotations
 
