@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 from pipeline import cli  # noqa: E402
 
 DATASETS = "mnist5k,textiles,digits"
+STAGE1_RUNS = ["1", "1:1", "2"]  # processes[:torch threads per process]; no threads: the default (torchrun: 1)
+STAGE3 = True          # also stage 2 (setup, on the last 1-process features) and stage 3 with --jobs 1 and 2
 REPEATS = 1            # runs of each configuration, alternated
 OUT = None             # markdown file; None: print only
 WORK = None            # folder for the results; None: a temporary one, removed after
@@ -36,11 +38,11 @@ def stage1(results: Path, processes: int) -> list[str]:
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *script]
 
 
-def timed(command: list[str], label: str) -> dict:
+def timed(command: list[str], label: str, env: dict | None = None) -> dict:
     before = os.getloadavg()
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True,
-                          text=True)
+    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+                          capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{label} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -64,11 +66,15 @@ def main(args) -> None:
     rows = []
     try:
         for repeat in range(args.repeats):
-            for processes in (1, 2):
+            for run in args.stage1_runs:
+                processes, _, threads = run.partition(":")
                 results = work / f"stage1_{processes}_{repeat}"
                 shutil.rmtree(results, ignore_errors=True)
-                rows.append({**timed(stage1(results, processes), f"stage 1, {processes} process(es)"),
-                             "processes": processes})
+                label = f"stage 1, {processes} process(es)" + (f", OMP_NUM_THREADS={threads}" if threads else "")
+                rows.append(timed(stage1(results, int(processes)), label, {"OMP_NUM_THREADS": threads} if threads
+                                  else None))
+        if not args.stage3:
+            return report(rows, None, args.out)
         shared = work / f"stage1_1_{args.repeats - 1}"
         from pipeline.flabels import minilm_path
 
@@ -79,20 +85,25 @@ def main(args) -> None:
         found = {}
         for repeat in range(args.repeats):
             for jobs in (1, 2):
-                rows.append({**timed([*stage3, "--jobs", str(jobs)], f"stage 3, --jobs {jobs}"), "jobs": jobs})
+                rows.append(timed([*stage3, "--jobs", str(jobs)], f"stage 3, --jobs {jobs}"))
                 found[jobs] = scores(shared)
         same = found[1] == found[2]
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
-    lines = [f"| run | seconds | load average before (1/5/15 min) | after |", "|---|---:|---|---|"]
+    report(rows, same, args.out)
+
+
+def report(rows: list[dict], same: bool | None, out: str | None) -> None:
+    lines = ["| run | seconds | load average before (1/5/15 min) | after |", "|---|---:|---|---|"]
     lines += [f"| {r['run']} | {r['seconds']} | {r['load_before']} | {r['load_after']} |" for r in rows]
-    lines += ["", f"Stage-3 scores of --jobs 2 equal those of --jobs 1: {same}", "", "Commands:", ""]
-    lines += [f"    {command}" for command in dict.fromkeys(r["command"] for r in rows)]
+    if same is not None:
+        lines += ["", f"Stage-3 scores of --jobs 2 equal those of --jobs 1: {same}"]
+    lines += ["", "Commands:", ""] + [f"    {command}" for command in dict.fromkeys(r["command"] for r in rows)]
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    if out:
+        Path(out).write_text(text)
 
 
 if __name__ == "__main__":

@@ -72,3 +72,44 @@ def test_jobs_must_be_a_positive_whole_number(tmp_path):
     store, truth = toy_zoo(tmp_path)
     with pytest.raises(evaluate.UsageError, match="--jobs must be a whole number of at least 1, got 0"):
         score(store, truth, jobs=0)
+
+
+def _dies_on_weak(dataset, cell):
+    """A worker that dies (as one killed or out of memory) when given a cell of the model 'weak'."""
+    import os
+
+    from pipeline.evaluate import scoring
+
+    if cell[0] == "model" and cell[1] == "weak":
+        os._exit(1)
+    return scoring._WORKER.compute(dataset, cell, {m: scoring._WORKER.store.load_features(dataset, m)
+                                                   for m in ([cell[1]] if cell[0] == "model" else cell[1])})
+
+
+def test_a_worker_that_dies_fails_its_cells_and_drops_their_old_scores(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from pipeline.evaluate import scoring
+
+    store, truth = toy_zoo(tmp_path)
+    first, _ = score(store, truth, jobs=1)
+    names = first["plan"].metrics["toyset"]
+    before = stored_scores(store, names)
+    features, labels, _ = store.load_features("toyset", "weak", mmap=False)
+    store.save_features("toyset", "weak", features * 2, labels, {"weights": "synthetic, changed"})
+    # forked workers (so that they run this module's function); the one given a cell of 'weak' dies
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method=None: fork)
+    monkeypatch.setattr(scoring, "_compute_in_worker", _dies_on_weak)
+    broken, _ = score(store, truth, jobs=2)
+    per_model = [n for n in names if n not in ("ncti", "etran")]
+    assert broken["counts"]["failed"] == len(names)  # weak's cells and the zoo's: nothing else was out of date
+    assert any("the worker process scoring it failed" in p.message for p in broken["problems"])
+    after = stored_scores(store, names)
+    assert not any("weak" in entries for entries in after.values())  # no score of the old features is left
+    assert all(after[n] == {m: e for m, e in before[n].items() if m != "weak"} for n in per_model)
+    assert not after["ncti"] and not after["etran"]
+
+    monkeypatch.undo()
+    again, _ = score(store, truth, jobs=2)
+    assert again["counts"]["scored"] == len(names) - 2 + 2 * len(MODELS) and again["counts"]["failed"] == 0
