@@ -23,7 +23,7 @@ from pipeline import cli  # noqa: E402
 
 DATASETS = "mnist5k,textiles,digits"
 STAGE1_RUNS = ["1", "1:1", "2"]  # processes[:torch threads per process]; no threads: the default (torchrun: 1)
-STAGE3 = True          # also stage 2 (setup, on the last 1-process features) and stage 3 with --jobs 1 and 2
+STAGE3_RUNS = ["1", "1:1", "2"]  # jobs[:BLAS/OpenMP threads of the main process]; [] skips stages 2 and 3
 REPEATS = 1            # runs of each configuration, alternated
 OUT = None             # markdown file; None: print only
 WORK = None            # folder for the results; None: a temporary one, removed after
@@ -61,6 +61,17 @@ def scores(results: Path) -> dict:
     return found
 
 
+def largest_difference(first: dict, second: dict) -> str:
+    """'identical', or the largest relative difference between two runs' scores (and whether cells differ)."""
+    if first == second:
+        return "identical"
+    if {f: set(e) for f, e in first.items()} != {f: set(e) for f, e in second.items()}:
+        return "different cells scored"
+    worst = max((abs(first[f][m] - second[f][m]) / max(abs(first[f][m]), 1e-300), f, m)
+                for f in first for m in first[f])
+    return f"largest relative difference {worst[0]:.1e} ({worst[1]}, {worst[2]})"
+
+
 def main(args) -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_scale_"))
     rows = []
@@ -73,9 +84,9 @@ def main(args) -> None:
                 label = f"stage 1, {processes} process(es)" + (f", OMP_NUM_THREADS={threads}" if threads else "")
                 rows.append(timed(stage1(results, int(processes)), label, {"OMP_NUM_THREADS": threads} if threads
                                   else None))
-        if not args.stage3:
+        if not args.stage3_runs:
             return report(rows, None, args.out)
-        shared = work / f"stage1_1_{args.repeats - 1}"
+        shared = work / f"stage1_{args.stage1_runs[-1].partition(':')[0]}_{args.repeats - 1}"
         from pipeline.flabels import minilm_path
 
         timed([sys.executable, "Label_embedding/bert.py", "--datasets", DATASETS, "--results", str(shared),
@@ -84,21 +95,24 @@ def main(args) -> None:
                   "--results", str(shared), "--overwrite", "true"]
         found = {}
         for repeat in range(args.repeats):
-            for jobs in (1, 2):
-                rows.append(timed([*stage3, "--jobs", str(jobs)], f"stage 3, --jobs {jobs}"))
-                found[jobs] = scores(shared)
-        same = found[1] == found[2]
+            for run in args.stage3_runs:
+                jobs, _, threads = run.partition(":")
+                env = {name: threads for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+                label = f"stage 3, --jobs {jobs}" + (f", main process BLAS threads {threads}" if threads else "")
+                rows.append(timed([*stage3, "--jobs", jobs], label, env if threads else None))
+                found[run] = scores(shared)
+        same = {run: largest_difference(found[args.stage3_runs[0]], found[run]) for run in args.stage3_runs[1:]}
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
     report(rows, same, args.out)
 
 
-def report(rows: list[dict], same: bool | None, out: str | None) -> None:
+def report(rows: list[dict], same: dict | None, out: str | None) -> None:
     lines = ["| run | seconds | load average before (1/5/15 min) | after |", "|---|---:|---|---|"]
     lines += [f"| {r['run']} | {r['seconds']} | {r['load_before']} | {r['load_after']} |" for r in rows]
-    if same is not None:
-        lines += ["", f"Stage-3 scores of --jobs 2 equal those of --jobs 1: {same}"]
+    for run, verdict in (same or {}).items():
+        lines += ["", f"Stage-3 scores of run {run!r} against the first stage-3 run: {verdict}"]
     lines += ["", "Commands:", ""] + [f"    {command}" for command in dict.fromkeys(r["command"] for r in rows)]
     text = "\n".join(lines) + "\n"
     print(text)
