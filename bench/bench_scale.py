@@ -41,7 +41,7 @@ def stage1(results: Path, processes: int) -> list[str]:
 def timed(command: list[str], label: str, env: dict | None = None) -> dict:
     before = os.getloadavg()
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+    done = subprocess.run(command, check=False, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_caption import caption_of, make_images, make_tiny_captioner
 
 from pipeline.store import Store
-from test_caption import caption_of, make_images, make_tiny_captioner
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_TIMEOUT_S = 300
@@ -70,7 +70,7 @@ def run(argv: list[str], processes: int = 1, env: dict | None = None) -> subproc
     command = [*(launcher if processes > 1 else [sys.executable]), *argv]
     environment = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **(env or {})}
     environment.pop("WORLD_SIZE", None)
-    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
+    return subprocess.run(command, check=False, cwd=ROOT, env=environment, capture_output=True, text=True,
                           timeout=LAUNCH_TIMEOUT_S)
 
 

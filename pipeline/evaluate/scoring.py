@@ -252,13 +252,13 @@ class Scorer:
         return None
 
     # ----- one cell -------------------------------------------------------------------------------------
-    def compute(self, dataset: str, cell: tuple, loaded: dict) -> "Outcome":
+    def compute(self, dataset: str, cell: tuple, loaded: dict) -> Outcome:
         kind, who, name = cell
         if kind == "model":
             return self.compute_one(dataset, who, name, loaded[who])
         return self.compute_zoo(dataset, name, {model: loaded[model] for model in who})
 
-    def compute_one(self, dataset, model, name, inputs) -> "Outcome":
+    def compute_one(self, dataset, model, name, inputs) -> Outcome:
         """The outcome of one (model, metric) cell; writes nothing (so that it can run in a worker process)."""
         features, labels, meta = inputs
         spec = metric_registry.METRICS[name]
@@ -281,7 +281,7 @@ class Scorer:
         caveats = list(dict.fromkeys(str(w.message) for w in caught))  # a metric's caveats about this score
         return Outcome(dataset, model, name, values={model: (value, seconds)}, caveats=caveats, details=details)
 
-    def apply(self, outcome: "Outcome") -> None:
+    def apply(self, outcome: Outcome) -> None:
         """Record an outcome in the store and the problems; the only place stage 3 writes scores."""
         dataset, model, name = outcome.dataset, outcome.model, outcome.metric
         if outcome.kind != "scored":
@@ -317,7 +317,7 @@ class Scorer:
         chosen = dict(self.plan.settings.metric_options.get(name, {}))
         return {**chosen, "device": device} if device != "cpu" and takes else chosen
 
-    def compute_zoo(self, dataset, name, loaded) -> "Outcome":
+    def compute_zoo(self, dataset, name, loaded) -> Outcome:
         """The outcome of a whole-zoo metric on the `loaded` models (in the plan's order); writes nothing."""
         models = list(loaded)
         if len(models) < 2:
