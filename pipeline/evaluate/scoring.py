@@ -290,8 +290,8 @@ class Scorer:
             self.store.drop_scores(dataset, name, self.plan.models[dataset] if model == "zoo" else [model])
             return
         zoo = sorted(outcome.values) if model == "zoo" else None
-        self.record(dataset, name, outcome.values, {m: self.inputs_digest(dataset, m, name, zoo) for m in outcome.values},
-                    {model: outcome.caveats}, {model: outcome.details})
+        digests = {m: self.inputs_digest(dataset, m, name, zoo) for m in outcome.values}
+        self.record(dataset, name, outcome.values, digests, {model: outcome.caveats}, {model: outcome.details})
         for message in outcome.caveats:
             self.problem(dataset, model, name, "warning", message)
 
