@@ -101,17 +101,15 @@ def _finish() -> None:
 
 def start(device: str | None = defaults.DEVICE) -> Context | None:
     """At the start of a stage script: join the process group under torchrun, and keep ranks other than 0
-    quiet on stdout (``print(..., force=True)`` still prints), so that each line is printed once."""
+    quiet on stdout (their ``print`` does nothing; errors still reach stderr), so that each line is printed once."""
     found = context(device)
     if found is not None and found.rank != 0:
-        plain = builtins.print
-
-        def print_on_rank0(*args, force: bool = False, **kwargs):
-            if force:
-                plain(*args, **kwargs)
-
-        builtins.print = print_on_rank0
+        builtins.print = _quiet
     return found
+
+
+def _quiet(*args, **kwargs) -> None:
+    """``print`` on ranks other than 0: rank 0 reports for all."""
 
 
 class RankFailed(RuntimeError):
