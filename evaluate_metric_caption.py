@@ -33,6 +33,7 @@ OVERWRITE = False             # re-score cells that are already scored
 DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
 METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
 FEATURE_DIM = None            # None: features as stored (the paper); D: each candidate reduced by PCA to width D
+JOBS = 1                      # cells scored at once in worker processes (BLAS threads shared out over the cores)
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,8 @@ models or files.
 the candidate has a source head, ``<model>_source_probs.npy``; the meta file comes last and marks the set
 complete, so an interrupted run leaves nothing a later stage reads. A stored name whose files exist is skipped
 (after checking that they were made with the requested settings: :class:`pipeline.store.SettingsMismatchError`
-otherwise) unless ``overwrite``. :func:`run_stage1` is the stage script of every task.
+otherwise) unless ``overwrite``. :func:`run_stage1` is the stage script of every task. Under ``torchrun``,
+each process runs its part of the samples and rank 0 joins the parts (:mod:`pipeline.distributed`).
 """
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from pipeline import defaults
+from pipeline import defaults, distributed
 from pipeline.store import CorruptFileError, Store
 from pipeline.tasks.base import FlabelKind
 
@@ -181,28 +182,59 @@ def extract_candidate(candidate, samples, store: Store, *, batch_size: int = 64,
     if not todo:
         return result
 
+    context = distributed.context(device)
+    if context is not None:  # one of several processes of a torchrun launch: this rank's part, then the join
+        return distributed.extract_sharded(context, candidate, samples, store, todo, result, batch_size=batch_size,
+                                           num_workers=num_workers, device=device, amp=amp, overwrite=overwrite,
+                                           strict=strict, flabel_kind=flabel_kind, extra_meta=extra_meta)
     device = pick_device(device)
     started = time.perf_counter()
+    features, source_probs, kept, result.bad, loaded_meta = forward_samples(
+        candidate, samples, range(len(samples)), batch_size=batch_size, num_workers=num_workers, device=device,
+        amp=amp, strict=strict, desc=f"{candidate.name} on {samples.name}")
+    result.seconds = time.perf_counter() - started
+    save_candidate(candidate, samples, store, todo, features, source_probs, kept, result, loaded_meta=loaded_meta,
+                   flabel_kind=flabel_kind, extra_meta=extra_meta,
+                   run={"seconds": round(result.seconds, 3), "batch_size": batch_size, "device": str(device),
+                        "amp": bool(amp)})
+    return result
+
+
+def forward_samples(candidate, samples, indices: range, *, batch_size: int, num_workers: int, device: torch.device,
+                    amp: bool, strict: bool, desc: str) -> tuple[dict, dict, list[int], list[BadSample], dict | None]:
+    """(features, source_probs, indices read, samples that could not be read, the model's loaded meta) of
+    `candidate` on the samples at `indices` (a range of the fixed order), in that order. The model is loaded only
+    when there is a sample to run (loaded meta None otherwise)."""
+    bad: list[BadSample] = []
+    kept: list[int] = []
+    if not len(indices):
+        return {}, {}, kept, bad, None
     loaded = candidate.load()
     loaded.module.to(device).eval()
-    kept: list[int] = []
 
     def forward(item):
-        indices, batch, bad = item
-        for sample in bad:
+        indices_read, batch, unread = item
+        for sample in unread:
             if strict:
                 raise ValueError(f"cannot read {sample.sample} of {samples.name}: {sample.error} (without --strict "
                                  "such samples are skipped and counted)")
-            result.bad.append(sample)
-        kept.extend(indices)
+            bad.append(sample)
+        kept.extend(indices_read)
         return loaded.forward(batch) if batch is not None else ({}, {})
 
-    loader = make_loader(_Guarded(loaded.inputs(samples), samples), batch_size, num_workers, device,
-                         collate_fn=_GuardedCollate(loaded.collate))
-    features, source_probs = run_batches(forward, loader, device=device, amp=amp, total=len(samples),
-                                         desc=f"{candidate.name} on {samples.name}",
+    guarded = _Guarded(loaded.inputs(samples), samples)
+    dataset = guarded if len(indices) == len(samples) else Subset(guarded, indices)
+    loader = make_loader(dataset, batch_size, num_workers, device, collate_fn=_GuardedCollate(loaded.collate))
+    features, source_probs = run_batches(forward, loader, device=device, amp=amp, total=len(indices), desc=desc,
                                          batch_len=lambda item: len(item[0]) + len(item[2]))
-    result.seconds = time.perf_counter() - started
+    return features, source_probs, kept, bad, loaded.meta
+
+
+def save_candidate(candidate, samples, store: Store, todo: list[str], features: dict, source_probs: dict,
+                   kept: list[int], result: ExtractResult, *, loaded_meta: dict, flabel_kind: FlabelKind,
+                   extra_meta: dict | None, run: dict) -> None:
+    """Write the feature sets of the stored names `todo` (rows: the samples `kept`, in order), meta last; `run`:
+    how they were made (seconds, batch size, device, ...). Fills ``result.paths`` and ``result.written``."""
     if not kept:
         raise ValueError(f"no sample of {samples.name} could be read ({len(result.bad)} tried; first: "
                          f"{result.bad[0].sample}: {result.bad[0].error})")
@@ -210,15 +242,12 @@ def extract_candidate(candidate, samples, store: Store, *, batch_size: int = 64,
         if not np.isfinite(features[stored]).all():
             raise FloatingPointError(f"{stored} gave non-finite features on {samples.name}; nothing was written "
                                      "(try without --amp)")
-        meta = {**loaded.meta, **requested_settings(candidate, stored, samples), **(extra_meta or {}),
+        meta = {**loaded_meta, **requested_settings(candidate, stored, samples), **(extra_meta or {}),
                 "data": samples.identity(flabel_kind),
-                "skipped_samples": [vars(sample) for sample in result.bad],
-                "seconds": round(result.seconds, 3), "batch_size": batch_size, "device": str(device),
-                "amp": bool(amp), "versions": versions()}
+                "skipped_samples": [vars(sample) for sample in result.bad], **run, "versions": versions()}
         result.paths[stored] = store.save_features(samples.name, stored, features[stored], samples.labels[kept], meta,
                                                    source_probs=source_probs.get(stored))
         result.written.append(stored)
-    return result
 
 
 def versions() -> dict:
@@ -241,6 +270,7 @@ def run_stage1(task, args) -> int:
     others still run)."""
     from pipeline.store import SettingsMismatchError
 
+    distributed.start(args.device)  # under torchrun: join the process group; ranks other than 0 print nothing
     store = Store(args.results)
     try:
         check_arguments(args)

@@ -9,6 +9,7 @@ Layout (the README's "The store" section says the same)::
     results/flabels/<dataset>/<encoder>_class.npy    float32 (C, D2)
     results/flabels/<dataset>/<encoder>_sample.npy   float32 (N, D2): row i describes sample i (captions, answers)
     results/flabels/<dataset>/<encoder>_meta.json    {"class": settings, "sample": settings}: one entry per kind
+    results/shards/<dataset>/<model>/rank<r>-of-<W>/  one rank's part of a feature set (torchrun), until joined
     results/scores/<dataset>/<metric>.json           {model: {"score": float, "seconds": float}}
     results/tables/...
 
@@ -231,6 +232,17 @@ class Store:
         """Raise SettingsMismatchError if the stored features of `model` differ from `requested`."""
         check_compatible(self.features_meta(dataset, model), requested,
                          f"features of {model!r} on {dataset!r} in {self.feature_paths(dataset, model)['meta'].parent}")
+
+    # ----- stage 1 in parts (torchrun): one shard per rank, joined by rank 0 ---------------------
+    def shard_folder(self, dataset: str, model: str) -> Path:
+        """results/shards/<dataset>/<model>/: the parts of a feature set being made by several processes."""
+        return self.root / "shards" / safe_name(dataset) / safe_name(model)
+
+    def shard_paths(self, dataset: str, model: str, rank: int, world_size: int) -> dict[str, Path]:
+        """One rank's part: its folder (arrays named ``<stored name>_feature.npy``, ``..._source_probs.npy``),
+        the sample indices it read, and its meta (written last: the part is finished once it exists)."""
+        folder = self.shard_folder(dataset, model) / f"rank{rank}-of-{world_size}"
+        return {"folder": folder, "kept": folder / "kept.npy", "meta": folder / "meta.json"}
 
     # ----- F-labels (stage 2) -----------------------------------------------------------------
     def flabel_paths(self, dataset: str, encoder: str, kind: str) -> dict[str, Path]:

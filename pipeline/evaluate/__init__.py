@@ -64,7 +64,8 @@ def main(task: str, args, out=print) -> int:
                         flabel_encoders=args.flabel_encoders, results=str(args.results), overwrite=args.overwrite,
                         dataset_dir=args.dataset_dir, ground_truth=args.ground_truth,
                         device=getattr(args, "device", "cpu"), metric_options=getattr(args, "metric_options", {}),
-                        feature_dim=getattr(args, "feature_dim", None))
+                        feature_dim=getattr(args, "feature_dim", None),
+                        jobs=getattr(args, "jobs", 1))
     try:
         outcome = run(settings, out=out)
     except UsageError as error:

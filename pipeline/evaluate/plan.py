@@ -31,6 +31,7 @@ class Settings:
     device: str = "cpu"               # "cuda" / "auto": metrics that take a device run their dense algebra there
     metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
     feature_dim: int | None = None    # every candidate's features reduced by PCA to this width (evaluate/reduce.py)
+    jobs: int = 1                     # cells scored at once, in worker processes (at most one per core)
 
 
 @dataclass
@@ -84,6 +85,8 @@ def make_plan(settings: Settings) -> Plan:
     if settings.feature_dim is not None and (not isinstance(settings.feature_dim, int) or settings.feature_dim < 1):
         raise UsageError(f"--feature-dim must be a positive width (or none: the features as stored), "
                          f"got {settings.feature_dim!r}")
+    if not isinstance(settings.jobs, int) or settings.jobs < 1:
+        raise UsageError(f"--jobs must be a whole number of at least 1, got {settings.jobs!r}")
     store = Store(settings.results)
     datasets = _datasets(settings, task, truth)
     models = {d: _models(settings, task, truth, store, d) for d in datasets}

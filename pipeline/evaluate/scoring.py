@@ -12,8 +12,12 @@ import hashlib
 import shlex
 import inspect
 import json
+import os
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -34,6 +38,7 @@ class Scorer:
         self.problems: list[Problem] = []
         self.counts = {"scored": 0, "skipped": 0, "failed": 0, "not applicable": 0}
         self._flabels: dict[str, dict[str, tuple[np.ndarray, dict]]] = {}
+        self._pool: ProcessPoolExecutor | None = None
 
     def problem(self, dataset, model, metric, kind, message):
         if not any((p.dataset, p.metric, p.kind, p.message) == (dataset, metric, kind, message) for p in self.problems):
@@ -41,8 +46,13 @@ class Scorer:
         self.problems.append(Problem(dataset, model, metric, kind, message))
 
     def run(self, bar) -> None:
-        for dataset in self.plan.datasets:
-            self.score_dataset(dataset, bar)
+        try:
+            for dataset in self.plan.datasets:
+                self.score_dataset(dataset, bar)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     def score_dataset(self, dataset: str, bar) -> None:
         registry, overwrite = metric_registry.METRICS, self.plan.settings.overwrite
@@ -56,6 +66,7 @@ class Scorer:
         zoo_todo = [n for n in zoo_wide
                     if overwrite or not zoo or not all(self.current(done, dataset, m, n, zoo) for m in zoo)]
         loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        cells: list[tuple[str, str | tuple[str, ...], str]] = []  # ("model", model, metric) / ("zoo", models, metric)
         for model in models:
             todo = [n for n in per_model if overwrite or not self.current(done, dataset, model, n)]
             for name in per_model:
@@ -70,17 +81,53 @@ class Scorer:
                 bar.update(len(todo))
                 continue
             loaded[model] = inputs
-            for name in todo:
-                bar.set_postfix_str(f"{dataset} / {model} / {name}", refresh=True)
-                self.score_one(dataset, model, name, inputs)
-                bar.update(1)
+            cells += [("model", model, name) for name in todo]
         for name in zoo_wide:
             if name not in zoo_todo:
                 self.advance(bar, dataset, "zoo", name, "skipped")
-                continue
-            bar.set_postfix_str(f"{dataset} / zoo / {name}", refresh=True)
-            self.score_zoo(dataset, name, loaded)
+            else:
+                cells.append(("zoo", tuple(m for m in self.plan.models[dataset] if m in loaded), name))
+        if dataset not in self._flabels and any(self._reads_flabels(registry[name]) for kind, _, name in cells
+                                                if kind == "model"):
+            self._flabels[dataset] = self.load_flabels(dataset)  # here, so that its problems are reported once
+        for outcome in self.outcomes(dataset, cells, loaded, bar):
+            self.apply(outcome)
             bar.update(1)
+
+    def outcomes(self, dataset: str, cells: list, loaded: dict, bar):
+        """The outcome of every cell, in the order of `cells`: computed here (``jobs`` 1) or by the workers."""
+        if self.plan.settings.jobs <= 1 or len(cells) <= 1:
+            for cell in cells:
+                bar.set_postfix_str(f"{dataset} / {cell[1] if cell[0] == 'model' else 'zoo'} / {cell[2]}",
+                                    refresh=True)
+                yield self.compute(dataset, cell, loaded)
+            return
+        futures = []
+        for cell in cells:
+            try:
+                futures.append(self.pool().submit(_compute_in_worker, dataset, cell))
+            except (BrokenProcessPool, RuntimeError) as error:  # the pool died earlier: nothing more runs in it
+                futures.append(error)
+        for cell, future in zip(cells, futures):
+            try:
+                if isinstance(future, BaseException):
+                    raise future
+                yield future.result()
+            except Exception as error:  # a worker died (killed, out of memory, ...) or could not read its inputs
+                yield Outcome(dataset, cell[1] if cell[0] == "model" else "zoo", cell[2], kind="failed",
+                              message=f"the worker process scoring it failed ({_describe(error)}); run again")
+
+    def pool(self) -> ProcessPoolExecutor:
+        """The worker processes (started on first use): ``jobs`` of them at most one per core, each with its BLAS
+        and torch threads limited to cores // workers, so the workers never ask for more threads than cores."""
+        if self._pool is None:
+            import multiprocessing
+
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+            workers = max(1, min(self.plan.settings.jobs, cores))
+            self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(self.plan, max(1, cores // workers)))
+        return self._pool
 
     def stored_meta(self, dataset: str, model: str) -> dict | None:
         """The features' meta, or None when absent or damaged (loading them then reports the damage)."""
@@ -242,16 +289,21 @@ class Scorer:
         return None
 
     # ----- one cell -------------------------------------------------------------------------------------
-    def score_one(self, dataset, model, name, inputs) -> None:
+    def compute(self, dataset: str, cell: tuple, loaded: dict) -> Outcome:
+        kind, who, name = cell
+        if kind == "model":
+            return self.compute_one(dataset, who, name, loaded[who])
+        return self.compute_zoo(dataset, name, {model: loaded[model] for model in who})
+
+    def compute_one(self, dataset, model, name, inputs) -> Outcome:
+        """The outcome of one (model, metric) cell; writes nothing (so that it can run in a worker process)."""
         features, labels, meta = inputs
         spec = metric_registry.METRICS[name]
         source_probs = self.store.load_source_probs(dataset, model) if spec.needs == Needs.SOURCE_PROBS_LABELS else None
         if spec.needs == Needs.SOURCE_PROBS_LABELS and source_probs is None:
-            self.counts["not applicable"] += 1
-            self.problem(dataset, model, name, "not applicable",
-                         "no source-head probabilities (only a model with its source classifier can be scored)")
-            self.store.drop_scores(dataset, self.plan.score_file(name), [model])
-            return
+            return Outcome(dataset, model, name, kind="not applicable",
+                           message="no source-head probabilities (only a model with its source classifier can be "
+                                   "scored)")
         try:
             flabels = self.flabels(dataset, meta) if self._reads_flabels(spec) else {}
             args, kwargs = self.task.metric_arguments(spec, features, labels, flabels, source_probs)
@@ -260,16 +312,26 @@ class Scorer:
                 start = time.perf_counter()
                 value, details = self.call(name, args, {**kwargs, **self.options(name)}, list(flabels))
                 seconds = time.perf_counter() - start
-            caveats = list(dict.fromkeys([*input_caveats(self.task, spec, labels, flabels),
-                                          *(str(w.message) for w in caught)]))  # caveats about this score
-            self.record(dataset, name, {model: (value, seconds)}, {model: self.inputs_digest(dataset, model, name)},
-                        {model: caveats}, {model: details})
+            _check_finite({model: value})
         except Exception as error:  # a failed cell: reported, its old score dropped, the other cells go on
-            self.counts["failed"] += 1
-            self.problem(dataset, model, name, "failed", _describe(error))
-            self.store.drop_scores(dataset, self.plan.score_file(name), [model])
+            return Outcome(dataset, model, name, kind="failed", message=_describe(error))
+        caveats = list(dict.fromkeys([*input_caveats(self.task, spec, labels, flabels),
+                                      *(str(w.message) for w in caught)]))  # caveats about this score
+        return Outcome(dataset, model, name, values={model: (value, seconds)}, caveats=caveats, details=details)
+
+    def apply(self, outcome: Outcome) -> None:
+        """Record an outcome in the store and the problems; the only place stage 3 writes scores."""
+        dataset, model, name = outcome.dataset, outcome.model, outcome.metric
+        if outcome.kind != "scored":
+            self.counts[outcome.kind] += 1
+            self.problem(dataset, model, name, outcome.kind, outcome.message)
+            self.store.drop_scores(dataset, self.plan.score_file(name),
+                                   self.plan.models[dataset] if model == "zoo" else [model])
             return
-        for message in caveats:
+        zoo = sorted(outcome.values) if model == "zoo" else None
+        digests = {m: self.inputs_digest(dataset, m, name, zoo) for m in outcome.values}
+        self.record(dataset, name, outcome.values, digests, {model: outcome.caveats}, {model: outcome.details})
+        for message in outcome.caveats:
             self.problem(dataset, model, name, "warning", message)
 
     def _reads_flabels(self, spec) -> bool:
@@ -294,14 +356,12 @@ class Scorer:
         chosen = dict(self.plan.settings.metric_options.get(name, {}))
         return {**chosen, "device": device} if device != "cpu" and takes else chosen
 
-    def score_zoo(self, dataset, name, loaded) -> None:
-        models = [m for m in self.plan.models[dataset] if m in loaded]
+    def compute_zoo(self, dataset, name, loaded) -> Outcome:
+        """The outcome of a whole-zoo metric on the `loaded` models (in the plan's order); writes nothing."""
+        models = list(loaded)
         if len(models) < 2:
-            self.counts["not applicable"] += 1
-            self.problem(dataset, "zoo", name, "not applicable",
-                         f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
-            self.store.drop_scores(dataset, self.plan.score_file(name), self.plan.models[dataset])
-            return
+            return Outcome(dataset, "zoo", name, kind="not applicable",
+                           message=f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
         try:
             labels = loaded[models[0]][1]
             differing = [m for m in models if not np.array_equal(loaded[m][1], labels)]
@@ -311,24 +371,61 @@ class Scorer:
             start = time.perf_counter()
             values = metric_registry.METRICS[name]({m: loaded[m][0] for m in models}, labels, **self.options(name))
             seconds = (time.perf_counter() - start) / len(models)  # the zoo's time, shared out per model
-            self.record(dataset, name, {m: (values[m], seconds) for m in models},
-                        {m: self.inputs_digest(dataset, m, name, models) for m in models})
+            _check_finite({m: values[m] for m in models})
         except Exception as error:
-            self.counts["failed"] += 1
-            self.problem(dataset, "zoo", name, "failed", _describe(error))
-            self.store.drop_scores(dataset, self.plan.score_file(name), self.plan.models[dataset])
+            return Outcome(dataset, "zoo", name, kind="failed", message=_describe(error))
+        return Outcome(dataset, "zoo", name, values={m: (values[m], seconds) for m in models})
 
     def record(self, dataset, name, values: dict[str, tuple[float, float]], digests: dict[str, str],
                caveats: dict[str, list[str]] | None = None, details: dict[str, dict] | None = None) -> None:
-        for model, (value, _) in values.items():
-            if not np.isfinite(value):
-                raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
         caveats, details = caveats or {}, details or {}
-        self.store.save_scores(dataset, self.plan.score_file(name), {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
-                                                   **({"warnings": caveats[m]} if caveats.get(m) else {}),
-                                                   **details.get(m, {})}
-                                               for m, (v, s) in values.items()})
+        entries = {m: {"score": float(v), "seconds": float(s), "inputs": digests[m],
+                       **({"warnings": caveats[m]} if caveats.get(m) else {}), **details.get(m, {})}
+                   for m, (v, s) in values.items()}
+        self.store.save_scores(dataset, self.plan.score_file(name), entries)
         self.counts["scored"] += len(values)
+
+
+@dataclass
+class Outcome:
+    """What scoring one cell gave, computed here or in a worker process; :meth:`Scorer.apply` records it."""
+    dataset: str
+    model: str                # a model, or "zoo" for a whole-zoo metric
+    metric: str
+    kind: str = "scored"      # "scored", "failed" or "not applicable"
+    values: dict = field(default_factory=dict)   # model -> (score, seconds)
+    caveats: list = field(default_factory=list)  # the metric's warnings about this score
+    details: dict = field(default_factory=dict)  # EMMS: {"flabel_weights": {encoder: weight}}
+    message: str = ""         # why it failed or does not apply
+
+
+def _check_finite(values: dict) -> None:
+    for model, value in values.items():
+        if not np.isfinite(value):
+            raise ValueError(f"returned a non-finite score {value!r} for {model!r}")
+
+
+# ----- worker processes (--jobs N) --------------------------------------------------------------------------
+_WORKER: Scorer | None = None
+_THREAD_LIMITS = None
+
+
+def _start_worker(plan: Plan, threads: int) -> None:
+    """A worker's Scorer of the plan, its problems left to the parent; BLAS/OpenMP/torch threads limited."""
+    global _WORKER, _THREAD_LIMITS
+    from threadpoolctl import threadpool_limits
+
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(threads)  # for libraries loaded later (torch reads it when imported)
+    _THREAD_LIMITS = threadpool_limits(limits=threads)  # for those already loaded (numpy's BLAS)
+    _WORKER = Scorer(plan, say=lambda message: None)
+
+
+def _compute_in_worker(dataset: str, cell: tuple) -> Outcome:
+    kind, who, _ = cell
+    models = [who] if kind == "model" else list(who)
+    loaded = {model: _WORKER.store.load_features(dataset, model) for model in models}
+    return _WORKER.compute(dataset, cell, loaded)
 
 
 def input_caveats(task, spec, labels: np.ndarray, flabels: dict[str, np.ndarray]) -> list[str]:
