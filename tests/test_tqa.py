@@ -384,8 +384,8 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
     edited = [{**row, "question": "what precedes ?"} if i == 3 else row for i, row in enumerate(rows)]
     bad_table.write_text("".join(json.dumps(row) + "\n" for row in edited) + "{oops\n")  # another question only
     assert run_script("forward_feature_tqa.py", [*common, "--qa-file", str(bad_table), "--models", "tiny_bert_qa"],
-                      monkeypatch) == 1
-    assert "made with other settings (questions_digest: stored" in capsys.readouterr().out
+                      monkeypatch) == 0
+    assert "made from other data" in capsys.readouterr().out      # an edited question is other data: redone
     for dataset, order in (("minisquad", work["rows"]), ("mytable", work["rows"][::-1])):
         expected_groups = load_qa(None, qa_file=table if dataset == "mytable" else
                                   work["root"] / "data" / "minisquad" / "train-v1.1.json").groups
@@ -471,12 +471,12 @@ def test_kept_unanswerable_questions_through_the_task(work, tmp_path):
     samples = task.load_samples(None, args)
     assert samples.texts == [row["answer"] for row in rows] + [NO_ANSWER_TEXT] and samples.labels.tolist() == [0] * 4
     _, texts, settings = task.flabel_texts(None, args)
-    assert texts == samples.texts and "questions_digest" not in settings and settings["unanswerable"] == "keep"
+    assert texts == samples.texts and settings["unanswerable"] == "keep"
     store = Store(tmp_path / "results")
     extract_candidate(task.candidate("tiny_bert_qa", args), samples, store, batch_size=4, device="cpu",
                       flabel_kind=task.flabel_kind)
     features, _, meta = store.load_features(samples.name, "tiny_bert_qa")
-    assert meta["unanswerable"] == "keep" and meta["questions_digest"] == samples.settings["questions_digest"]
+    assert meta["unanswerable"] == "keep" and meta["data"]["fingerprint"] == samples.fingerprint
     model, _ = load_qa_model("tiny_bert_qa", checkpoint_dir=work["checkpoints"], max_length=64, stride=16)
     item = model.inputs(samples.items)[3]
     with torch.no_grad():

@@ -45,7 +45,9 @@ class Samples:
     what stage 2 embeds (the class names, or one text per sample); ``settings`` say how the samples were chosen
     (split, max_samples, ...) and are recorded with everything made from them. ``source`` is where they were
     read from (a resolved path, or a dataset's name); ``ids`` name each sample (a file path, a question id) in
-    messages, and enter the fingerprint (with each file's size and modification time where an id is a file).
+    messages, and enter the fingerprint (with each file's size and modification time where an id is a file);
+    ``identity_parts`` are further strings that define the samples without being their ids or texts (a VQA
+    question, a grounding box, a QA context): they enter the fingerprint, so that an edit of them is other data.
     """
     name: str
     items: Any
@@ -54,6 +56,7 @@ class Samples:
     settings: dict
     source: str = ""
     ids: Sequence[str] | None = None
+    identity_parts: Sequence[str] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,13 +66,16 @@ class Samples:
 
     @cached_property
     def fingerprint(self) -> str:
-        """A digest of the sample list: the ids (with file sizes and times), the labels and the texts."""
+        """A digest of the sample list: the ids (with file sizes and times), the labels, the texts and the
+        identity parts."""
         digest = hashlib.sha1()
         for text in self.texts:
             digest.update(f"text:{text}\n".encode())
         digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         for sample in self.ids or ():
             digest.update(f"{sample}\t{_file_stamp(sample)}\n".encode())
+        for part in self.identity_parts:
+            digest.update(f"part:{part}\n".encode())
         return digest.hexdigest()[:16]
 
     def identity(self, kind: "FlabelKind") -> dict:

@@ -14,11 +14,9 @@ combines text and geometric F-labels. Stage 3 runs the metrics that take real-va
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -34,20 +32,6 @@ BOX_FORMAT = "x1/W, y1/H, x2/W, y2/H (gold box corners normalised to the image s
 
 
 @dataclass
-class RefSamples(Samples):
-    """Samples whose fingerprint covers the expressions and the exact pixel boxes too (``texts`` are the box
-    texts, rounded, and the same images may carry other expressions)."""
-    expressions: list[str] = field(default_factory=list)
-    boxes: list = field(default_factory=list)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        digest = hashlib.sha1(Samples.fingerprint.func(self).encode())
-        for expression, box in zip(self.expressions, self.boxes):
-            digest.update(f"{expression}\t{','.join(f'{v:.3f}' for v in box)}\n".encode())
-        return digest.hexdigest()[:16]
-
-
 class ReferringExpressions(Task):
     name = "rec"
     flabel_kind = FlabelKind.SAMPLE
@@ -80,7 +64,7 @@ class ReferringExpressions(Task):
     def dataset_name(self, args: argparse.Namespace, name: str | None) -> str:
         return self.name_of_path(args.dataset_dir) if args.dataset_dir else name
 
-    def load_samples(self, name: str | None, args: argparse.Namespace) -> RefSamples:
+    def load_samples(self, name: str | None, args: argparse.Namespace) -> Samples:
         from pipeline.rec_data import box_text, load_refs
 
         refs = load_refs(name, data_root=args.data_root, dataset_dir=args.dataset_dir, split=args.split,
@@ -88,16 +72,17 @@ class ReferringExpressions(Task):
         settings = {"split": refs.split, "split_by": args.split_by, "max_samples": args.max_samples,
                     "skipped_rows": len(refs.skipped)}
         texts = [box_text(box) for box in refs.normalised_boxes()]
-        return RefSamples(refs.name, refs, np.asarray(refs.image_ids, dtype=np.int64), texts, settings,
-                          refs.source, [str(path) for path in refs.image_paths], expressions=list(refs.expressions),
-                          boxes=list(refs.boxes))
+        parts = [f"{expression}\t{','.join(f'{v:.3f}' for v in box)}"
+                 for expression, box in zip(refs.expressions, refs.boxes)]
+        return Samples(refs.name, refs, np.asarray(refs.image_ids, dtype=np.int64), texts, settings,
+                       refs.source, [str(path) for path in refs.image_paths], identity_parts=parts)
 
     def flabel_texts(self, name: str | None, args: argparse.Namespace) -> tuple[str, list[str], dict]:
         """The box texts (``--flabel-text box``) or the expressions (``expression``), one per sample."""
         if args.flabel_text not in FLABEL_TEXTS:
             raise ValueError(f"--flabel-text must be one of {', '.join(FLABEL_TEXTS)}, got {args.flabel_text!r}")
         samples = self.load_samples(name, args)
-        texts = samples.texts if args.flabel_text == "box" else samples.expressions
+        texts = samples.texts if args.flabel_text == "box" else samples.items.expressions
         return samples.name, list(texts), {**samples.settings, "flabel_text": args.flabel_text,
                                            "data": samples.identity(self.flabel_kind)}
 

@@ -19,11 +19,6 @@ from pipeline.tasks import register
 from pipeline.tasks.base import Candidate, FeatureModel, FlabelKind, Samples, Task, command
 
 SHOWN_SKIPPED = 10   # bad rows printed one a line; the rest are counted
-# The sample fingerprint covers the question ids, the answers and the context groups, not the contexts' and
-# questions' text: their digest is a setting of the features, so features of edited questions are not reused.
-QUESTIONS_DIGEST = "questions_digest"
-
-
 class TextQA(Task):
     name = "tqa"
     flabel_kind = FlabelKind.SAMPLE
@@ -59,17 +54,9 @@ class TextQA(Task):
         _report_skipped(questions)
         settings = {"split": questions.split, "unanswerable": args.unanswerable, "max_samples": args.max_samples,
                     "skipped_rows": len(questions.skipped), "unanswerable_dropped": questions.unanswerable_dropped,
-                    "qa_file": questions.source if args.qa_file else None, "source": questions.source,
-                    QUESTIONS_DIGEST: questions.digest}
+                    "qa_file": questions.source if args.qa_file else None, "source": questions.source}
         return Samples(questions.name, questions, np.asarray(questions.groups, dtype=np.int64), questions.answers,
-                       settings, questions.source, questions.ids)
-
-    def flabel_texts(self, name: str | None, args: argparse.Namespace) -> tuple[str, list[str], dict]:
-        """The answer texts; the digest of contexts and questions is left out of the F-labels' settings (they
-        depend on the answers only, which the data fingerprint covers)."""
-        dataset, texts, settings = super().flabel_texts(name, args)
-        settings.pop(QUESTIONS_DIGEST)
-        return dataset, texts, settings
+                       settings, questions.source, questions.ids, identity_parts=[questions.digest])
 
     def zoo_models(self, zoo: str) -> list[str]:
         from pipeline.qa_models import zoo_models

@@ -12,26 +12,12 @@ vocabulary as class names (``Label_embedding/bert.py --task vqa``); stage 3 runs
 from __future__ import annotations
 
 import argparse
-import hashlib
-from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from pipeline.tasks import register
 from pipeline.tasks.base import Candidate, FlabelKind, Samples, Task, command
-
-
-class VQASamples(Samples):
-    """Samples whose fingerprint covers the questions too (the base fingerprint covers the image files, the labels
-    and the class names; a question edited in place must not reuse stored features)."""
-
-    @cached_property
-    def fingerprint(self) -> str:
-        digest = hashlib.sha1(Samples.fingerprint.func(self).encode())
-        for question in self.items.questions:
-            digest.update(f"question:{question}\n".encode())
-        return digest.hexdigest()[:16]
 
 
 class VisualQuestionAnswering(Task):
@@ -76,8 +62,8 @@ class VisualQuestionAnswering(Task):
         settings = {"split": vqa.split, "max_samples": args.max_samples, "min_answer_count": args.min_answer_count,
                     "max_answers": args.max_answers, "format": vqa.data_format, "skipped_rows": vqa.skipped,
                     "dropped_questions": vqa.dropped}
-        return VQASamples(vqa.name, vqa, np.asarray(vqa.labels, dtype=np.int64), list(vqa.classes), settings,
-                          vqa.source, [str(path) for path in vqa.image_paths])
+        return Samples(vqa.name, vqa, np.asarray(vqa.labels, dtype=np.int64), list(vqa.classes), settings,
+                       vqa.source, [str(path) for path in vqa.image_paths], identity_parts=list(vqa.questions))
 
     def zoo_models(self, zoo: str) -> list[str]:
         from pipeline.vqa_models import zoo_models
