@@ -25,10 +25,10 @@ only CPU objects and waits up to :data:`WAIT` for the slowest rank. Ranks other 
 from __future__ import annotations
 
 import atexit
-import builtins
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -104,12 +104,8 @@ def start(device: str | None = defaults.DEVICE) -> Context | None:
     quiet on stdout (their ``print`` does nothing; errors still reach stderr), so that each line is printed once."""
     found = context(device)
     if found is not None and found.rank != 0:
-        builtins.print = _quiet
+        sys.stdout = open(os.devnull, "w")  # rank 0 reports for all; stderr (errors, progress bars) stays
     return found
-
-
-def _quiet(*args, **kwargs) -> None:
-    """``print`` on ranks other than 0: rank 0 reports for all."""
 
 
 class RankFailed(RuntimeError):
