@@ -106,20 +106,18 @@ def _matmul_t(device, dtype: str = "float64"):
     return _torch_matmul(device, dtype)
 
 
-def centred_cross(x, y=None, *, x_mean=None, y_mean=None, block_rows: int | None = None,
-                  device=None, dtype: str = "float64") -> np.ndarray:
-    """(x - x_mean)ᵀ (y - y_mean) accumulated over row blocks; y=None gives the Gram of x.
+def centred_cross(x, *, x_mean=None, block_rows: int | None = None, device=None,
+                  dtype: str = "float64") -> np.ndarray:
+    """The Gram (x - x_mean)ᵀ (x - x_mean) accumulated over row blocks.
 
-    Means default to zero (no centring). Scaling columns by s is ``G / np.outer(s_x, s_y)`` afterwards.
+    The mean defaults to zero (no centring). Scaling columns by s is ``G / np.outer(s, s)`` afterwards.
     """
     matmul_t = _matmul_t(device, dtype)
     x_mean = 0.0 if x_mean is None else x_mean
-    y_mean = 0.0 if y_mean is None else y_mean
     result = None
     for start, stop in row_blocks(x.shape[0], block_rows):
         xb = centred_block(x, start, stop, x_mean)
-        yb = xb if y is None else centred_block(y, start, stop, y_mean)
-        part = matmul_t(xb, yb)
+        part = matmul_t(xb, xb)
         result = part if result is None else result + part
     return result
 

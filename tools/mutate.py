@@ -66,7 +66,6 @@ INTERPOLATION = ("LogME's closed-form limit t -> 0 (rank F = N): the fixed point
                  "sigma_min * eps, where the evidence equals the limit to float64 precision, so a limit made lower "
                  "loses to it and the score is unchanged (a higher one is killed by "
                  "test_interpolation_limit_when_it_is_the_maximum): equivalent")
-UNUSED_Y = "centred_cross's y and y_mean: no metric passes y (unused parameter): unreachable"
 EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
      "else targets, name)", "drop USub"): "reshape(N, 1) of a 1-D array is reshape(N, -1): equivalent",
@@ -74,8 +73,6 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
      "else targets, name)", "1 -> 2"): "numpy takes -2 as the unknown size too: reshape(N, -2) = reshape(N, -1)",
     ("metrics/_gram.py", "BLOCK_ROWS = 8192", "8192 -> 8193"): "a block size: the same sums (tests that need "
      "several blocks set BLOCK_ROWS themselves): equivalent",
-    ("metrics/_gram.py", "y_mean = 0.0 if y_mean is None else y_mean", "Is -> IsNot"): UNUSED_Y,
-    ("metrics/_gram.py", "y_mean = 0.0 if y_mean is None else y_mean", "0.0 -> 1.0"): UNUSED_Y,
     ("metrics/_lda.py", "SHRINKAGE_FLOOR = 1e-10", "1e-10 -> 2e-10"): "accepted: the floor acts only when "
      "lambda_max(S_w) > 4.6, where it shifts the posteriors by ~1e-10 relative, below what a comparison with an "
      "independent computation resolves (the tests check that the floor branch runs, at rel 1e-6)",
@@ -89,12 +86,10 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
      "exact: equivalent",
     ("metrics/_pca.py", "explained = eigenvalues / max(n_samples - 1, 1)", "1 -> 2"): "the surviving one of the "
      "two is max(N - 1, 2): the same for N >= 3, and every caller has N >= 4 (2 classes of 2): equivalent",
-    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "Mult -> Div"): SIGNS,
-    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "1.0 -> 2.0"): SIGNS,
-    ("metrics/_pca.py", "scores_all = scores_all * np.where(signs == 0, 1.0, signs)", "0 -> 1"): SIGNS,
-    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "Mult -> Div"): SIGNS,
-    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "1.0 -> 2.0"): SIGNS,
-    ("metrics/_pca.py", "scores_all = centred @ (vectors * np.where(signs == 0, 1.0, signs))", "0 -> 1"): SIGNS,
+    ("metrics/_pca.py", "signs = np.where(signs == 0, 1.0, signs)", "1.0 -> 2.0"): SIGNS,
+    ("metrics/_pca.py", "signs = np.where(signs == 0, 1.0, signs)", "0 -> 1"): SIGNS,
+    ("metrics/_pca.py", "scores = centred @ (vectors * signs) if scores is None else scores * signs",
+     "Mult -> Div"): SIGNS,
     ("metrics/_spectral.py", "return values > top * size * np.finfo(np.float64).eps if top > 0 else "
      "np.zeros(values.shape, dtype=bool)", "Gt -> GtE"): "values >= the tolerance differs only for an eigenvalue "
      "exactly at it; top >= 0 only adds top = 0, where no value is > 0 either: equivalent",
@@ -147,8 +142,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/parc.py", "values = (1.0 - np.clip(unit[rows] @ unit.T, -1.0, 1.0))[above]", "1.0 -> 2.0"):
         "PARC uses only the ranks of the dissimilarities: 2 - r ranks as 1 - r, and a clip at 2 instead of 1 acts "
         "only on rounding above 1: equivalent",
-    ("metrics/transrate.py", "gram = centred_cross(z, device=device) if n > d else centred_cross(z.T, "
-     "device=device)", "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
+    ("metrics/transrate.py", "gram = centred_cross(z if n > d else z.T, device=device, dtype=precision)",
+     "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
     ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
      "Mult -> Div"): INTERPOLATION,
     ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
