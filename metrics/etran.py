@@ -32,7 +32,7 @@ from scipy.special import logsumexp, softmax
 
 from metrics._gram import class_means_and_variances
 from metrics._lda import lda_posterior
-from metrics._zoo import as_zoo, min_max
+from metrics._zoo import as_zoo, each_model, min_max
 
 ENERGY_WEIGHT = 0.15
 LDA_WEIGHT = 0.85
@@ -42,8 +42,8 @@ LOWEST_ENERGY_PER_MILLE = 5  # the lowest 0.5% of samples
 def etran(features_by_model, labels, *, published_lda: bool = False) -> dict[str, float]:
     """ETran of each model in {model: features (N, D_m)} for shared labels (N,). Higher is better."""
     zoo, targets, n_classes = as_zoo(features_by_model, labels, "ETran")
-    energy = np.array([energy_score(x) for x in zoo.values()])
-    classification = np.array([lda_score(x, targets, n_classes, published_lda) for x in zoo.values()])
+    scores = [(energy_score(x), lda_score(x, targets, n_classes, published_lda)) for _, x in each_model(zoo)]
+    energy, classification = (np.array(column) for column in zip(*scores))
     combined = ENERGY_WEIGHT * min_max(energy) + LDA_WEIGHT * min_max(classification)
     return {name: float(score) for name, score in zip(zoo, combined)}
 

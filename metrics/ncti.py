@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from metrics._pca import pca_reduce
-from metrics._zoo import as_zoo, min_max
+from metrics._zoo import as_zoo, each_model, min_max
 
 PCA_DIM = 64
 SHRINKAGE_FROM_TOP = 32
@@ -39,7 +39,7 @@ SHRINKAGE_FLOOR = 1e-10
 def ncti(features_by_model, labels) -> dict[str, float]:
     """NCTI of each model in {model: features (N, D_m)} for shared labels (N,). Higher is better."""
     zoo, targets, n_classes = as_zoo(features_by_model, labels, "NCTI")
-    components = np.array([collapse_components(x, targets, n_classes) for x in zoo.values()])
+    components = np.array([collapse_components(x, targets, n_classes) for _, x in each_model(zoo)])
     seli, ncc, vc = (min_max(column) for column in components.T)
     return {name: float(score) for name, score in zip(zoo, seli + ncc - vc)}
 
