@@ -270,10 +270,13 @@ def run_stage1(task, args) -> int:
     others still run)."""
     from pipeline.store import SettingsMismatchError
 
-    distributed.start(args.device)  # under torchrun: join the process group; ranks other than 0 print nothing
+    launch = distributed.start(args.device)  # under torchrun: join the process group; other ranks print nothing
     store = Store(args.results)
     try:
         check_arguments(args)
+        if launch is not None and getattr(args, "download", False):
+            raise ValueError("--download under torchrun would make every process download the dataset: download "
+                             "it once in a plain run (python forward_feature_CNN.py --download ...), then launch")
         models = list(args.models) or task.zoo_models(args.zoo)
         store.check_writable()
     except (ValueError, OSError) as error:

@@ -177,3 +177,15 @@ def test_a_rerun_after_a_crash_finishes_from_the_parts(images, single_images, tm
     assert "resnet18: part 1/2 (samples 0-14) already there, reused" in resumed.stdout
     assert_same_files(single_images, two, "pets", "resnet18")
     assert not store.shard_folder("pets", "resnet18").exists()
+
+
+def test_download_under_torchrun_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    import argparse
+
+    from pipeline import distributed, extract, tasks
+
+    monkeypatch.setattr(distributed, "start", lambda device: object())   # as if launched by torchrun
+    args = argparse.Namespace(device="cpu", results=str(tmp_path / "results"), download=True, batch_size=1,
+                              num_workers=0, image_size=None, max_samples=None, models=["resnet18"], zoo="z")
+    assert extract.run_stage1(tasks.get("classification"), args) == 2
+    assert "--download under torchrun" in capsys.readouterr().err and not (tmp_path / "results").exists()
