@@ -29,13 +29,16 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")   # before numpy: one thread per test run, no start-up spin
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_TESTS = ["tests/test_emms.py", "tests/test_logme.py", "tests/test_hscore.py", "tests/test_transrate.py",
-                "tests/test_metrics_classic.py", "tests/test_metric_values.py", "tests/test_metric_contract.py"]
+                "tests/test_metrics_classic.py", "tests/test_metric_values.py", "tests/test_metric_contract.py",
+                "tests/test_precision.py", "tests/test_pairwise.py"]
 CLASSIC = ["tests/test_metric_values.py", "tests/test_metrics_classic.py"]
-OWN_TESTS = {"emms": ["tests/test_emms.py", "tests/test_metric_contract.py"], "logme": ["tests/test_logme.py"],
-             "hscore": ["tests/test_hscore.py"], "transrate": ["tests/test_transrate.py"],
-             "registry": ["tests/test_metric_contract.py"],
-             **{name: CLASSIC for name in ("leep", "nce", "nleep", "gbc", "sfda", "parc", "knn", "ncti", "etran",
-                                           "_leep", "_pca", "_lda", "_zoo")}}
+PRECISION = "tests/test_precision.py"   # the float32 paths of EMMS, LogME, H-score and TransRate
+OWN_TESTS = {"emms": ["tests/test_emms.py", "tests/test_metric_contract.py", PRECISION],
+             "logme": ["tests/test_logme.py", PRECISION], "hscore": ["tests/test_hscore.py", PRECISION],
+             "transrate": ["tests/test_transrate.py", PRECISION], "registry": ["tests/test_metric_contract.py"],
+             **{name: CLASSIC for name in ("leep", "nce", "nleep", "gbc", "sfda", "ncti", "etran",
+                                           "_leep", "_pca", "_lda", "_zoo")},
+             **{name: [*CLASSIC, "tests/test_pairwise.py"] for name in ("parc", "knn")}}
 
 # The bugs issue 19 names, as (file, exact text, replacement, what it does).
 NAMED = [
