@@ -39,6 +39,7 @@ from pathlib import Path
 import torch
 
 from pipeline import hub
+from pipeline.flabels import masked_mean
 
 PAPER_MODELS = ("vit_bert", "vit_roberta", "vit_bart",
                 "swinvit_bert", "swinvit_roberta", "swinvit_bart",
@@ -152,12 +153,6 @@ class CaptionFeatureModel(torch.nn.Module):
                          decoder_attention_mask=decoder_attention_mask, output_hidden_states=True,
                          use_cache=False)
         return masked_mean(out.decoder_hidden_states[-1], decoder_attention_mask)
-
-
-def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of hidden (B, T, D) over the positions where mask (B, T) is 1, in float32."""
-    weights = mask.to(device=hidden.device, dtype=torch.float32).unsqueeze(-1)
-    return (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
 def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None, feature: str = "decoder",

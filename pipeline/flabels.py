@@ -207,8 +207,14 @@ class HFTextEncoder(_TextEncoder):
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens,
                                return_tensors="pt").to(self.device)
         hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        return masked_mean(hidden, batch["attention_mask"])
+
+
+def masked_mean(hidden, mask):
+    """Mean of hidden (B, T, D) over the positions where mask (B, T) is 1, in float32: the pooling of every
+    text model here (F-label encoders, caption decoders, QA spans, question and expression encoders)."""
+    weights = mask.to(hidden.device).float().unsqueeze(-1)
+    return (hidden.float() * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
 
 def hf_encoder_name(source: str) -> str:

@@ -46,6 +46,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from pipeline import efficientnet_lite, hub
+from pipeline.flabels import masked_mean
 
 FAMILIES = {"owlvit": "OwlViTForObjectDetection", "owlv2": "Owlv2ForObjectDetection",
             "grounding-dino": "GroundingDinoForObjectDetection"}
@@ -165,8 +166,7 @@ class GroundingFeatures(nn.Module):
         out = self.model(**{k: v for k, v in inputs.items() if k in keep})
         box = best_box_rows(out.last_hidden_state, out.pred_boxes, gold)
         text = out.encoder_last_hidden_state_text
-        mask = inputs["attention_mask"][:, : text.shape[1]].to(torch.float32).unsqueeze(-1)
-        pooled = (text.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+        pooled = masked_mean(text, inputs["attention_mask"][:, : text.shape[1]])
         return torch.cat([box.float(), pooled], dim=1)
 
 
@@ -256,8 +256,6 @@ class RoiDualEncoder(nn.Module):
         return maps
 
     def forward(self, pixel_values, boxes, input_ids, attention_mask) -> dict[str, torch.Tensor]:
-        from pipeline.caption_models import masked_mean
-
         text = masked_mean(self.text_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state,
                            attention_mask)
         return {self.names[depth]: torch.cat([pool_in_boxes(fmap, boxes, pixel_values.shape[-1]), text], dim=1)

@@ -36,7 +36,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pipeline import hub
-from pipeline.caption_models import masked_mean
+from pipeline.flabels import masked_mean
 from pipeline.qa_data import QARecord
 
 FEATURES = ("span", "cls")

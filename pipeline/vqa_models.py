@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from pipeline import efficientnet_lite, hub
-from pipeline.caption_models import masked_mean
+from pipeline.flabels import masked_mean
 from pipeline.tasks.base import Candidate, FeatureModel, Samples
 
 BUNDLED_TEXT = {"minilm": "the bundled all-MiniLM-L6-v2 (pipeline.flabels.minilm_path())"}

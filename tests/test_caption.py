@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 
 from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, MissingCheckpointError, load_caption_model,
-                                     masked_mean, resolve_checkpoint, zoo_models)
+                                     resolve_checkpoint, zoo_models)
 from pipeline.captions import load_captions
+from pipeline.flabels import masked_mean
 from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]

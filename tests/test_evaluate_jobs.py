@@ -1,31 +1,16 @@
 """Stage 3 with --jobs 2 (cells scored in worker processes) stores what --jobs 1 stores, prints the tables
 once, and a cell that fails in a worker drops its old score as it does in one process."""
-import json
-
 import numpy as np
 import pytest
 
 from pipeline import evaluate
-from pipeline.store import Store
-
-MODELS = ["strong", "good", "weak", "noise"]
-TRUTH = {"strong": 90.0, "good": 80.0, "weak": 70.0, "noise": 60.0}
+from test_evaluate import MODELS, _cls_zoo
 
 
-def toy_zoo(root, n=120, classes=4, dim=8):
-    rng = np.random.default_rng(0)
-    store = Store(root / "results")
-    labels = np.arange(n) % classes
-    centres = rng.normal(size=(classes, dim))
-    for model, signal in zip(MODELS, (3.0, 1.5, 0.7, 0.0)):
-        store.save_features("toyset", model, signal * centres[labels] + rng.normal(size=(n, dim)), labels,
-                            {"weights": "synthetic"})
-    for encoder in ("enc_a", "enc_b"):
-        store.save_flabels("toyset", encoder, "class", rng.normal(size=(classes, 8)), {"template": "synthetic"})
-    truth = root / "truth.json"
-    truth.write_text(json.dumps({"zoo": "toy", "description": "made up", "source": "test",
-                                 "measure": {"toyset": "accuracy (%)"}, "finetune": {"toyset": TRUTH}}))
-    return store, truth
+def toy_zoo(root, n=120, dim=8):
+    """test_evaluate's zoo (four models of decreasing signal, two class F-label tables, a ground truth)."""
+    store, _ = _cls_zoo(root, n=n, dim=dim)
+    return store, root / "truth.json"
 
 
 def score(store, truth, jobs):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shlex
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -244,11 +245,5 @@ def command(script: str, flags: dict[str, Any]) -> str:
         if isinstance(value, (list, tuple)):
             value = ",".join(map(str, value))
         text = str(value)
-        parts.append(f"--{flag} {_quoted(text)}")
+        parts.append(f"--{flag} {shlex.quote(text)}")
     return " ".join(parts)
-
-
-def _quoted(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
