@@ -155,6 +155,15 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
      "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
+
+    # ---- emms.py (2026-12-02 survivors)
+
+    # ---- logme.py and _spectral.py (2026-12-02 survivors)
+
+    # ---- parc.py and knn.py (2026-12-02 survivors)
+
+    # ---- hscore.py, gbc.py, etran.py, ncti.py, nce.py, sfda.py, nleep.py (2026-12-02 survivors)
+
 }
 
 SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.Pow: ast.Mult,
