@@ -266,49 +266,52 @@ def _standardize_table(table: np.ndarray, counts: np.ndarray, width: int) -> np.
 
 
 def _sample_statistics(x, flabels, ridge, device, precision) -> _Statistics:
-    """Statistics from per-sample F-labels, read in blocks: one pass for X^T X and all X^T Y_k together."""
+    """Statistics from per-sample F-labels, read in blocks: one pass for X^T X and all X^T Y_k together.
+
+    The F-labels enter the products centred (and PCA-rotated) but not yet scaled: their standard deviations
+    come from the same pass (the per-column products of the blocks), and the scaling is applied to the small
+    results, so each F-label is read twice (its mean, then the pass) rather than three times.
+    """
     n_samples = x.shape[0]
     width = min(flabel.shape[1] for flabel in flabels)
     transforms = [_flabel_transform(flabel, width) for flabel in flabels]
-    n_flabels = len(flabels)
-    flabel_gram = np.zeros((n_flabels, n_flabels))
+    buffers = [_gram.block_buffer(flabel) for flabel in flabels]
+    pairs = list(itertools.combinations_with_replacement(range(len(flabels)), 2))
+    column_products = {pair: np.zeros(width) for pair in pairs}
 
-    def standardized_block(start, stop):
-        parts = [_transform_rows(flabel, start, stop, transform) for flabel, transform in zip(flabels, transforms)]
-        # <Y_k, Y_l> accumulated in the same pass, so the F-labels are read once
-        for k, l in itertools.combinations_with_replacement(range(n_flabels), 2):
-            flabel_gram[k, l] += np.vdot(parts[k], parts[l])
-        return np.hstack(parts)
+    def centred_blocks(start, stop):
+        parts = [_centred_rows(flabel, start, stop, transform, buffer)
+                 for flabel, transform, buffer in zip(flabels, transforms, buffers)]
+        for k, l in pairs:   # sum_i Y_ikj Y_ilj per column j, for the scales and <Y_k, Y_l>
+            column_products[k, l] += np.einsum("ij,ij->j", parts[k], parts[l])
+        return parts
 
     x_mean = _gram.column_means(x)
-    gram, cross = _gram.gram_and_cross(x, standardized_block, x_mean=x_mean, device=device, dtype=precision)
-    flabel_gram = np.triu(flabel_gram) + np.triu(flabel_gram, 1).T
+    gram, crosses = _gram.gram_and_cross(x, centred_blocks, x_mean=x_mean, device=device, dtype=precision)
+    flabel_scales = [np.sqrt(column_products[k, k] / n_samples) + STD_EPS for k in range(len(flabels))]
+    flabel_gram = np.zeros((len(flabels), len(flabels)))
+    for k, l in pairs:
+        flabel_gram[k, l] = flabel_gram[l, k] = np.sum(column_products[k, l] / (flabel_scales[k] * flabel_scales[l]))
     gram, scale = _standardized_features_gram(gram, n_samples)
     kept, factor = _whitening(gram, ridge)
-    cross = _whiten(factor, cross[kept] / scale[kept, None]).reshape(len(kept), n_flabels, width)
+    cross = np.hstack([part[kept] / flabel_scale for part, flabel_scale in zip(crosses, flabel_scales)])
+    cross = _whiten(factor, cross / scale[kept, None]).reshape(len(kept), len(flabels), width)
     return _Statistics(np.ascontiguousarray(cross.transpose(1, 0, 2)), flabel_gram, n_samples, width)
 
 
-def _transform_rows(flabel, start: int, stop: int, transform) -> np.ndarray:
-    """Rows start..stop of a per-sample F-label, z-scored (and PCA-reduced) as float64."""
-    mean, rotation, scale = transform
-    block = _gram.centred_block(flabel, start, stop, mean)
-    if rotation is not None:
-        block = block @ rotation
-    block /= scale
-    return block
+def _centred_rows(flabel, start: int, stop: int, transform, buffer: np.ndarray) -> np.ndarray:
+    """Rows start..stop of a per-sample F-label, centred (and PCA-reduced) as float64 (centred in buffer)."""
+    mean, rotation = transform
+    block = _gram.centred_block(flabel, start, stop, mean, out=buffer)
+    return block if rotation is None else block @ rotation
 
 
 def _flabel_transform(flabel, width: int):
-    """(mean, PCA rotation or None, std of the result) that z-score a per-sample F-label of any width."""
-    if flabel.shape[1] == width:
-        mean, std = _gram.column_moments(flabel)
-        return mean, None, std + STD_EPS
+    """(column means, PCA rotation to `width` columns or None) of a per-sample F-label."""
     mean = _gram.column_means(flabel)
-    centred_gram = _gram.centred_cross(flabel, x_mean=mean)
-    rotation = _pca_basis(centred_gram, width)
-    variance = np.sum(rotation * (centred_gram @ rotation), axis=0) / flabel.shape[0]
-    return mean, rotation, np.sqrt(np.clip(variance, 0.0, None)) + STD_EPS
+    if flabel.shape[1] == width:
+        return mean, None
+    return mean, _pca_basis(_gram.centred_cross(flabel, x_mean=mean), width)
 
 
 # ---------------------------------------------------------------------------------------------- solvers
