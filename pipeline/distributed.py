@@ -150,7 +150,8 @@ def extract_sharded(ctx: Context, candidate, samples, store: Store, todo: list[s
             result.bad[:] = bad
             result.seconds = time.perf_counter() - started
             run = {"seconds": round(result.seconds, 3), "batch_size": batch_size, "device": str(device),
-                   "amp": bool(amp), "world_size": ctx.world_size, "part_seconds": seconds}
+                   "amp": bool(amp), "memory_format": str(extract.memory_format(device)), "world_size": ctx.world_size,
+                   "part_seconds": seconds}
             extract.save_candidate(candidate, samples, store, todo, features, source_probs, kept, result,
                                    loaded_meta=loaded_meta, flabel_kind=flabel_kind, extra_meta=extra_meta, run=run)
         except Exception as caught:
