@@ -208,14 +208,9 @@ def grid(args, out) -> None:
                 out(dict(row, **result))
                 if name == "reference_emms":
                     del per_sample
-        zoo_gib = n * sum(WIDTHS[model] for model in args.models) * 8 / 2 ** 30
         for name in [m for m in args.metrics if m in ZOO_METRICS]:
             row = dict(dataset=dataset, model=f"zoo of {len(args.models)}", n=n, d=None, c=n_classes, metric=name)
             if len(args.models) < 2:
-                continue
-            if zoo_gib > args.zoo_gib:
-                out(dict(row, skipped=f"its input check copies all {len(args.models)} models to float64 at once: "
-                                      f"{zoo_gib:.1f} GiB > --zoo-gib {args.zoo_gib}"))
                 continue
             zoo = {model: data["features"][:, :WIDTHS[model]] for model in args.models}
             print(f"[{dataset}] {name} on the zoo ...", file=sys.stderr, flush=True)
@@ -426,8 +421,6 @@ def main(argv=None) -> None:
                         help="precision of the dense metrics' products")
     parser.add_argument("--reference-max-n", type=int, default=20000,
                         help="run the released EMMS on cells with at most this many samples")
-    parser.add_argument("--zoo-gib", type=float, default=6.0,
-                        help="skip NCTI/ETran where the zoo's float64 copies would exceed this")
     parser.add_argument("--targets", action="store_true", help="the back-to-back ratios instead of the grid")
     parser.add_argument("--sizes", default="S,M", help="sizes of --targets")
     parser.add_argument("--only", default="", help="--targets: only pairs whose name contains one of these words")

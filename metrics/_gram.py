@@ -47,10 +47,15 @@ def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int | None = N
     return sums
 
 
+def class_means(x: np.ndarray, targets: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class means (C, D) of x for labels 0..C-1."""
+    return class_sums(x, targets, n_classes) / np.bincount(targets, minlength=n_classes)[:, None]
+
+
 def class_means_and_variances(x: np.ndarray, targets: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-class means and population variances (C, D) of x for labels 0..C-1."""
+    means = class_means(x, targets, n_classes)
     counts = np.bincount(targets, minlength=n_classes)[:, None]
-    means = class_sums(x, targets, n_classes) / counts
     return means, class_sums((x - means[targets]) ** 2, targets, n_classes) / counts
 
 

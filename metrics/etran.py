@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from metrics._gram import class_means_and_variances
+from metrics._gram import class_means
 from metrics._lda import lda_posterior
 from metrics._zoo import as_zoo, each_model, min_max
 
@@ -58,7 +58,7 @@ def energy_score(x: np.ndarray) -> float:
 def lda_score(x: np.ndarray, targets: np.ndarray, n_classes: int, published_lda: bool = False) -> float:
     """Mean LDA posterior of the true class (ETran's S_cls); see the module docstring for ``published_lda``."""
     if published_lda:
-        means, _ = class_means_and_variances(x, targets, n_classes)
+        means = class_means(x, targets, n_classes)
         priors = np.bincount(targets, minlength=n_classes) / len(targets)
         logits = x @ means.T - 0.5 * np.einsum("cd,cd->c", means, means) + np.log(priors)
         posteriors = softmax(logits, axis=1)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import softmax
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics._gram import class_means_and_variances
+from metrics._gram import class_means
 from metrics._lda import lda_posterior
 
 
@@ -40,7 +40,7 @@ def sfda(features, labels) -> float:
     probs, shrinkage = lda_posterior(x, targets, n_classes)
     softened = softmax(probs, axis=1)
     confidence = softened[np.arange(len(targets)), targets][:, None]
-    means, _ = class_means_and_variances(x, targets, n_classes)
+    means = class_means(x, targets, n_classes)
     other_means = (means.sum(axis=0) - means) / (n_classes - 1)
     challenged = confidence * x + (1 - confidence) * other_means[targets]
     probs, _ = lda_posterior(challenged, targets, n_classes, shrinkage)
