@@ -373,3 +373,27 @@ def test_knn_gives_an_all_zero_row_similarity_zero_to_every_sample():
     features = np.vstack([np.zeros((1, SEPARABLE.shape[1])), SEPARABLE[1:]])
     expected = knn_brute_force(features, LABELS, k=5)
     assert knn(features, LABELS, k=5) == pytest.approx(expected)
+
+
+def test_pca_components_beyond_the_rank_are_exact_zeros():
+    from metrics._pca import pca_reduce
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5)) @ rng.normal(size=(5, 50)) + 3.0   # centred rank 5
+    scores, variances = pca_reduce(x, n_components=12)
+    np.testing.assert_array_equal(scores[:, 5:], 0.0)
+    singular = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(variances[:5], singular[:5] ** 2 / 29, rtol=1e-10)
+    np.testing.assert_allclose(np.abs(scores[:, :5]).sum(axis=0), np.abs(
+        np.linalg.svd(x - x.mean(axis=0), full_matrices=False)[0][:, :5] * singular[:5]).sum(axis=0), rtol=1e-8)
+
+
+def test_ncti_with_fewer_samples_than_pca_dimensions_is_not_moved_by_rounding():
+    """N=40 < NCTI's 64 PCA dimensions: the 40th component of the centred features (rank 39) is rounding noise;
+    kept, the LDA fits it and a 1e-9 change of the features moved NCTI by O(1)."""
+    rng = np.random.default_rng(1)
+    labels = np.arange(40) % 4
+    zoo = {f"m{i}": rng.normal(size=(40, 100)) + labels[:, None] * rng.normal(size=100) for i in range(3)}
+    nudged = {name: x * (1 + 1e-9 * rng.normal(size=x.shape)) for name, x in zoo.items()}
+    before, after = ncti(zoo, labels), ncti(nudged, labels)
+    assert after == pytest.approx(before, abs=1e-5)
