@@ -131,3 +131,34 @@ def test_tiny_features_score_as_their_scaled_up_copy(metric, n, d):
     # scale-invariant: with every scatter eigenvalue far below 1 nothing may be dropped as "zero"
     features, labels = class_data(n, d, 3, 0.7, seed=n)
     assert metric(1e-4 * features, labels) == pytest.approx(metric(features, labels), rel=1e-8)
+
+
+def test_hscore_drops_an_eigenvalue_below_max_n_d_eps_times_the_largest():
+    # a class-separating direction with variance ~80 eps x the largest: kept by a cut at min(N, D) eps = 20 eps
+    # (adding ~0.8 to H), dropped at the documented max(N, D) eps = 300 eps
+    n, d = 300, 20
+    eps = np.finfo(np.float64).eps
+    features, labels = class_data(n, d, 3, 0.5, seed=7)
+    labels = np.repeat([0, 1, 2], [150, 60, 90])
+    top = np.linalg.eigvalsh(np.cov(features, rowvar=False)).max()
+    separating = labels + 0.3 * np.random.default_rng(1).normal(size=n)
+    features[:, 0] = np.sqrt(80 * eps * top) * separating / separating.std()
+    expected = brute_force_hscore(features, labels, rcond=300 * eps)
+    assert brute_force_hscore(features, labels, rcond=20 * eps) > expected + 0.5
+    assert hscore(features, labels) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-90, 1e80])
+def test_reg_hscore_of_features_whose_fourth_moments_underflow_or_overflow(scale):
+    # divided by their largest magnitude first: at 1e-90 the fourth moments would underflow to 0 (no shrinkage),
+    # at 1e80 the scatter would overflow
+    features, labels = class_data(120, 8, 3, 0.5, seed=8)
+    features[:, 3] = 2.0
+    assert reg_hscore(scale * features, labels) == pytest.approx(brute_force_reg_hscore(features, labels), rel=1e-8)
+
+
+@pytest.mark.parametrize("metric", [hscore, reg_hscore])
+@pytest.mark.parametrize("n, d", [(30, 4), (4, 30)])
+def test_all_zero_features_score_zero(metric, n, d):
+    # no between-class spread at all: H = tr(cov^+ 0) = 0
+    assert metric(np.zeros((n, d)), np.arange(n) % 2) == 0.0

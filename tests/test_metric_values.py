@@ -87,6 +87,14 @@ def test_nce_equals_counting_on_unbalanced_classes():
     assert nce(probs, labels) == pytest.approx(nce_reference(probs.argmax(axis=1), labels), rel=1e-12)
 
 
+def test_nce_with_a_single_source_class_is_minus_the_label_entropy():
+    labels = np.repeat(np.arange(4), COUNTS)
+    single = np.full(len(labels), 3)   # hard source labels with one value: Z says nothing, NCE = -H(Y)
+    expected = sum(n / len(labels) * math.log(n / len(labels)) for n in COUNTS)
+    assert nce(single, labels) == pytest.approx(nce_reference(single, labels), rel=1e-12)
+    assert nce(single, labels) == pytest.approx(expected, rel=1e-12)
+
+
 # ---------------------------------------------------------------------------------------------------- GBC
 
 
@@ -101,6 +109,13 @@ def test_gbc_equals_pairwise_loop_unbalanced_dead_and_nearly_dead_dimensions_in_
     small_blocks(monkeypatch)
     monkeypatch.setattr(GBC_MODULE, "_PAIR_BLOCK_ELEMENTS", 2 * 5 * 6)   # pairs of 2 classes at a time: 3 blocks
     assert gbc(x, labels, gaussian=gaussian, published_spherical=published) == pytest.approx(expected, rel=1e-10)
+
+
+def test_gbc_with_a_block_smaller_than_one_class_row_takes_one_class_per_block(monkeypatch):
+    x, labels = unbalanced(d=6, shift=0.6, seed=3)
+    expected = gbc_brute_force(x, labels, "spherical")
+    monkeypatch.setattr(GBC_MODULE, "_PAIR_BLOCK_ELEMENTS", 5)   # < C x D = 24 pair elements of one class
+    assert gbc(x, labels) == pytest.approx(expected, rel=1e-10)
 
 
 def test_gbc_pca_dim_equals_the_loop_on_sklearn_pca_scores():
@@ -243,14 +258,28 @@ def test_sfda_equals_the_published_recipe_unbalanced_dead_dimension(scale, monke
 # ------------------------------------------------------------------------------------------------ N-LEEP
 
 
-def test_nleep_equals_sklearn_pca_mixture_and_leep_with_the_published_defaults():
-    x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)
+def nleep_reference(x, labels):
+    """sklearn's exact PCA to 80% of the variance, a full-covariance mixture of 5 components per class (seed
+    0), and LEEP by loops on its posteriors."""
     reduced = PCA(n_components=0.8, svd_solver="full").fit_transform(x)   # pca_variance = 0.8
-    mixture = GaussianMixture(n_components=5 * 3, covariance_type="full", random_state=0)  # 5 per class, seed 0
+    mixture = GaussianMixture(n_components=5 * len(np.unique(labels)), covariance_type="full", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         posteriors = mixture.fit(reduced).predict_proba(reduced)
-    assert nleep(x, labels) == pytest.approx(leep_reference(posteriors, labels), rel=1e-7)
+    return leep_reference(posteriors, labels)
+
+
+def test_nleep_equals_sklearn_pca_mixture_and_leep_with_the_published_defaults():
+    x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)
+    assert nleep(x, labels) == pytest.approx(nleep_reference(x, labels), rel=1e-7)
+
+
+def test_gbc_sfda_nleep_score_a_class_of_exactly_two_samples():
+    # two samples are the fewest that give a class variance (GBC, SFDA's S_w) and the documented minimum
+    x, labels = unbalanced(d=5, shift=0.8, scale=0.15, counts=[30, 2, 17, 11], seed=21)
+    assert gbc(x, labels) == pytest.approx(gbc_brute_force(x, labels, "spherical"), rel=1e-10)
+    assert sfda(x, labels) == pytest.approx(sfda_reference(x, labels)[0], rel=1e-9)
+    assert nleep(x, labels) == pytest.approx(nleep_reference(x, labels), rel=1e-7)
 
 
 # ------------------------------------------------------------------------------------------ NCTI, ETran
@@ -330,6 +359,42 @@ def test_etran_equals_015_energy_plus_085_lda_with_the_lowest_half_percent():
     scores = etran(zoo, labels)
     for name, value in zip(zoo, expected):
         assert scores[name] == pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("n, count", [(300, 1), (1000, 5), (2100, 10)])   # 0.5%, at least one sample
+def test_etran_energy_is_the_mean_of_the_lowest_half_percent_of_shuffled_samples(n, count):
+    from metrics.etran import energy_score
+
+    x = np.random.default_rng(n).normal(size=(n, 4)) * [1.0, 2.0, 0.5, 0.0]   # last column dead
+    assert energy_score(x) == pytest.approx(np.sort(np.log(np.exp(x).sum(axis=1)))[:count].mean(), rel=1e-12)
+
+
+def test_etran_published_lda_is_a_nearest_mean_softmax_with_log_priors():
+    x, labels = unbalanced(d=5, shift=0.8, scale=0.5, seed=22)   # unbalanced: the log priors matter
+    zoo = {"a": x, "b": 0.5 * x + 0.3 * np.random.default_rng(23).normal(size=x.shape), "c": x[:, ::-1] * 1.7}
+    _, y = np.unique(labels, return_inverse=True)
+
+    def classification(features):
+        means = np.stack([features[y == c].mean(axis=0) for c in range(len(COUNTS))])
+        logits = features @ means.T - 0.5 * (means ** 2).sum(axis=1) + np.log(np.array(COUNTS) / len(y))
+        return softmax(logits, axis=1)[np.arange(len(y)), y].mean()
+
+    energies = [np.log(np.exp(f).sum(axis=1)).min() for f in zoo.values()]   # N = 130: one sample
+    expected = 0.15 * min_max_reference(energies) + 0.85 * min_max_reference([classification(f) for f in zoo.values()])
+    assert list(etran(zoo, labels, published_lda=True).values()) == pytest.approx(list(expected), rel=1e-9,
+                                                                                   abs=1e-12)
+
+
+def test_ncti_uses_the_eigen_solver_just_above_the_shrinkage_floor():
+    from metrics.ncti import collapse_components
+
+    x, labels = unbalanced(d=12, shift=0.5, seed=23, counts=[30, 9, 20, 14])
+    top = PCA(n_components=12, svd_solver="full").fit(x).explained_variance_.sum()
+    x *= np.sqrt(-np.log(1.5e-10) / top)   # the top (here all 12) variances sum to -log(1.5e-10)
+    expected, shrinkage = ncti_components_reference(x, labels)
+    assert shrinkage == pytest.approx(1.5e-10, rel=1e-9)
+    # the svd solver (taken at the floor) gives seli 2e-10 relative away from the eigen solver's
+    np.testing.assert_allclose(collapse_components(x, labels, 4), expected, rtol=1e-11)
 
 
 def test_zoo_metrics_accept_a_class_of_two_samples_and_take_at_least_one_energy_sample():

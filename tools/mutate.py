@@ -163,6 +163,28 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     # ---- parc.py and knn.py (2026-12-02 survivors)
 
     # ---- hscore.py, gbc.py, etran.py, ncti.py, nce.py, sfda.py, nleep.py (2026-12-02 survivors)
+    ("metrics/hscore.py", "if self.n > self.d:", "Gt -> GtE"): "accepted: at N = D the D x D scatter and the "
+     "N x N Gram are both exact, with the same non-zero eigenvalues and between-class parts "
+     "(v_jᵀ s_c = sqrt(w_j) u_jᵀ y_c); they differ by rounding only (at most 7e-15 relative measured at N = D = "
+     "5..100, both scores), below the tests' 1e-9 at N = D",
+    ("metrics/gbc.py", "_PAIR_BLOCK_ELEMENTS = 1 << 22  # class pairs x dimensions held at once", "1 -> 2"):
+        "a block size: each class row's distances are the same sums over D whatever the block (bit-identical "
+        "scores measured at block sizes 1 to 2^23; the tests set it small to run several blocks): equivalent",
+    ("metrics/gbc.py", "_PAIR_BLOCK_ELEMENTS = 1 << 22  # class pairs x dimensions held at once", "22 -> 23"):
+        "a block size: each class row's distances are the same sums over D whatever the block (bit-identical "
+        "scores measured at block sizes 1 to 2^23; the tests set it small to run several blocks): equivalent",
+    ("metrics/etran.py", "return float(np.mean(np.partition(negative_energy, count - 1)[:count]))", "Sub -> Add"):
+        "accepted: partitioning at count + 1 puts the count + 2 lowest first, and the first count are the lowest "
+        "count unless the partition leaves one of the two largest of them in front; numpy's partition "
+        "(x86-simd-sort, and introselect, both end by sorting the small range that holds kth) kept them in order "
+        "on every array tried (random, sorted, reversed, tied, N = 4..20000); numpy does not promise it",
+    ("metrics/ncti.py", "seli = np.linalg.norm(projected - projected.mean(axis=0), ord=\"nuc\")", "Sub -> Add"):
+        "accepted: the projection is centred up to rounding (PCA scores are centred; the eigen solver's transform "
+        "is linear, the svd solver's subtracts the mean), so its mean m is rounding; with Q centred (Qᵀ1 = 0), "
+        "||Q + 2·1mᵀ||_* differs from ||Q||_* at second order in m: at most 4e-16 relative measured with a "
+        "feature mean of 1e12",
+    ("metrics/nce.py", "n_source = int(source_labels.max()) + 1", "1 -> 2"): "one more source column, always "
+     "empty: the joint's filled cells, their values and their row-major order are unchanged: equivalent",
 
 }
 
