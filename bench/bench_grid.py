@@ -291,13 +291,16 @@ def _s(value, pattern="{:.2f}") -> str:
     return "" if value is None else pattern.format(value)
 
 
+LOADED = ("the machine was shared and loaded (other agents' tests and a fine-tuning job on the same 2 cores): "
+          "wall-clock times are upper bounds of an idle machine's, and only ratios measured back to back in one "
+          "process are comparable.")   # what the runs that predate --conditions ran under
+
+
 def render(rows: list[dict], meta: dict) -> str:
     lines = [f"# {meta['title']}", "", f"`{meta['command']}`", "",
              f"{meta['date']}; {meta['machine']}. Load average (1, 5, 15 min) at the start {meta['load_start']}, "
-             f"at the end {meta.get('load_end', '(run not finished)')}. "
-             "**The machine was shared and loaded** (other agents' tests and a fine-tuning job on the same 2 "
-             "cores): wall-clock times are upper bounds of an idle machine's, and only ratios measured back to "
-             "back in one process are comparable. " + meta.get("note", ""), ""]
+             f"at the end {meta.get('load_end', '(run not finished)')}. Code: {meta.get('commit', 'not recorded')}. "
+             f"**Conditions**: {meta.get('conditions', LOADED)} " + meta.get("note", ""), ""]
     grid_rows = [row for row in rows if "metric" in row]
     if grid_rows:
         lines += grid_tables(grid_rows, meta)
@@ -396,6 +399,14 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- main
 
+def _commit() -> str:
+    import subprocess
+
+    found = subprocess.run(["git", "-C", str(BENCH.parent), "describe", "--always", "--dirty"], capture_output=True,
+                           text=True)
+    return found.stdout.strip() or "unknown"
+
+
 def check_widths() -> None:
     import torch
 
@@ -426,6 +437,7 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default="", help="--targets: only pairs whose name contains one of these words")
     parser.add_argument("--repeats", type=int, default=3, help="--targets: timed rounds after a warm-up")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--conditions", default="not stated", help="what else ran on the machine, for the header")
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results/<date>-grid[-scale].md)")
     parser.add_argument("--jsonl", type=Path, help="raw rows, appended as they finish (default: beside --out)")
     parser.add_argument("--render", type=Path, help="only render this JSON-lines file to markdown")
@@ -460,7 +472,8 @@ def main(argv=None) -> None:
                     machine=f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), numpy "
                             f"{np.__version__}, BLAS threads: OPENBLAS_NUM_THREADS="
                             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset (all cores)')}",
-                    load_start=[round(v, 2) for v in os.getloadavg()])
+                    load_start=[round(v, 2) for v in os.getloadavg()], conditions=args.conditions,
+                    commit=_commit())
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         jsonl.write_text(json.dumps(meta) + "\n")
         rows = []
