@@ -381,7 +381,7 @@ def test_projected_gradient_stops_at_the_first_move_below_1e_13(monkeypatch):
     real = EMMS_MODULE._project_to_simplex
     monkeypatch.setattr(EMMS_MODULE, "_project_to_simplex", lambda values: iterates.append(real(values)) or
                         iterates[-1])
-    weights, _ = _simplex_qp(quadratic, linear)
+    weights, _ = _simplex_qp_projected_gradient(quadratic, linear)
     moves = np.abs(np.diff(iterates, axis=0)).max(axis=1)
     assert len(moves) > 10 and np.all(moves[:-1] >= 1e-13) and moves[-1] < 1e-13
     np.testing.assert_array_equal(weights, iterates[-1])
