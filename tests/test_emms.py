@@ -1,5 +1,6 @@
 """EMMS: exact against brute force, the class-table path against the expanded arrays, the solvers against
 each other, invariances, and input validation."""
+import importlib
 import importlib.util
 import warnings
 from pathlib import Path
@@ -11,6 +12,7 @@ from metrics import MetricWarning, _gram, emms_fit
 from metrics.emms import _simplex_qp, _simplex_qp_projected_gradient, emms
 
 N, D, C, WIDTH = 240, 12, 6, 4
+EMMS_MODULE = importlib.import_module("metrics.emms")   # `metrics.emms` the attribute is the function
 
 
 def _zscore(array):
@@ -313,3 +315,151 @@ def test_a_column_is_kept_while_its_unexplained_variance_is_above_1e_10_of_the_l
         assert score > without + 0.4
     else:
         assert score == pytest.approx(without, rel=1e-9)
+
+
+def _simplex_projection(values):
+    """Euclidean projection onto the simplex by bisection on the threshold t of max(values - t, 0)."""
+    low, high = values.min() - 1.0, values.max()
+    for _ in range(200):
+        middle = (low + high) / 2
+        low, high = (middle, high) if np.maximum(values - middle, 0.0).sum() > 1.0 else (low, middle)
+    return np.maximum(values - (low + high) / 2, 0.0)
+
+
+def _slsqp_minimum(features, flabels):
+    """min over the simplex of ||(I - P_X) sum_k lambda_k Y_k||^2 on explicit z-scored arrays, by SLSQP."""
+    from scipy.optimize import minimize
+
+    x = _zscore(features)
+    residuals = [y - x @ np.linalg.lstsq(x, y, rcond=None)[0] for y in map(_zscore, flabels)]
+    gram = np.array([[np.vdot(a, b) for b in residuals] for a in residuals])
+    n_flabels = len(flabels)
+    result = minimize(lambda weights: weights @ gram @ weights, np.full(n_flabels, 1.0 / n_flabels),
+                      jac=lambda weights: 2 * gram @ weights, method="SLSQP", bounds=[(0, 1)] * n_flabels,
+                      constraints=[dict(type="eq", fun=lambda weights: weights.sum() - 1.0)],
+                      options=dict(ftol=1e-15, maxiter=1000))
+    return result.fun
+
+
+@pytest.mark.parametrize("n_flabels, projected", [(12, False), (13, True)])
+def test_projected_gradient_beyond_12_flabels_matches_slsqp(n_flabels, projected, monkeypatch):
+    rng = np.random.default_rng(24)
+    labels = rng.permutation(np.repeat(np.arange(3), [150, 30, 60]))
+    features = rng.normal(size=(N, 6)) + rng.normal(size=(3, 6))[labels]
+    features[:, 2] = -3.0                                               # a dead feature dimension
+    flabels = [features[:, :2] @ rng.normal(size=(2, 2)) + rng.normal(scale=scale, size=(N, 2))
+               for scale in np.linspace(0.5, 2.0, n_flabels)]
+    calls = []
+    real = EMMS_MODULE._simplex_qp_projected_gradient
+    monkeypatch.setattr(EMMS_MODULE, "_simplex_qp_projected_gradient",
+                        lambda *arguments: calls.append(1) or real(*arguments))
+    fit = emms_fit(features, flabels)
+    assert len(calls) == projected   # MAX_ENUMERATED_K = 12: enumeration up to 12 F-labels
+    minimum = _slsqp_minimum(features, flabels)
+    assert fit.score == pytest.approx(-minimum / (N * 2), rel=1e-9)
+    assert _residual(features, flabels, fit.weights) == pytest.approx(minimum, rel=1e-9)
+
+
+def test_projected_gradient_steps_are_step_1_over_l_from_the_uniform_mix():
+    rng = np.random.default_rng(25)
+    factor = rng.normal(size=(7, 5))
+    quadratic, linear = factor.T @ factor, rng.normal(size=5)
+    step = 1 / (2 * np.linalg.eigvalsh(quadratic).max())   # the gradient 2 (Q lambda - q) is 2 lambda_max-Lipschitz
+    weights = np.full(5, 0.2)
+    for max_steps in (1, 2, 3):
+        weights = _simplex_projection(weights - step * 2 * (quadratic @ weights - linear))
+        result, value = _simplex_qp_projected_gradient(quadratic, linear, max_steps=max_steps)
+        np.testing.assert_allclose(result, weights, atol=1e-14)
+        assert value == pytest.approx(weights @ quadratic @ weights - 2 * linear @ weights, rel=1e-12)
+
+
+def test_projected_gradient_stops_at_the_first_move_below_1e_13(monkeypatch):
+    rng = np.random.default_rng(26)
+    factor = rng.normal(size=(15, 13))
+    quadratic, linear = factor.T @ factor, rng.normal(size=13)
+    iterates = [np.full(13, 1 / 13)]
+    real = EMMS_MODULE._project_to_simplex
+    monkeypatch.setattr(EMMS_MODULE, "_project_to_simplex", lambda values: iterates.append(real(values)) or
+                        iterates[-1])
+    weights, _ = _simplex_qp_projected_gradient(quadratic, linear)
+    moves = np.abs(np.diff(iterates, axis=0)).max(axis=1)
+    assert len(moves) > 10 and np.all(moves[:-1] >= 1e-13) and moves[-1] < 1e-13
+    np.testing.assert_array_equal(weights, iterates[-1])
+
+
+def _slow_alternation():
+    """Two F-labels that differ mostly inside X's span: the alternation gains ~1e-5 a step at step 100."""
+    rng = np.random.default_rng(22)
+    features = rng.normal(size=(N, 9))
+    shared, explained = rng.normal(size=(N, 3)), features[:, :3] @ rng.normal(size=(3, 3))
+    flabels = [shared + explained + 0.3 * rng.normal(size=(N, 3)), shared - explained + 0.3 * rng.normal(size=(N, 3))]
+    history = emms_fit(features, flabels, solver="alternating", max_iter=300, tol=0.0).objective_history
+    return features, flabels, np.array(history)
+
+
+def test_alternating_stops_at_the_first_relative_change_below_tol():
+    features, flabels, history = _slow_alternation()
+    assert np.all(np.diff(history) < 0)   # strictly decreasing over all 300 steps
+    change = -np.diff(history) / history[:-1]
+    for tol in (1e-4, 3e-5):
+        expected = np.nonzero(change <= tol)[0][0] + 2   # objectives up to and including the first small change
+        fit = emms_fit(features, flabels, solver="alternating", tol=tol)
+        np.testing.assert_array_equal(fit.objective_history, history[:expected])
+        assert 10 < expected < 100
+
+
+def test_alternating_default_max_iter_is_100():
+    features, flabels, history = _slow_alternation()
+    assert -np.diff(history)[98] > 1e-6 * history[98]   # default tol 1e-8 is far from reached at step 100
+    fit = emms_fit(features, flabels, solver="alternating")
+    np.testing.assert_array_equal(fit.objective_history, history[:100])
+    assert emms(features, flabels, solver="alternating") == fit.score == -history[99] / (N * 3)
+
+
+@pytest.mark.parametrize("n_samples, warns", [(20, True), (21, False)])
+def test_interpolation_warning_up_to_n_equal_d(n_samples, warns):
+    rng = np.random.default_rng(27)
+    features, flabels = rng.normal(size=(n_samples, 20)), [rng.normal(size=(n_samples, 3)) for _ in range(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score = emms(features, flabels)
+    assert [issubclass(warning.category, MetricWarning) for warning in caught] == ([True] if warns else [])
+    assert score == pytest.approx(0.0, abs=1e-9)   # both interpolate: X spans the 19 or 20 centred dimensions
+
+
+@pytest.mark.parametrize("ridge", [0.0, 3.0])
+def test_all_constant_features_explain_nothing(ridge):
+    rng = np.random.default_rng(28)
+    labels = rng.permutation(np.repeat(np.arange(4), [100, 20, 70, 50]))
+    features = np.tile([7.0, -2.0, 0.0], (N, 1))
+    tables = [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]
+    flabels = [table[labels] for table in tables]
+    grid_min = min(np.sum(sum(weight * _zscore(flabel) for weight, flabel in zip(weights, flabels)) ** 2)
+                   for weights in _simplex_grid(2, 400))
+    for fit in (emms_fit(features, tables, labels, ridge=ridge), emms_fit(features, flabels, ridge=ridge)):
+        assert fit.score == pytest.approx(-_residual(features, flabels, fit.weights, ridge) / (N * 3), rel=1e-12)
+        assert grid_min * (1 - 1e-3) <= -fit.score * N * 3 <= grid_min + 1e-9
+
+
+def test_class_tables_stay_exact_on_features_with_a_large_offset():
+    """Class sums are centred before the products: an offset of 1e8 leaves the class-table path equal to the
+    per-sample one to rounding (features in steps of 1/8 and N = 256, so that every class sum and mean is
+    exact; uncentred, the products of sums of order 1e10 lose ~1e-8)."""
+    rng = np.random.default_rng(29)
+    labels = rng.permutation(np.repeat(np.arange(4), [128, 16, 64, 48]))
+    features = np.round(8 * (rng.normal(size=(256, 7)) + 1.2 * rng.normal(size=(4, 7))[labels])) / 8
+    features[:, 4] = 0.0                       # a dead feature dimension
+    tables = [rng.normal(size=(4, 3)), rng.normal(size=(4, 3))]
+    expected = emms(features, [table[labels] for table in tables])
+    for offset in (0.0, 1e8):
+        assert emms(features + offset, tables, labels) == pytest.approx(expected, rel=1e-13)
+
+
+def test_published_solver_near_zero_equals_reimplementation_of_released_code():
+    rng = np.random.default_rng(30)
+    features = rng.normal(size=(N, 8))
+    flabels = np.stack([features[:, :3] @ rng.normal(size=(3, 3)) + 0.01 * rng.normal(size=(N, 3))
+                        for _ in range(2)], axis=2)
+    expected = _reference_module().published_emms(features, flabels)
+    assert -expected * N / 3 < 1.0   # the objective is below 1: clamped at 0, it is kept as it is
+    assert emms(features, flabels, solver="published") == pytest.approx(expected, rel=1e-9)

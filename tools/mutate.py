@@ -157,6 +157,28 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
 
     # ---- emms.py (2026-12-02 survivors)
+    ("metrics/emms.py", "return vectors * np.where(signs == 0, 1.0, signs)", "Mult -> Div"): SIGNS,
+    ("metrics/emms.py", "return vectors * np.where(signs == 0, 1.0, signs)", "1.0 -> 2.0"): SIGNS,
+    ("metrics/emms.py", "return vectors * np.where(signs == 0, 1.0, signs)", "0 -> 1"): SIGNS,
+    ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "LtE -> Lt"):
+        "largest = 0 only for the zero matrix (every feature column constant, ridge 0), for which dpstrf with "
+        "tol 0 returns rank 0: the same empty factor (test_all_constant_features_explain_nothing): equivalent",
+    ("metrics/emms.py", "flat = weighted.reshape(len(tables), -1)", "1 -> 2"):
+        "numpy takes -2 as the unknown size too: equivalent",
+    ("metrics/emms.py", "for size in range(1, n_flabels + 1):", "1 -> 2"): "range(1, K + 2) adds the support size "
+     "K + 1, for which itertools.combinations yields nothing (range(2, K + 1) is killed): equivalent",
+    ("metrics/emms.py", "if value < best_value:", "Lt -> LtE"): "accepted: on an exact tie the later support is kept: "
+     "the same minimum and score; lambda differs only where the minimiser is not unique (e.g. duplicate "
+     "F-labels), and both are minimisers",
+    ("metrics/emms.py", "if solution.min() < -1e-10:", "1e-10 -> 2e-10"): "accepted: also keeps supports whose KKT "
+     "solution has a weight in [-2e-10, -1e-10); clipped and renormalised it is a feasible point within ~1e-10 of "
+     "that support's minimum, so it can win only by rounding (value ~1e-20 relative, lambda ~1e-10)",
+    ("metrics/emms.py", "converged = np.abs(updated - weights).max() < 1e-13", "Lt -> LtE"): "accepted: differs only "
+     "when lambda moves by exactly 1e-13 in a step; it then stops one step (a move below 1e-13) earlier",
+    ("metrics/emms.py", "if len(objectives) > 1 and abs(objectives[-2] - objectives[-1]) <= tol * max(objectives[-2], "
+     "1e-300):", "1e-300 -> 2e-300"): "accepted: a guard for a zero objective; differs only when the previous "
+     "objective is below 2e-300, which float64 rounding of a sum of squares of z-scored data (errors ~1e-16 of "
+     "N D2) never produces except as an exact 0, where both stop alike",
 
     # ---- logme.py and _spectral.py (2026-12-02 survivors)
 
