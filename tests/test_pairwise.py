@@ -5,7 +5,7 @@ import importlib
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
-from sklearn.preprocessing import StandardScaler
+from sklearn.decomposition import PCA
 
 from metrics import knn, parc
 
@@ -29,10 +29,15 @@ def unbalanced(counts, d=6, seed=0, noise=1.5):
     return x, labels
 
 
+def standardised(x):
+    """Each column to mean 0 and std 1; a dead (all-zero) column stays 0."""
+    std = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
 def parc_brute_force(x, labels):
-    """100 x Spearman of the upper triangles of 1 - corrcoef of the standardised features (sklearn's
-    StandardScaler, as published: a dead column stays 0) and of the labels."""
-    z = StandardScaler().fit_transform(x)
+    """100 x Spearman of the upper triangles of 1 - corrcoef of the standardised features and of the labels."""
+    z = standardised(x)
     upper = np.triu_indices(len(x), 1)
     different = (labels[:, None] != labels[None, :]).astype(float)
     return 100 * spearmanr((1 - np.corrcoef(z))[upper], different[upper]).statistic
@@ -80,6 +85,22 @@ def test_parc_subsample_above_max_samples_keeps_at_least_two_per_class_with_seed
     assert expected != pytest.approx(parc_brute_force(x, labels), abs=1e-3)
 
 
+def test_parc_treats_a_constant_column_as_zero_whatever_its_value():
+    """The mean of 95 copies of 3.7 is not 3.7: the column's computed std is 9e-16, not 0."""
+    x, labels = unbalanced([20, 30, 45])   # a dead column of zeros
+    shifted = x.copy()
+    shifted[:, -1] = 3.7
+    assert parc(shifted, labels, pca_dim=None) == pytest.approx(parc_brute_force(x, labels), abs=1e-10)
+
+
+def test_parc_treats_the_last_principal_component_of_n_samples_as_zero():
+    """N = 20 < pca_dim: the 20th component of 20 centred samples is rounding noise, not a dimension."""
+    x, labels = unbalanced([8, 5, 7], d=50)
+    reduced = PCA(n_components=19, svd_solver="full").fit_transform(x)
+    expected = parc_brute_force(np.column_stack([reduced, np.zeros(len(x))]), labels)
+    assert parc(x, labels) == pytest.approx(expected, abs=1e-10)
+
+
 class _PairStep(Exception):
     """Raised in place of PARC's N^2 pair step."""
 
@@ -103,10 +124,10 @@ def test_parc_by_default_subsamples_above_15000_samples_with_seed_0(monkeypatch)
     keep = stratified_rows(labels, 15000, seed=0)      # 5000 + 3999 + 5999 rows
     rows, targets = rows_parc_scores(monkeypatch, x, labels)
     np.testing.assert_array_equal(targets, labels[keep])
-    np.testing.assert_allclose(rows, StandardScaler().fit_transform(x[keep]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows, standardised(x[keep]), rtol=1e-12, atol=1e-12)
     rows, targets = rows_parc_scores(monkeypatch, x[:15000], labels[:15000])   # N = 15000: every sample
     np.testing.assert_array_equal(targets, labels[:15000])
-    np.testing.assert_allclose(rows, StandardScaler().fit_transform(x[:15000]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows, standardised(x[:15000]), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("block_elements", [1, 7 * 77])

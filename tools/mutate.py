@@ -182,10 +182,6 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
      "tuple[np.ndarray, np.ndarray]:", "22 -> 23"): "accepted: " + ROW_BLOCKS,
     ("metrics/parc.py", "block = max(1, block_elements // n_samples)", "1 -> 2"):
         "accepted: blocks of 2 rows instead of 1 only where N > block_elements / 2; " + ROW_BLOCKS,
-    ("metrics/parc.py", "x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)", "1.0 -> 2.0"): "accepted: a zero "
-     "std means every deviation from the column mean is 0 (0 / 2 = 0) or so small (< 1.5e-154) that its square "
-     "underflows; such a column is halved exactly, which changes a correlation only where every column is one "
-     "(then all scale alike) or below float64 resolution next to a standardised column",
     ("metrics/parc.py", "values = 1.0 - np.clip(unit[rows] @ unit[start:].T, -1.0, 1.0)", "1.0 -> 2.0"): "accepted "
      "(the three constants): PARC uses only the order of the dissimilarities; 2 - r orders the pairs as 1 - r "
      "except where rounding on its coarser float grid merges correlations within 2 ulps, and a clip at +-2 "
