@@ -2,7 +2,9 @@
 "Scalable Diverse Model Selection for Accessible Transfer Learning").
 
 1. Reduce the features to ``pca_dim`` dimensions by PCA (as published: sklearn randomized PCA with
-   random_state=1919 and iterated_power=1, capped at N components), then standardise each dimension.
+   random_state=1919 and iterated_power=1, capped at N components), then standardise each dimension (as
+   published: sklearn's StandardScaler, which centres but does not scale a dimension that is constant up to
+   rounding, such as a dead feature or the N-th principal component of N samples).
 2. Dissimilarity matrices over samples: RDM_f = 1 - corrcoef(features) and RDM_y = 1 - corrcoef(one-hot
    labels), i.e. 1 - Pearson correlation between the rows of each.
 3. PARC = 100 × Spearman correlation between the strict upper triangles of RDM_f and RDM_y
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
 
@@ -54,8 +57,7 @@ def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000
     if pca_dim is not None and pca_dim < x.shape[1]:
         x = PCA(n_components=min(int(pca_dim), x.shape[0]), svd_solver="randomized",
                 random_state=PUBLISHED_PCA_SEED, iterated_power=1).fit_transform(x)
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    x = StandardScaler().fit_transform(x)   # as published: a column constant up to rounding is not scaled up
     dissimilarity, same_class = _upper_pairs(x, targets)
     return float(100.0 * _point_biserial_of_ranks(dissimilarity, same_class))
 

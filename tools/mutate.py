@@ -63,6 +63,9 @@ NAMED = [
 
 # Survivors accepted, keyed by (file, the mutated source line stripped, the mutation): why no test can fail.
 SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
+ROW_BLOCKS = ("a block size (rows per matrix product: memory and speed only); BLAS may round a dot product 1 ulp "
+              "differently for another block shape, as for another BLAS or thread count; the tests run blocks of 1 "
+              "row, of several rows with a short last one, and the default, against brute force")
 STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
             "iterating without moving) at the same maximum, within the tests' 1e-7")
 INTERPOLATION = ("LogME's closed-form limit t -> 0 (rank F = N): the fixed point also reaches t_low = "
@@ -183,6 +186,30 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     # ---- logme.py and _spectral.py (2026-12-02 survivors)
 
     # ---- parc.py and knn.py (2026-12-02 survivors)
+    ("metrics/knn.py", "_BLOCK_ELEMENTS = 1 << 22", "1 -> 2"): "accepted: " + ROW_BLOCKS,
+    ("metrics/knn.py", "_BLOCK_ELEMENTS = 1 << 22", "22 -> 23"): "accepted: " + ROW_BLOCKS,
+    ("metrics/knn.py", "block = max(1, _BLOCK_ELEMENTS // n_samples)", "1 -> 2"):
+        "accepted: blocks of 2 rows instead of 1 only where N > _BLOCK_ELEMENTS / 2; " + ROW_BLOCKS,
+    ("metrics/knn.py", "if max_queries >= n_samples:", "GtE -> Gt"): "at max_queries = N the seeded draw of N of the N "
+     "rows, sorted, is every row in order: equivalent",
+    ("metrics/knn.py", "np.add.at(counts, (np.broadcast_to(rows, neighbour_labels.shape), neighbour_labels), 1)",
+     "1 -> 2"): "every vote counts 2: the same majority and the same ties: equivalent",
+    ("metrics/knn.py", "unit = x / np.where(norms == 0, 1.0, norms)[:, None]   # an all-zero row stays zero: "
+     "similarity 0 to all", "1.0 -> 2.0"): "accepted: an all-zero row stays zero (0 / 2 = 0); the only other rows "
+     "with norm 0 are those whose squares all underflow (|x| < 1.5e-154), and halving one halves its similarities "
+     "exactly, in the same order, unless they are subnormal (< 2.2e-308)",
+    ("metrics/parc.py", "def _upper_pairs(x: np.ndarray, targets: np.ndarray, block_elements: int = 1 << 22) -> "
+     "tuple[np.ndarray, np.ndarray]:", "1 -> 2"): "accepted: " + ROW_BLOCKS,
+    ("metrics/parc.py", "def _upper_pairs(x: np.ndarray, targets: np.ndarray, block_elements: int = 1 << 22) -> "
+     "tuple[np.ndarray, np.ndarray]:", "22 -> 23"): "accepted: " + ROW_BLOCKS,
+    ("metrics/parc.py", "block = max(1, block_elements // n_samples)", "1 -> 2"):
+        "accepted: blocks of 2 rows instead of 1 only where N > block_elements / 2; " + ROW_BLOCKS,
+    ("metrics/parc.py", "values = 1.0 - np.clip(unit[rows] @ unit[start:].T, -1.0, 1.0)", "1.0 -> 2.0"): "accepted "
+     "(the three constants): PARC uses only the order of the dissimilarities; 2 - r orders the pairs as 1 - r "
+     "except where rounding on its coarser float grid merges correlations within 2 ulps, and a clip at +-2 "
+     "instead of +-1 acts only on dot products that round beyond +-1 (identical or opposite samples), leaving "
+     "them 1 ulp off 0 or 2: each changes a rank only through a last-bit tie, which np.corrcoef (the brute force, "
+     "with its own rounding) does not reproduce",
 
     # ---- hscore.py, gbc.py, etran.py, ncti.py, nce.py, sfda.py, nleep.py (2026-12-02 survivors)
     ("metrics/hscore.py", "if self.n > self.d:", "Gt -> GtE"): "accepted: at N = D the D x D scatter and the "
