@@ -15,6 +15,7 @@ from scipy import linalg
 from scipy.special import softmax
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
 from test_metrics_classic import gbc_brute_force
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
@@ -168,8 +169,7 @@ def parc_reference(x, labels, pca_dim):
     1 - corrcoef, 100 x Spearman of their upper triangles (RDM_y exactly two-valued)."""
     if pca_dim is not None and pca_dim < x.shape[1]:
         x = PCA(n_components=pca_dim, svd_solver="randomized", random_state=1919, iterated_power=1).fit_transform(x)
-    std = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    x = StandardScaler().fit_transform(x)   # as published: a constant column becomes 0
     upper = np.triu_indices(len(x), 1)
     rdm_features = (1 - np.corrcoef(x))[upper]
     rdm_labels = (labels[:, None] != labels[None, :]).astype(float)[upper]

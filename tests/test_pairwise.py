@@ -209,3 +209,18 @@ def test_knn_with_a_large_k_equals_brute_force():
     """k = 187 of 299 neighbours: only the k-th position of numpy's partition is in order (as above)."""
     x, labels = clustered(n=300, d=6, noise=3.0)
     assert knn(x, labels, k=187) == pytest.approx(knn_correct(x, labels, 187, range(len(x))).mean(), abs=1e-15)
+
+
+def test_parc_zeroes_principal_components_beyond_the_rank_of_the_features():
+    """Features of rank 5 reduced to 32 components: the 27 beyond the rank are rounding noise (variance ~1e-32 of
+    the first); kept, StandardScaler scales them to unit variance and they swamp the 5 real ones."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(4), [6, 10, 12, 12])
+    x = (rng.normal(size=(40, 5)) + labels[:, None]) @ rng.normal(size=(5, 100)) + 7.0
+    real = PCA(n_components=5, svd_solver="randomized", random_state=1919, iterated_power=1).fit_transform(x)
+    reduced = np.hstack([(real - real.mean(axis=0)) / real.std(axis=0), np.zeros((40, 27))])
+    upper = np.triu_indices(40, 1)
+    expected = 100 * spearmanr((1 - np.corrcoef(reduced))[upper], (labels[:, None] != labels)[upper]).correlation
+    assert parc(x, labels) == pytest.approx(expected, rel=1e-9)
+    nudged = x * (1 + 1e-12 * rng.normal(size=x.shape))
+    assert parc(nudged, labels) == pytest.approx(parc(x, labels), rel=1e-6)
