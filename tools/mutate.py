@@ -159,6 +159,27 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     # ---- emms.py (2026-12-02 survivors)
 
     # ---- logme.py and _spectral.py (2026-12-02 survivors)
+    ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
+     "mackay)", "Lt -> LtE"): "accepted: differs only where the curvature is exactly 0.0 in float64; the mutant then "
+     "tries a step of a factor e along the slope, kept only if its evidence beats MacKay's, and climbs to the same "
+     "maximum",
+    ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
+     "mackay)", "0 -> 1"): "accepted: with 0 <= curvature < 1 (a convex stretch of 2N x the evidence in log t) the "
+     "'Newton' step points against the slope, to the quadratic model's minimum; it is kept only if its evidence "
+     "beats MacKay's step, which needs a steep rise within a factor e beyond a local minimum: on 450 random cases "
+     "(N < D and N > D, feature scales e^+-8, max_iter 1, 3 and 5000) every score was identical",
+    ("metrics/logme.py", "newton_better = evidence_newton > evidence_mackay", "Gt -> GtE"): "accepted: differs only "
+     "on an exact tie of the two steps' evidence in float64, where the evidence is flat to rounding; either t then "
+     "settles at the same maximum (on 450 random cases the scores moved by at most 2e-15)",
+    ("metrics/logme.py", "t[active] = np.where(gain > 0, t_new, ta)  # a step that loses (to rounding) is not taken",
+     "Gt -> GtE"): "gain == 0 is also 'no gain' (0 <= 4 eps max(|E|, 1)), so the target settles and its t is "
+     "never read again: equivalent",
+    ("metrics/logme.py", "no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)", "LtE -> Lt"): STOPPING,
+    ("metrics/logme.py", "no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)", "Mult -> Div"): STOPPING,
+    ("metrics/logme.py", "settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | "
+     "no_gain", "LtE -> Lt"): STOPPING,
+    ("metrics/logme.py", "no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)", "4 -> 5"): "accepted: "
+     "a target may stop one step earlier, on a gain of at most 5 eps |E|: the score moves by under 1e-15 relative",
 
     # ---- parc.py and knn.py (2026-12-02 survivors)
 
