@@ -143,7 +143,7 @@ def _next_t(sigma, x2, residual_null, t, n, t_low, t_high) -> tuple[np.ndarray, 
     q = (x2 * rest).sum(axis=0) + residual_null
     q_du = (x2 * spread).sum(axis=0)  # = t ||m||^2
     q_du2 = -(x2 * spread * (rest - p)).sum(axis=0)
-    residual_sq = (x2 * rest ** 2).sum(axis=0) + residual_null  # ||y - F m||^2 = q - q_du
+    residual_sq = q - q_du  # ||y - F m||^2
     with np.errstate(divide="ignore", invalid="ignore"):
         mackay = t * (gamma / q_du) * (residual_sq / (n - gamma))
         slope = gamma - n * q_du / q
