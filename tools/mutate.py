@@ -65,10 +65,6 @@ NAMED = [
 SIGNS = "PCA signs are +-1, never 0 (an eigenvector has a largest non-zero entry): equivalent"
 STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
             "iterating without moving) at the same maximum, within the tests' 1e-7")
-INTERPOLATION = ("LogME's closed-form limit t -> 0 (rank F = N): the fixed point also reaches t_low = "
-                 "sigma_min * eps, where the evidence equals the limit to float64 precision, so a limit made lower "
-                 "loses to it and the score is unchanged (a higher one is killed by "
-                 "test_interpolation_limit_when_it_is_the_maximum): equivalent")
 EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/_checks.py", "array = as_features(np.asarray(targets).reshape(len(targets), -1) if np.ndim(targets) == 1 "
      "else targets, name)", "drop USub"): "reshape(N, 1) of a 1-D array is reshape(N, -1): equivalent",
@@ -147,11 +143,6 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
         "only on rounding above 1: equivalent",
     ("metrics/transrate.py", "gram = centred_cross(z if n > d else z.T, device=device, dtype=precision)",
      "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
-    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
-     "Mult -> Div"): INTERPOLATION,
-    ("metrics/logme.py", "return (0.5 * n * np.log(n / (x2 / sigma[:, None]).sum(axis=0)) - 0.5 * np.log(sigma).sum()",
-     "0.5 -> 1.0"): INTERPOLATION,
-    ("metrics/logme.py", "- 0.5 * n - 0.5 * n * np.log(2.0 * np.pi)) / n", "0.5 -> 1.0"): INTERPOLATION,
     ("metrics/logme.py", "def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,",
      "1e-06 -> 2e-06"): "accepted: the tolerance on t; near the maximum the evidence is quadratic in log t, so 2e-6 "
      "moves it by ~1e-12, below the brute-force comparisons' 1e-7",
