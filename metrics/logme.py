@@ -137,11 +137,12 @@ def _next_t(sigma, x2, residual_null, t, n, t_low, t_high) -> tuple[np.ndarray, 
     d(2 N evidence)/d log t = gamma - N q'/q; MacKay's update is t gamma ||y - F m||^2 / (t ||m||^2 (N - gamma)).
     """
     p = sigma[:, None] / (sigma[:, None] + t)
-    spread = p * (1.0 - p)
+    rest = t / (sigma[:, None] + t)  # 1 - p, without the cancellation of 1.0 - p when t << sigma_i
+    spread = p * rest
     gamma = p.sum(axis=0)
-    q = (x2 * (1.0 - p)).sum(axis=0) + residual_null
+    q = (x2 * rest).sum(axis=0) + residual_null
     q_du = (x2 * spread).sum(axis=0)  # = t ||m||^2
-    q_du2 = -(x2 * spread * (1.0 - 2.0 * p)).sum(axis=0)
+    q_du2 = -(x2 * spread * (rest - p)).sum(axis=0)
     residual_sq = q - q_du  # ||y - F m||^2
     with np.errstate(divide="ignore", invalid="ignore"):
         mackay = t * (gamma / q_du) * (residual_sq / (n - gamma))

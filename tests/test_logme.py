@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 
 from metrics import MetricWarning, _gram, logme
+from metrics._spectral import rank_mask
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from reference_logme_transrate import logme_per_class_loop  # noqa: E402
@@ -213,3 +214,56 @@ def test_interpolation_limit_when_it_is_the_maximum():
              - 0.5 * n - 0.5 * n * np.log(2 * np.pi)) / n
     assert logme(features, y, regression=True) == pytest.approx(limit, abs=1e-10)
     assert limit >= brute_force_evidence(features, y) - 1e-7
+    # The limit is a candidate of its own: after one step, far from t -> 0 (0.01 below the limit), it is the score.
+    assert logme(features, y, regression=True, max_iter=1) == pytest.approx(limit, abs=1e-12)
+
+
+def test_square_features_keep_the_float64_gram_of_rows_in_float32():
+    # N = D decomposes F Fᵀ, which stays float64 under precision="float32" (only FᵀF, for N > D, is float32).
+    features, labels = class_data(24, 24, 3, 0.7, seed=24)
+    expected = np.mean([brute_force_evidence(features, (labels == c).astype(float)) for c in range(3)])
+    assert logme(features, labels) == pytest.approx(expected, abs=1e-7)
+    assert logme(features, labels, precision="float32") == pytest.approx(logme(features, labels), abs=1e-13)
+
+
+def test_exact_fit_keeps_the_residual_at_eps_times_the_target_norm():
+    """One-hot features (and a zero column) fit every class target exactly; the residual is floored at
+    eps ||y||^2. For y the indicator of class c, F Fᵀ has y as an eigenvector (eigenvalue n_c), so
+    yᵀ(I + F Fᵀ/t)^-1 y = n_c t / (t + n_c), log det(I + F Fᵀ/t) = sum_j log(1 + n_j/t), and the score is
+    the maximum over t of the evidence with q = n_c t / (t + n_c) + eps n_c. More than half the samples are
+    classes, so the maximum (t ~ eps) lies above the iteration's lower bound sigma_min eps."""
+    counts = np.array([3, 2, 2, 1, 1, 1])
+    n, eps = counts.sum(), np.finfo(np.float64).eps
+    labels = np.random.default_rng(23).permutation(np.repeat(np.arange(6), counts))
+    features = np.hstack([np.eye(6)[labels], np.zeros((n, 1))])
+
+    def negative_evidence(log_t, n_c):
+        t = np.exp(log_t)
+        q = n_c * t / (t + n_c) + eps * n_c
+        return -(0.5 * n * np.log(n / q) - 0.5 * n - 0.5 * np.log1p(counts / t).sum()
+                 - 0.5 * n * np.log(2 * np.pi)) / n
+
+    expected = np.mean([-minimize_scalar(negative_evidence, bounds=(-45, 5), args=(n_c,), method="bounded",
+                                         options=dict(xatol=1e-10)).fun for n_c in counts])
+    assert logme(features, labels) == pytest.approx(expected, abs=1e-7)
+
+
+def test_rank_mask_is_relative_to_the_largest_value_at_any_scale():
+    # numpy.linalg.matrix_rank's tolerance, largest singular value x max(N, D) x eps, on a matrix of norm ~1e-10
+    rng = np.random.default_rng(24)
+    matrix = 1e-10 * rng.normal(size=(30, 6)) @ rng.normal(size=(6, 12))   # rank 6
+    matrix[:, 0] += 1e-22 * rng.normal(size=30)                              # far below the tolerance
+    matrix[:, 1] += 1e-17 * rng.normal(size=30)                              # far above it: rank 8
+    singular = np.linalg.svd(matrix, compute_uv=False)
+    assert rank_mask(singular, 30).sum() == np.linalg.matrix_rank(matrix) == 8
+
+
+def test_default_max_iter_is_2000_where_mackay_crawls():
+    """Where the evidence is convex in log t no Newton step is taken and MacKay's update crawls: here, on the
+    flat side of the t -> 0 limit (N < D, features scaled up), one class needs more than 2000 steps."""
+    features, labels = class_data(11, 60, 5, 0.2, seed=4)
+    with pytest.warns(MetricWarning, match="1 of 5 targets did not converge in 2000 fixed-point steps"):
+        default = logme(400 * features, labels)
+    with pytest.warns(MetricWarning, match="in 2001 fixed-point steps"):
+        one_more = logme(400 * features, labels, max_iter=2001)
+    assert one_more > default + 1e-10   # still climbing: the cap decides the score
