@@ -161,6 +161,10 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
      "N D2) never produces except as an exact 0, where both stop alike",
 
     # ---- logme.py and _spectral.py (2026-12-02 survivors)
+    ("metrics/logme.py", 'max_iter: int = 2000, precision: str = "float64") -> float:', "2000 -> 2001"):
+        "accepted: the cap acts only on a search still moving after 2000 steps; from the scale-aware start no test "
+        "case (nor 432 random class-structured ones) needs more than a few hundred, and the warning test pins "
+        "the cap's meaning with max_iter=1",
     ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
      "mackay)", "Lt -> LtE"): "accepted: differs only where the curvature is exactly 0.0 in float64; the mutant then "
      "tries a step of a factor e along the slope, kept only if its evidence beats MacKay's, and climbs to the same "
