@@ -38,8 +38,9 @@ def class_sums(x, labels: np.ndarray, n_classes: int, block_rows: int | None = N
     from scipy import sparse
 
     sums = np.zeros((n_classes, x.shape[1]))
+    buffer = block_buffer(x, block_rows)
     for start, stop in row_blocks(x.shape[0], block_rows):
-        block = np.asarray(x[start:stop], dtype=np.float64)
+        block = centred_block(x, start, stop, 0.0, out=buffer)
         rows = labels[start:stop]
         one_hot = sparse.csr_matrix((np.ones(len(rows)), (rows, np.arange(len(rows)))),
                                     shape=(n_classes, len(rows)))
