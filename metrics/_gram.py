@@ -22,6 +22,19 @@ def row_blocks(n_rows: int, block_rows: int | None = None):
         yield start, min(start + step, n_rows)
 
 
+def within_class_cross(x: np.ndarray, targets: np.ndarray, means: np.ndarray,
+                       block_rows: int | None = None) -> np.ndarray:
+    """Σ_i (x_i - means[targets_i])ᵀ (x_i - means[targets_i]): the within-class scatter (times N), accumulated
+    over row blocks, so no N x D array of centred rows exists (at sun397's 108,754 x 2048 that is 1.8 GB)."""
+    buffer = block_buffer(x, block_rows)
+    result = np.zeros((x.shape[1], x.shape[1]))
+    for start, stop in row_blocks(x.shape[0], block_rows):
+        block = buffer[:stop - start]
+        np.subtract(x[start:stop], means[targets[start:stop]], out=block)
+        result += block.T @ block
+    return result
+
+
 def column_means(x, block_rows: int | None = None) -> np.ndarray:
     """Column means of x (N, D) in float64, one pass of row blocks."""
     total = np.zeros(x.shape[1])

@@ -6,7 +6,7 @@ import numpy as np
 from scipy import linalg
 from scipy.special import softmax
 
-from metrics._gram import centred_cross, class_means
+from metrics._gram import class_means, within_class_cross
 
 SHRINKAGE_FLOOR = 1e-10
 ADAPTIVE_SHRINKAGE_RATE = 5   # lambda = max(exp(-5 * lambda_max(S_w)), SHRINKAGE_FLOOR)
@@ -21,8 +21,7 @@ def lda_posterior(x: np.ndarray, targets: np.ndarray, n_classes: int,
     n_samples = x.shape[0]
     priors = np.bincount(targets, minlength=n_classes) / n_samples
     means = class_means(x, targets, n_classes)
-    centred = x - means[targets]
-    within = centred_cross(centred) / n_samples  # = Σ_c π_c Cov_c (population covariances)
+    within = within_class_cross(x, targets, means) / n_samples  # = Σ_c π_c Cov_c (population covariances)
     if shrinkage is None:
         rate = ADAPTIVE_SHRINKAGE_RATE * largest_eigenvalue_estimate(within)
         shrinkage = max(float(np.exp(-rate)), SHRINKAGE_FLOOR)

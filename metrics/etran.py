@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from metrics._gram import class_means
+from metrics._gram import class_means, row_blocks
 from metrics._lda import lda_posterior
 from metrics._zoo import as_zoo, each_model, min_max
 
@@ -50,7 +50,7 @@ def etran(features_by_model, labels, *, published_lda: bool = False) -> dict[str
 
 def energy_score(x: np.ndarray) -> float:
     """Mean negative free energy log Σ_d exp f_d(x) over the lowest 0.5% of samples (at least one)."""
-    negative_energy = logsumexp(x, axis=1)
+    negative_energy = np.concatenate([logsumexp(x[start:stop], axis=1) for start, stop in row_blocks(len(x))])
     count = max(1, LOWEST_ENERGY_PER_MILLE * len(x) // 1000)
     return float(np.mean(np.partition(negative_energy, count - 1)[:count]))
 

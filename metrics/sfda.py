@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import softmax
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics._gram import class_means
+from metrics._gram import class_means, row_blocks
 from metrics._lda import lda_posterior
 
 
@@ -42,6 +42,9 @@ def sfda(features, labels) -> float:
     confidence = softened[np.arange(len(targets)), targets][:, None]
     means = class_means(x, targets, n_classes)
     other_means = (means.sum(axis=0) - means) / (n_classes - 1)
-    challenged = confidence * x + (1 - confidence) * other_means[targets]
+    challenged = np.empty_like(x)
+    for start, stop in row_blocks(len(x)):   # in blocks: no N x D temporaries beside the result
+        pulled = other_means[targets[start:stop]]
+        challenged[start:stop] = confidence[start:stop] * x[start:stop] + (1 - confidence[start:stop]) * pulled
     probs, _ = lda_posterior(challenged, targets, n_classes, shrinkage)
     return float(np.mean(probs[np.arange(len(targets)), targets]))

@@ -397,3 +397,18 @@ def test_ncti_with_fewer_samples_than_pca_dimensions_is_not_moved_by_rounding():
     nudged = {name: x * (1 + 1e-9 * rng.normal(size=x.shape)) for name, x in zoo.items()}
     before, after = ncti(zoo, labels), ncti(nudged, labels)
     assert after == pytest.approx(before, abs=1e-5)
+
+
+def test_sfda_and_etran_in_row_blocks_equal_one_block(monkeypatch):
+    """SFDA's challenged features, the LDA's within-class scatter and ETran's energies are built block by block
+    (memory at sun397's size); blocks of 7 rows with a short last one give the one-block numbers."""
+    from metrics import _gram
+
+    rng = np.random.default_rng(8)
+    labels = np.repeat(np.arange(3), [9, 14, 23])
+    x = rng.normal(size=(46, 5)) + labels[:, None] * rng.normal(size=5)
+    whole = sfda(x, labels), etran({"a": x, "b": x[:, :3] ** 2}, labels)
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 7)
+    blocked = sfda(x, labels), etran({"a": x, "b": x[:, :3] ** 2}, labels)
+    assert blocked[0] == pytest.approx(whole[0], rel=1e-12)
+    assert blocked[1] == pytest.approx(whole[1], rel=1e-12, abs=1e-12)
