@@ -73,17 +73,10 @@ def class_means_and_variances(x: np.ndarray, targets: np.ndarray, n_classes: int
     return means, class_sums((x - means[targets]) ** 2, targets, n_classes) / counts
 
 
-def centred_block(x, start: int, stop: int, mean, out: np.ndarray | None = None) -> np.ndarray:
-    """Rows start..stop of x minus mean as float64; x is never written.
-
-    Written into the first rows of ``out`` when given (a buffer from :func:`block_buffer`, reused block after
-    block: a fresh array per block costs its page faults again, a third of the products at N=20000), else a
-    new array.
-    """
-    if out is None:
-        block = np.array(x[start:stop], dtype=np.float64)
-        block -= mean
-        return block
+def centred_block(x, start: int, stop: int, mean, out: np.ndarray) -> np.ndarray:
+    """Rows start..stop of x minus mean as float64, written into the first rows of ``out`` (a buffer from
+    :func:`block_buffer`, reused block after block: a fresh array per block costs its page faults again, a third
+    of the products at N=20000); x is never written."""
     block = out[:stop - start]
     np.subtract(x[start:stop], mean, out=block)
     return block

@@ -412,3 +412,13 @@ def test_sfda_and_etran_in_row_blocks_equal_one_block(monkeypatch):
     blocked = sfda(x, labels), etran({"a": x, "b": x[:, :3] ** 2}, labels)
     assert blocked[0] == pytest.approx(whole[0], rel=1e-12)
     assert blocked[1] == pytest.approx(whole[1], rel=1e-12, abs=1e-12)
+
+
+def test_zoo_metrics_of_identical_models_are_all_zero():
+    """min-max over a zoo whose models are the same: every component has spread 0 and is normalised to 0, not
+    0/0."""
+    rng = np.random.default_rng(9)
+    labels = np.repeat(np.arange(3), [5, 7, 8])
+    x = rng.normal(size=(20, 4)) + labels[:, None]
+    assert etran({"a": x, "b": x.copy()}, labels) == {"a": 0.0, "b": 0.0}
+    assert ncti({"a": x, "b": x.copy()}, labels) == {"a": 0.0, "b": 0.0}
