@@ -69,6 +69,7 @@ ROW_BLOCKS = ("a block size (rows per matrix product: memory and speed only); BL
               "row, of several rows with a short last one, and the default, against brute force")
 STOPPING = ("accepted: LogME's stopping rule; weakened, the targets stop on 'no measurable gain' (or keep "
             "iterating without moving) at the same maximum, within the tests' 1e-7")
+RESHAPE = "numpy takes -2 as the unknown size too: equivalent"
 RANK_SIZE = ("accepted: the size factor of rank_mask's tolerance (max(N, D) eps times the largest variance, "
              "numpy's matrix_rank rule); min(N, D) differs only for a component between the two, while the rounding "
              "noise it removes sits ~1e-30 below the largest")
@@ -102,8 +103,7 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "0 -> 1"):
         "accepted: differs only when ridge + N x the largest z-scored column variance is at most 1, i.e. every "
         "feature column has a std below ~1e-8 / sqrt(N) (z-scoring divides by std + 1e-8)",
-    ("metrics/emms.py", "explained = stats.cross.reshape(len(stats.cross), -1)", "1 -> 2"):
-        "numpy takes -2 as the unknown size too: equivalent",
+    ("metrics/emms.py", "explained = stats.cross.reshape(len(stats.cross), -1)", "1 -> 2"): RESHAPE,
     ("metrics/emms.py", "if solution.min() < -1e-10:", "Lt -> LtE"): "differs only for a weight of exactly "
      "-1e-10: equivalent",
     ("metrics/emms.py", "if solution.min() < -1e-10:", "drop USub"): "accepted: rejects supports whose KKT "
@@ -154,8 +154,7 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/emms.py", "if largest <= 0:   # every feature column is constant: X explains nothing", "LtE -> Lt"):
         "largest = 0 only for the zero matrix (every feature column constant, ridge 0), for which dpstrf with "
         "tol 0 returns rank 0: the same empty factor (test_all_constant_features_explain_nothing): equivalent",
-    ("metrics/emms.py", "flat = weighted.reshape(len(tables), -1)", "1 -> 2"):
-        "numpy takes -2 as the unknown size too: equivalent",
+    ("metrics/emms.py", "flat = weighted.reshape(len(tables), -1)", "1 -> 2"): RESHAPE,
     ("metrics/emms.py", "for size in range(1, n_flabels + 1):", "1 -> 2"): "range(1, K + 2) adds the support size "
      "K + 1, for which itertools.combinations yields nothing (range(2, K + 1) is killed): equivalent",
     ("metrics/emms.py", "if value < best_value:", "Lt -> LtE"): "accepted: on an exact tie the later support is kept: "
