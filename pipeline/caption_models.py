@@ -54,10 +54,6 @@ FEATURES = ("decoder", "encoder")
 MAX_CAPTION_TOKENS = 64
 
 
-class MissingCheckpointError(FileNotFoundError):
-    """A captioning model's checkpoint is not where it was expected; the message says how to provide it."""
-
-
 def zoo_models(zoo: str) -> list[str]:
     if zoo not in CAPTION_ZOOS:
         raise ValueError(f"unknown captioning zoo {zoo!r}; known: {sorted(CAPTION_ZOOS)} "
@@ -67,14 +63,14 @@ def zoo_models(zoo: str) -> list[str]:
 
 def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
     """Where to load model `name` from: ``checkpoint_dir/name``, else `name` as a path, else as a hub id.
-    The paper's nine names are never hub ids: without their directory they raise MissingCheckpointError."""
+    The paper's nine names are never hub ids: without their directory they raise hub.MissingCheckpointError."""
     source = hub.checkpoint_source(name, checkpoint_dir)
     if source != name or Path(name).is_dir():
         return source
     if name in PAPER_MODELS:
         encoder, decoder = name.split("_")
         where = Path(checkpoint_dir) / name if checkpoint_dir is not None else f"<--checkpoint-dir>/{name}"
-        raise MissingCheckpointError(
+        raise hub.MissingCheckpointError(
             f"checkpoint of {name!r} not found at {where}. The paper's captioning models are private fine-tunes: "
             f"fine-tune {PAPER_ENCODERS[encoder]} + {PAPER_DECODERS[decoder]} as a VisionEncoderDecoderModel, "
             f"save_pretrained() it to that folder, or pass any hub id or path with --models")
@@ -182,8 +178,8 @@ def _load_parts(name: str, source: str):
     try:
         model = VisionEncoderDecoderModel.from_pretrained(source)
     except (OSError, ValueError) as error:
-        raise MissingCheckpointError(f"could not load captioning model {name!r} from {source}: "
-                                     f"{type(error).__name__}: {str(error)[:300]}") from None
+        raise hub.MissingCheckpointError(f"could not load captioning model {name!r} from {source}: "
+                                         f"{type(error).__name__}: {str(error)[:300]}") from None
     halves = name.split("_") if name in PAPER_MODELS else (None, None)
     tokenizer = _load_part(AutoTokenizer, [source, getattr(model.config.decoder, "_name_or_path", ""),
                                            PAPER_DECODERS.get(halves[1], "")], name, "tokenizer")
@@ -200,8 +196,8 @@ def _load_part(auto_class, places: list[str], name: str, what: str):
             return auto_class.from_pretrained(place)
         except (OSError, ValueError):
             continue
-    raise MissingCheckpointError(f"no {what} for captioning model {name!r}: tried {', '.join(tried)}; "
-                                 f"save the {what} into {tried[0]} (its save_pretrained)")
+    raise hub.MissingCheckpointError(f"no {what} for captioning model {name!r}: tried {', '.join(tried)}; "
+                                     f"save the {what} into {tried[0]} (its save_pretrained)")
 
 
 def _start_token_id(model, tokenizer) -> int:

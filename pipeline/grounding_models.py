@@ -63,10 +63,6 @@ FEATURE_OF = {"owlvit": "[class_embeds of the best-IoU box ; projected query emb
               "grounding-dino": "[last decoder state of the best-IoU query ; mean fused text state over real tokens]"}
 
 
-class MissingCheckpointError(FileNotFoundError):
-    """A grounding model could not be loaded; the message says what was tried."""
-
-
 def zoo_models(zoo: str) -> list[str]:
     if zoo not in REC_ZOOS:
         raise ValueError(f"unknown referring-expression zoo {zoo!r}; known: {', '.join(REC_ZOOS)} "
@@ -187,8 +183,8 @@ def load_grounding_model(name: str, checkpoint_dir: str | os.PathLike | None = N
             tokenizer = AutoTokenizer.from_pretrained(source)
             image_processor = AutoImageProcessor.from_pretrained(source)
     except OSError as error:
-        raise MissingCheckpointError(f"could not load grounding model {name!r} from {source}: "
-                                     f"{type(error).__name__}: {str(error)[:300]}") from None
+        raise hub.MissingCheckpointError(f"could not load grounding model {name!r} from {source}: "
+                                         f"{type(error).__name__}: {str(error)[:300]}") from None
     if family == "grounding-dino":
         max_tokens = int(config.max_text_len)
     else:

@@ -17,6 +17,11 @@ from urllib.parse import urlparse
 _TRUE = ("1", "true", "yes", "on")
 
 
+class MissingCheckpointError(FileNotFoundError):
+    """A model's checkpoint could not be loaded (captioning, QA, grounding); the message says what was tried and
+    how to provide it locally."""
+
+
 def offline_requested() -> bool:
     """The user asked for no downloads (HF_HUB_OFFLINE, TRANSFORMERS_OFFLINE or TORCH_HUB_OFFLINE set)."""
     return any(os.environ.get(var, "").lower() in _TRUE

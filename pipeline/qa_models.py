@@ -49,10 +49,6 @@ TQA_ZOOS = {"tqa": ("bert-base-uncased", "roberta-base", "albert-base-v2", "micr
             "offline": (BUNDLED,)}
 
 
-class MissingCheckpointError(FileNotFoundError):
-    """A QA model could not be loaded; the message says from where and how to provide it."""
-
-
 def zoo_models(zoo: str) -> list[str]:
     if zoo not in TQA_ZOOS:
         raise ValueError(f"unknown text-QA zoo {zoo!r}; known: {sorted(TQA_ZOOS)} (or list models with --models)")
@@ -223,14 +219,14 @@ def _load_parts(name: str, source: str):
         auto_class = AutoModelForQuestionAnswering if is_qa else AutoModel
         model = auto_class.from_pretrained(source)
     except (OSError, ValueError) as error:
-        raise MissingCheckpointError(f"could not load QA model {name!r} from {source}: {type(error).__name__}: "
-                                     f"{str(error)[:300]} (a save_pretrained folder under --checkpoint-dir, a path, "
-                                     "or a hub id)") from None
+        raise hub.MissingCheckpointError(f"could not load QA model {name!r} from {source}: "
+                                         f"{type(error).__name__}: {str(error)[:300]} (a save_pretrained folder "
+                                         "under --checkpoint-dir, a path, or a hub id)") from None
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
     except (OSError, ValueError) as error:
-        raise MissingCheckpointError(f"no tokenizer for QA model {name!r} in {source}: {str(error)[:200]}; save its "
-                                     "tokenizer there (tokenizer.save_pretrained)") from None
+        raise hub.MissingCheckpointError(f"no tokenizer for QA model {name!r} in {source}: {str(error)[:200]}; "
+                                         "save its tokenizer there (tokenizer.save_pretrained)") from None
     return model, tokenizer, auto_class.__name__
 
 

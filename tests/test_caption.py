@@ -15,10 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, MissingCheckpointError, load_caption_model,
+from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, load_caption_model,
                                      resolve_checkpoint, zoo_models)
 from pipeline.captions import load_captions
 from pipeline.flabels import masked_mean
+from pipeline.hub import MissingCheckpointError
 from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]

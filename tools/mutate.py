@@ -439,13 +439,14 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     args = parser.parse_args(argv)
     files = [ROOT / f for f in args.files.split(",") if f] or sorted((ROOT / "metrics").glob("*.py"))
-    mutants = named_mutants() + [m for path in files for m in generated_mutants(path)[::args.every]]
+    generated = {path: generated_mutants(path) for path in files}
+    mutants = named_mutants() + [m for path in files for m in generated[path][::args.every]]
     if args.survivors_of:
         found = re.findall(r"\] survived \([\d.]+ s\): (\S+?):(\d+): (.*?): ", Path(args.survivors_of).read_text())
         previous = {(file, int(line), description) for file, line, description in found}
         mutants = [m for m in mutants if m.description.startswith("named")
                    or (m.file, m.line, m.description) in previous]
-    stale = stale_explanations(files, [m for path in files for m in generated_mutants(path)])
+    stale = stale_explanations(files, [m for path in files for m in generated[path]])
     if args.list:
         for m in mutants:
             print(f"{m.file}:{m.line}: {m.description}: {m.original}")
