@@ -79,11 +79,14 @@ WIDTHS = {  # penultimate feature width of each CNN of pipeline.zoo.CNN_SUPERVIS
 N_FLABELS, FLABEL_WIDTH, N_SOURCE_CLASSES = 3, 1024, 1000
 SPECTRUM_DECAY = 1.1       # column j's standard deviation is (1 + j)^(-SPECTRUM_DECAY / 2) times the class structure
 KNN_QUERIES = 2000         # kNN in the grid: an unbiased estimate from this many queries (standard error <= 0.011)
-NLEEP_MAX_WORK = 1e9       # N-LEEP runs where N x components x (PCA dims) stays below this; else estimated
-                           # from the rate of the cells that ran (a cifar100 cell alone is ~5e9: many minutes)
+NLEEP_FIT_SAMPLES = 10000  # N-LEEP fits its mixture on at most this many samples (seeded, stratified)
 OPTIONS = {   # metric: (keyword arguments the grid passes beyond the registry's, what they do to the numbers)
-    "nleep": ({"covariance_type": "diag"}, "diagonal covariance: the published full covariance runs for hours "
-              "from size S on (bench_metrics.py, NLEEP_FULL_SIZES); a different number, not an approximation"),
+    "nleep": ({"covariance_type": "diag", "max_fit_samples": NLEEP_FIT_SAMPLES},
+              "diagonal covariance: the published full covariance runs for hours from size S on (bench_metrics.py, "
+              "NLEEP_FULL_SIZES); a different number, not an approximation. The mixture is fitted on a seeded "
+              f"stratified subsample of {NLEEP_FIT_SAMPLES} samples where N > {NLEEP_FIT_SAMPLES} (cifar10, "
+              "cifar100, food, sun397), every sample scored with it; fitted on all N, those cells took about 2.5 h "
+              "more (bench/results/2026-12-02-grid-estimate.md)"),
     "knn": ({"max_queries": KNN_QUERIES}, f"{KNN_QUERIES} seeded queries against all N samples where N > "
             f"{KNN_QUERIES}: an unbiased estimate of the exact leave-one-out accuracy, standard error <= "
             f"{0.5 / np.sqrt(KNN_QUERIES):.3f}; the exact score costs N / {KNN_QUERIES} times as much"),
@@ -144,19 +147,21 @@ def _peak_rss_gib() -> float | None:
 
 
 def measure(call) -> dict:
-    """Seconds, peak numpy MiB (tracemalloc) and peak process RSS GiB of one call, or the error it raised."""
+    """Seconds, peak numpy MiB (tracemalloc) and peak process RSS GiB of one call, and the number it returned or
+    the error it raised."""
     resettable = _peak_rss_reset()
     tracemalloc.start()
     started = time.perf_counter()
+    value = error = None
     try:
-        call()
-        error = None
+        value = _number(call())
     except Exception as exc:  # a benchmark reports a failing metric and goes on
         error = f"{type(exc).__name__}: {exc}"[:160]
     seconds = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
     tracemalloc.stop()
-    return dict(seconds=seconds, peak_mib=peak, rss_gib=_peak_rss_gib() if resettable else None, error=error)
+    return dict(seconds=seconds, peak_mib=peak, rss_gib=_peak_rss_gib() if resettable else None, error=error,
+                value=value)
 
 
 def one_gram(features) -> None:
@@ -165,11 +170,12 @@ def one_gram(features) -> None:
     x.T @ x
 
 
-def nleep_work(n: int, n_classes: int, width: int) -> float:
-    """N x mixture components x PCA dimensions kept (80% of the variance of the synthetic spectrum)."""
+def nleep_work(n: int, n_classes: int, width: int, fit_samples: int | None = NLEEP_FIT_SAMPLES) -> float:
+    """Samples the mixture is fitted on x mixture components x PCA dimensions kept (80% of the variance of the
+    synthetic spectrum): what N-LEEP's EM costs in proportion to."""
     variance = (1.0 + np.arange(width)) ** -SPECTRUM_DECAY
     dims = int(np.searchsorted(np.cumsum(variance) / variance.sum(), 0.8)) + 1
-    return n * 5 * n_classes * dims
+    return min(n, fit_samples or n) * 5 * n_classes * dims
 
 
 # ---------------------------------------------------------------------------------------------- the grid
@@ -177,6 +183,7 @@ def nleep_work(n: int, n_classes: int, width: int) -> float:
 def grid(args, out) -> None:
     references = _load("reference_emms")
     cell_metrics = [name for name in args.metrics if name not in ZOO_METRICS]
+    nleep_fit = dict(OPTIONS["nleep"][0], **args.metric_options.get("nleep", {})).get("max_fit_samples")
     for dataset in args.datasets:
         full_n, n_classes = DATASETS[dataset]
         n = max(round(args.scale * full_n), 5 * n_classes)
@@ -196,16 +203,16 @@ def grid(args, out) -> None:
                         continue
                     per_sample = np.stack([table[labels] for table in tables], axis=2)
                     call = lambda: references.published_emms(x, per_sample)  # noqa: E731
-                elif name == "nleep" and nleep_work(n, n_classes, width) > args.nleep_max_work:
-                    out(dict(row, skipped=f"work {nleep_work(n, n_classes, width):.2g} > {args.nleep_max_work:.0e}",
-                             work=nleep_work(n, n_classes, width)))
+                elif name == "nleep" and nleep_work(n, n_classes, width, nleep_fit) > args.nleep_max_work:
+                    work = nleep_work(n, n_classes, width, nleep_fit)
+                    out(dict(row, skipped=f"work {work:.2g} > {args.nleep_max_work:.0e}", work=work))
                     continue
                 else:
                     call = metric_call(name, x, labels, tables, probs, args)
                 print(f"[{dataset} x {model}] {name} ...", file=sys.stderr, flush=True)
                 result = measure(call)
                 if name == "nleep":
-                    result["work"] = nleep_work(n, n_classes, width)
+                    result["work"] = nleep_work(n, n_classes, width, nleep_fit)
                 out(dict(row, **result))
                 if name == "reference_emms":
                     del per_sample
@@ -221,7 +228,7 @@ def grid(args, out) -> None:
 
 def metric_call(name: str, x, labels, tables, probs, args):
     spec = metrics.METRICS[name]
-    extra = dict(OPTIONS.get(name, ({}, ""))[0])
+    extra = dict(OPTIONS.get(name, ({}, ""))[0], **args.metric_options.get(name, {}))
     if name in DENSE_METRICS:
         extra.update(device=args.device, precision=args.precision)
     if spec.needs == "features+flabels":
@@ -298,10 +305,14 @@ LOADED = ("the machine was shared and loaded (other agents' tests and a fine-tun
 
 
 def render(rows: list[dict], meta: dict) -> str:
-    lines = [f"# {meta['title']}", "", f"`{meta['command']}`", "",
-             f"{meta['date']}; {meta['machine']}. Load average (1, 5, 15 min) at the start {meta['load_start']}, "
-             f"at the end {meta.get('load_end', '(run not finished)')}. Code: {meta.get('commit', 'not recorded')}. "
-             f"**Conditions**: {meta.get('conditions', LOADED)} " + meta.get("note", ""), ""]
+    lines = [f"# {meta['title']}", "", f"`{meta['command']}`", ""]
+    for part in meta.get("parts", [meta]):
+        lines += [("" if part is meta else f"- `{part['file']}`: `{part['command']}`. ") +
+                  f"{part['date']}; {part['machine']}. Load average (1, 5, 15 min) at the start "
+                  f"{part['load_start']}, at the end {part.get('load_end', '(run not finished)')}. "
+                  f"Code: {part.get('commit', 'not recorded')}. **Conditions**: {part.get('conditions', LOADED)} "
+                  + part.get("note", "")]
+    lines.append("")
     grid_rows = [row for row in rows if "metric" in row]
     if grid_rows:
         lines += grid_tables(grid_rows, meta)
@@ -400,6 +411,22 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- main
 
+def combine(paths: list[Path]) -> tuple[dict, list[dict]]:
+    """The rows of several runs as one grid: a cell's (dataset, model, metric) row from a later file replaces
+    the earlier one. With one file, its own header."""
+    metas, rows = [], {}
+    for path in paths:
+        lines = path.read_text().splitlines()
+        metas.append(dict(json.loads(lines[0]), file=str(path)))
+        for row in map(json.loads, lines[1:]):
+            rows[row.get("dataset"), row.get("model"), row.get("metric"), row.get("size"), row.get("pair")] = row
+    if len(metas) == 1:
+        return metas[0], list(rows.values())
+    meta = dict(metas[-1], title=f"The paper's grid, combined from {len(metas)} runs",
+                command="python bench/bench_grid.py --render " + " ".join(map(str, paths)) + " --out ...", parts=metas)
+    return meta, list(rows.values())
+
+
 def _commit() -> str:
     import subprocess
 
@@ -437,13 +464,18 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="S,M", help="sizes of --targets")
     parser.add_argument("--only", default="", help="--targets: only pairs whose name contains one of these words")
     parser.add_argument("--repeats", type=int, default=3, help="--targets: timed rounds after a warm-up")
+    parser.add_argument("--metric-options", type=json.loads, default={},
+                        help='JSON {metric: {keyword: value}} over OPTIONS, e.g. \'{"nleep": {"max_fit_samples": null}}\'')
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nleep-max-work", type=float, default=NLEEP_MAX_WORK,
-                        help="run N-LEEP only where N x components x PCA dims is at most this; estimate the rest")
+    parser.add_argument("--nleep-max-work", type=float, default=float("inf"),
+                        help="run N-LEEP only where fitted samples x components x PCA dims is at most this (a "
+                             "quick run: 1e9); the rest is estimated from the rate of the cells that ran")
     parser.add_argument("--conditions", default="not stated", help="what else ran on the machine, for the header")
     parser.add_argument("--out", type=Path, help="markdown file (default bench/results/<date>-grid[-scale].md)")
     parser.add_argument("--jsonl", type=Path, help="raw rows, appended as they finish (default: beside --out)")
-    parser.add_argument("--render", type=Path, help="only render this JSON-lines file to markdown")
+    parser.add_argument("--render", type=Path, nargs="+",
+                        help="only render these JSON-lines files to markdown (several: one grid, later files' "
+                             "cells replacing earlier ones', every run's header kept)")
     parser.add_argument("--check-widths", action="store_true", help="build each CNN and check WIDTHS")
     args = parser.parse_args(argv)
     if args.check_widths:
@@ -462,11 +494,12 @@ def main(argv=None) -> None:
     today = datetime.date.today().isoformat()
     scale = "" if args.scale == 1 else f"-scale{args.scale:g}"
     stem = f"{today}-targets" if args.targets else f"{today}-grid{scale}"
-    markdown = args.out or (args.render.with_suffix(".md") if args.render else BENCH / "results" / f"{stem}.md")
-    jsonl = args.render or args.jsonl or markdown.with_suffix(".jsonl")
+    if args.render and len(args.render) > 1 and not args.out:
+        parser.error("--render of several files needs --out for the combined markdown")
+    markdown = args.out or (args.render[0].with_suffix(".md") if args.render else BENCH / "results" / f"{stem}.md")
+    jsonl = args.jsonl or markdown.with_suffix(".jsonl")
     if args.render:
-        lines = jsonl.read_text().splitlines()
-        meta, rows = json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+        meta, rows = combine(args.render)
     else:
         command = "python bench/bench_grid.py " + " ".join(argv if argv is not None else sys.argv[1:])
         meta = dict(title=("Re-based targets" if args.targets else "The paper's grid") + f", {today}",
@@ -492,6 +525,8 @@ def main(argv=None) -> None:
         meta["note"] = f"Wall time of the whole run {time.perf_counter() - started:.0f} s."
         lines = jsonl.read_text().splitlines()
         jsonl.write_text("\n".join([json.dumps(meta)] + lines[1:]) + "\n")
+    if args.render and len(args.render) > 1:
+        jsonl.write_text("\n".join(json.dumps(row) for row in [meta, *rows]) + "\n")
     report = render(rows, meta)
     print(report)
     markdown.write_text(report)

@@ -24,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_grid import DATASETS, WIDTHS, ZOO_METRICS, nleep_work  # noqa: E402
 
 
-def terms(metric: str, n: int, d: int, c: int) -> np.ndarray:
+def terms(metric: str, n: int, d: int, c: int, work: float | None = None) -> np.ndarray:
+    """The cost terms of one cell; N-LEEP's ``work`` as its row recorded it (rows of full-N fits predate the
+    grid's fit cap), else as the grid runs it now."""
     if metric == "nleep":
-        return np.array([nleep_work(n, c, d), 1.0])
+        return np.array([work or nleep_work(n, c, d), 1.0])
     return np.array([n * d * d, d ** 3, n * c * d, n * min(n, 2000), 1.0])
 
 
@@ -37,15 +39,17 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     held = set(filter(None, args.hold_out.split(",")))
     rows = [json.loads(line) for path in args.jsonl for line in path.read_text().splitlines()[1:]]
-    timed = {(r["dataset"], r["model"], r["metric"]): r["seconds"] for r in rows
-             if r.get("seconds") is not None and not r.get("error") and r["model"] in WIDTHS}
+    measured_rows = {(r["dataset"], r["model"], r["metric"]): r for r in rows
+                     if r.get("seconds") is not None and not r.get("error") and r["model"] in WIDTHS}
+    timed = {key: row["seconds"] for key, row in measured_rows.items()}
     metrics = sorted({m for _, _, m in timed} - {"floor", "reference_emms"})
     print("| metric | measured cells | measured s | estimated cells | estimated s | fit error on held-out cells |")
     print("|---|---:|---:|---:|---:|---|")
     grand_measured = grand_estimated = 0.0
     for metric in metrics:
         fit_cells = [(ds, model) for ds, model, m in timed if m == metric and ds not in held]
-        a = np.array([terms(metric, DATASETS[ds][0], WIDTHS[model], DATASETS[ds][1]) for ds, model in fit_cells])
+        a = np.array([terms(metric, DATASETS[ds][0], WIDTHS[model], DATASETS[ds][1],
+                            measured_rows[ds, model, metric].get("work")) for ds, model in fit_cells])
         b = np.array([timed[ds, model, metric] for ds, model in fit_cells])
         scale = a.max(axis=0)
         coef = nnls(a / scale, b)[0] / scale

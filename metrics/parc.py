@@ -44,6 +44,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
+from metrics._sampling import stratified_subsample
 from metrics._spectral import rank_mask
 
 PUBLISHED_PCA_SEED = 1919
@@ -57,7 +58,7 @@ def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000
     if pca_dim is not None and (isinstance(pca_dim, bool) or not isinstance(pca_dim, (int, np.integer))
                                 or pca_dim < 1):
         raise ValueError(f"pca_dim must be a positive integer or None, got {pca_dim!r}")
-    keep = _stratified_subsample(targets, max_samples, seed)
+    keep = stratified_subsample(targets, max_samples, seed)
     x, targets = x[keep], targets[keep]
     if pca_dim is not None and pca_dim < x.shape[1]:
         pca = PCA(n_components=min(int(pca_dim), x.shape[0]), svd_solver="randomized",
@@ -123,13 +124,3 @@ def _tie_correction(sorted_values: np.ndarray) -> float:
     sizes = (edges[1::2] - edges[::2] + 1).astype(np.float64)   # each run of k equalities is a group of k + 1
     return float(np.sum(sizes ** 3 - sizes))
 
-
-def _stratified_subsample(targets: np.ndarray, max_samples: int, seed: int) -> np.ndarray:
-    """Indices of all samples, or of a seeded per-class fraction max_samples/N of them, in original order."""
-    if len(targets) <= max_samples:
-        return np.arange(len(targets))
-    rng = np.random.default_rng(seed)
-    fraction = max_samples / len(targets)
-    chosen = [rng.choice(members, size=max(2, int(fraction * len(members))), replace=False)
-              for members in (np.flatnonzero(targets == c) for c in range(targets.max() + 1))]
-    return np.sort(np.concatenate(chosen))

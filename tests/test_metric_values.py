@@ -17,6 +17,7 @@ from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from test_metrics_classic import gbc_brute_force
+from test_pairwise import stratified_rows
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
@@ -258,20 +259,39 @@ def test_sfda_equals_the_published_recipe_unbalanced_dead_dimension(scale, monke
 # ------------------------------------------------------------------------------------------------ N-LEEP
 
 
-def nleep_reference(x, labels):
+def nleep_reference(x, labels, fit_rows=slice(None)):
     """sklearn's exact PCA to 80% of the variance, a full-covariance mixture of 5 components per class (seed
-    0), and LEEP by loops on its posteriors."""
+    0) fitted on ``fit_rows``, and LEEP by loops on the posteriors of every sample."""
     reduced = PCA(n_components=0.8, svd_solver="full").fit_transform(x)   # pca_variance = 0.8
     mixture = GaussianMixture(n_components=5 * len(np.unique(labels)), covariance_type="full", random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        posteriors = mixture.fit(reduced).predict_proba(reduced)
+        posteriors = mixture.fit(reduced[fit_rows]).predict_proba(reduced)
     return leep_reference(posteriors, labels)
 
 
 def test_nleep_equals_sklearn_pca_mixture_and_leep_with_the_published_defaults():
     x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)
     assert nleep(x, labels) == pytest.approx(nleep_reference(x, labels), rel=1e-7)
+
+
+@pytest.mark.parametrize("max_fit_samples", [60, 45])
+def test_nleep_fits_its_mixture_on_the_seeded_stratified_subsample_and_scores_every_sample(max_fit_samples):
+    x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)   # N = 90
+    fit_rows = stratified_rows(labels, max_fit_samples, seed=0)
+    expected = nleep_reference(x, labels, fit_rows)
+    assert nleep(x, labels, max_fit_samples=max_fit_samples) == pytest.approx(expected, rel=1e-7)
+    assert expected != pytest.approx(nleep_reference(x, labels), rel=1e-3)   # the subsample changes the fit
+    assert nleep(x, labels, max_fit_samples=90) == nleep(x, labels)          # N <= max_fit_samples: all of them
+
+
+def test_nleep_refuses_a_fit_subsample_smaller_than_its_mixture():
+    x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)
+    with pytest.raises(ValueError, match="only 14 samples would fit them; lower components_per_class, raise"):
+        nleep(x, labels, max_fit_samples=14)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="max_fit_samples must be a positive integer or None"):
+            nleep(x, labels, max_fit_samples=bad)
 
 
 def test_gbc_sfda_nleep_score_a_class_of_exactly_two_samples():

@@ -39,7 +39,7 @@ OWN_TESTS = {"emms": ["tests/test_emms.py", "tests/test_metric_contract.py", PRE
              "transrate": ["tests/test_transrate.py", PRECISION], "registry": ["tests/test_metric_contract.py"],
              **{name: CLASSIC for name in ("leep", "nce", "nleep", "gbc", "sfda", "ncti", "etran",
                                            "_leep", "_pca", "_lda", "_zoo")},
-             **{name: [*CLASSIC, "tests/test_pairwise.py"] for name in ("parc", "knn")}}
+             **{name: [*CLASSIC, "tests/test_pairwise.py"] for name in ("parc", "knn", "_sampling")}}
 
 # The bugs issue 19 names, as (file, exact text, replacement, what it does).
 NAMED = [
@@ -127,7 +127,7 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/logme.py", "newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), "
      "mackay)", "1.0 -> 2.0"): "accepted: the cap on a Newton step (a factor e); a cap of e^2 reaches the same "
      "maximum, and no test's first step hits the cap",
-    ("metrics/parc.py", "if len(targets) <= max_samples:", "LtE -> Lt"): "at N = max_samples the per-class "
+    ("metrics/_sampling.py", "if len(targets) <= max_samples:", "LtE -> Lt"): "at N = max_samples the per-class "
      "fraction is 1: every sample is kept, in the same order: equivalent",
     ("metrics/transrate.py", "gram = centred_cross(z if n > d else z.T, device=device, dtype=precision)",
      "Gt -> GtE"): "at n = d both Grams give the same log-determinant exactly: equivalent",
