@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metrics._gram import row_blocks
+
 
 def leep_from_validated(probs: np.ndarray, targets: np.ndarray, n_classes: int) -> float:
     """LEEP on already-validated float64 probabilities and 0..C-1 labels (shared with N-LEEP)."""
@@ -13,5 +15,7 @@ def leep_from_validated(probs: np.ndarray, targets: np.ndarray, n_classes: int) 
     joint /= n_samples
     marginal = joint.sum(axis=0)
     conditional = np.divide(joint, marginal, out=np.zeros_like(joint), where=marginal > 0)
-    expected = np.einsum("iz,iz->i", probs, conditional[targets])
+    expected = np.empty(n_samples)
+    for start, stop in row_blocks(n_samples):   # no N x Z array of conditionals beside the probabilities
+        expected[start:stop] = np.einsum("iz,iz->i", probs[start:stop], conditional[targets[start:stop]])
     return float(np.mean(np.log(expected)))

@@ -45,7 +45,7 @@ from metrics._spectral import eigh, rank_mask
 def hscore(features, labels, *, device=None, precision: str = "float64") -> float:
     """H-score tr(cov(f)^+ cov(E[f|y])) (higher = more transferable); ``device`` runs the Gram in torch,
     ``precision="float32"`` computes it in float32 (see the module docstring)."""
-    spectrum = _ClassScatterSpectrum(features, labels, device, precision)
+    spectrum = _ClassScatterSpectrum(as_features(features), labels, device, precision)
     keep = rank_mask(spectrum.scatter_values, spectrum.size)
     # cov = scatter / (N - 1), so (N - 1) cancels against the 1/(N - 1) of cov(E[f | y]).
     return float((spectrum.between[keep] / spectrum.scatter_values[keep]).sum())
@@ -58,7 +58,9 @@ def reg_hscore(features, labels, *, device=None, precision: str = "float64") -> 
     the shrinkage's fourth moments of raw features overflow float64 from magnitudes of about 1e77."""
     x = as_features(features)
     peak = float(np.abs(x).max())
-    spectrum = _ClassScatterSpectrum(x / peak if peak > 0 else x, labels, device, precision)
+    if peak > 0:
+        x /= peak   # our own copy
+    spectrum = _ClassScatterSpectrum(x, labels, device, precision)
     n, d = spectrum.n, spectrum.d
     cov_values = np.maximum(spectrum.scatter_values, 0.0) / n
     shrinkage = _ledoit_wolf_shrinkage(cov_values, spectrum.row_norms_sq, n, d)
@@ -81,16 +83,16 @@ def _ledoit_wolf_shrinkage(cov_values: np.ndarray, row_norms_sq: np.ndarray, n: 
 
 class _ClassScatterSpectrum:
     """The eigenvalues of the centred scatter XcᵀXc restricted to the span of the samples, and for each
-    eigenvector j the between-class part ``between[j] = sum_c (v_jᵀ s_c)^2 / n_c``."""
+    eigenvector j the between-class part ``between[j] = sum_c (v_jᵀ s_c)^2 / n_c``. ``x`` is the caller's
+    checked copy (``as_features``), centred in place: one N x D array at a time."""
 
-    def __init__(self, features, labels, device, precision):
+    def __init__(self, x: np.ndarray, labels, device, precision):
         check_precision(precision)
-        x = as_features(features)
         self.n, self.d = x.shape
         self.size = max(self.n, self.d)
         classes, n_classes = as_labels(labels, self.n)
         counts = np.bincount(classes)
-        x -= x.mean(axis=0)  # our own copy
+        x -= x.mean(axis=0)
         self.row_norms_sq = np.einsum("ij,ij->i", x, x)
         if self.n > self.d:
             self.scatter_values, vectors = eigh(centred_cross(x, device=device, dtype=precision), device)

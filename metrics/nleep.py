@@ -19,7 +19,12 @@ candidates, N=400): weighted tau full -> diag 0.7200 -> 0.7200 on mnist5k, 0.126
 ``max_fit_samples=m`` fits the mixture on a seeded stratified subsample of m samples (at least 2 a class) when
 N > m, and then scores every sample with it: the EM's cost (k-means initialisation included) falls by N / m,
 while the posteriors and the LEEP sum still cover all N. Not the published number, an option for large N:
-None (the default) fits on all samples, as published. FIT_EFFECT below gives what it does to the tables.
+None (the default) fits on all samples, as published.
+
+Memory: the posteriors, N x 5C float64 (1.7 GiB at sun397's 108,754 samples and 1985 components), are
+predicted in row blocks: sklearn's E-step makes several such arrays, and predicting all of sun397 at once took
+the benchmark's process to 12 GiB resident (``bench/bench_grid.py``, 2026-12-02). The EM's own E-steps run over
+the fitted samples at once, so a fit on all N needs that much too; ``max_fit_samples`` bounds it.
 
 Differences from published code:
 - The mixture is seeded (``seed``, default 0); the published code is unseeded, so its score changes from
@@ -35,6 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from metrics._checks import as_features, as_labels, check_samples_per_class
+from metrics._gram import row_blocks
 from metrics._leep import leep_from_validated
 from metrics._pca import pca_reduce
 from metrics._sampling import stratified_subsample
@@ -68,5 +74,8 @@ def nleep(features, labels, *, components_per_class: int = 5, pca_variance: floa
     mixture = GaussianMixture(n_components=n_components, covariance_type=covariance_type, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        posteriors = mixture.fit(reduced if len(fitted) == len(reduced) else reduced[fitted]).predict_proba(reduced)
+        mixture.fit(reduced if len(fitted) == len(reduced) else reduced[fitted])
+    posteriors = np.empty((len(reduced), n_components))
+    for start, stop in row_blocks(len(reduced)):   # sklearn's E-step makes several N x components temporaries
+        posteriors[start:stop] = mixture.predict_proba(reduced[start:stop])
     return leep_from_validated(posteriors, targets, n_classes)

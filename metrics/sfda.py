@@ -42,8 +42,8 @@ def sfda(features, labels) -> float:
     confidence = softened[np.arange(len(targets)), targets][:, None]
     means = class_means(x, targets, n_classes)
     other_means = (means.sum(axis=0) - means) / (n_classes - 1)
-    challenged = np.empty_like(x)
-    for start, stop in row_blocks(len(x)):   # in blocks: no N x D temporaries beside the result
+    challenged = x   # x (our own copy) is not needed again: challenged in place, in row blocks
+    for start, stop in row_blocks(len(x)):
         pulled = other_means[targets[start:stop]]
         challenged[start:stop] = confidence[start:stop] * x[start:stop] + (1 - confidence[start:stop]) * pulled
     probs, _ = lda_posterior(challenged, targets, n_classes, shrinkage)

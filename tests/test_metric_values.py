@@ -61,12 +61,15 @@ def leep_reference(probs, labels):
     return total / n
 
 
-def test_leep_equals_loops_on_unbalanced_classes_with_an_empty_source_class():
+@pytest.mark.parametrize("block_rows", [None, 13])   # 13: the sum over samples in 4 row blocks
+def test_leep_equals_loops_on_unbalanced_classes_with_an_empty_source_class(block_rows, monkeypatch):
     rng = np.random.default_rng(1)
     labels = np.repeat([5, 0, 9], [30, 4, 13])
     probs = rng.dirichlet(np.ones(6), size=len(labels))
     probs[:, 3] = 0.0
     probs /= probs.sum(axis=1, keepdims=True)
+    if block_rows:
+        small_blocks(monkeypatch, block_rows)
     assert leep(probs, labels) == pytest.approx(leep_reference(probs, labels), rel=1e-12)
 
 
@@ -270,8 +273,11 @@ def nleep_reference(x, labels, fit_rows=slice(None)):
     return leep_reference(posteriors, labels)
 
 
-def test_nleep_equals_sklearn_pca_mixture_and_leep_with_the_published_defaults():
+@pytest.mark.parametrize("block_rows", [None, 13])   # 13: posteriors predicted in 7 row blocks
+def test_nleep_equals_sklearn_pca_mixture_and_leep_with_the_published_defaults(block_rows, monkeypatch):
     x, labels = unbalanced(d=6, shift=1.2, counts=[45, 12, 33], seed=12)
+    if block_rows:
+        small_blocks(monkeypatch, block_rows)
     assert nleep(x, labels) == pytest.approx(nleep_reference(x, labels), rel=1e-7)
 
 
