@@ -312,6 +312,7 @@ def render(rows: list[dict], meta: dict) -> str:
                   f"{part['load_start']}, at the end {part.get('load_end', '(run not finished)')}. "
                   f"Code: {part.get('commit', 'not recorded')}. **Conditions**: {part.get('conditions', LOADED)} "
                   + part.get("note", "")]
+    lines += ["", meta["note_combined"]] if "note_combined" in meta else []
     lines.append("")
     grid_rows = [row for row in rows if "metric" in row]
     if grid_rows:
@@ -357,17 +358,17 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
                      f"{slowest and slowest['dataset'] + ' x ' + slowest['model']} | "
                      f"{max((row['peak_mib'] for row in mine), default=0):.0f} | {_s(max(rss, default=None))} | "
                      f"{len(mine)} | {len(bad)}{': ' + problems if problems else ''} |")
-    lines += ["", "### EMMS (class tables) against its floor and the released algorithm, per dataset "
-              "(summed over the models)", "",
-              "| dataset | N | C | EMMS s | floor s (one float64 XᵀX) | EMMS / floor | released EMMS s | "
-              "released / EMMS |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-
     def total_of(metric, dataset=None, models=None):
         found = [row for row in timed if row["metric"] == metric and (dataset is None or row["dataset"] == dataset)
                  and (models is None or row["model"] in models)]
         return sum(row["seconds"] for row in found) if found else None, {row["model"] for row in found}
 
-    for dataset in datasets + [None]:
+    if "emms" in metric_names:
+        lines += ["", "### EMMS (class tables) against its floor and the released algorithm, per dataset "
+                  "(summed over the models)", "",
+                  "| dataset | N | C | EMMS s | floor s (one float64 XᵀX) | EMMS / floor | released EMMS s | "
+                  "released / EMMS |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for dataset in datasets + [None] if "emms" in metric_names else []:
         emms_s, emms_models = total_of("emms", dataset)
         floor_s, _ = total_of("floor", dataset, emms_models)
         ref_s, ref_models = total_of("reference_emms", dataset)
@@ -388,7 +389,9 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
                           if row["dataset"] == dataset and row["metric"] == name)
             cells_text.append(_s(seconds, "{:.1f}") + ("*" if skipped else ""))
         lines.append(f"| {dataset} | {n} | " + " | ".join(cells_text) + " |")
-    lines += ["", "`*`: some calls skipped or failed (see the first table).", ""]
+    if any("*" in line for line in lines[-len(datasets):]):
+        lines += ["", "`*`: some calls skipped or failed (see the first table)."]
+    lines.append("")
     largest = max(rows, key=lambda row: (row["n"] * (row["d"] or 0)))
     lines += [f"### The largest cell: {largest['dataset']} x {largest['model']} (N={largest['n']}, "
               f"D={largest['d']}, float32 features {largest['n'] * largest['d'] * 4 / 2 ** 30:.2f} GiB)", "",
@@ -411,7 +414,7 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- main
 
-def combine(paths: list[Path]) -> tuple[dict, list[dict]]:
+def combine(paths: list[Path], out: Path) -> tuple[dict, list[dict]]:
     """The rows of several runs as one grid: a cell's (dataset, model, metric) row from a later file replaces
     the earlier one. With one file, its own header."""
     metas, rows = [], {}
@@ -423,7 +426,9 @@ def combine(paths: list[Path]) -> tuple[dict, list[dict]]:
     if len(metas) == 1:
         return metas[0], list(rows.values())
     meta = dict(metas[-1], title=f"The paper's grid, combined from {len(metas)} runs",
-                command="python bench/bench_grid.py --render " + " ".join(map(str, paths)) + " --out ...", parts=metas)
+                command=f"python bench/bench_grid.py --render {' '.join(map(str, paths))} --out {out}", parts=metas,
+                note_combined="A cell (dataset, model, metric) measured by several of these runs is taken from the "
+                              "last one listed.")
     return meta, list(rows.values())
 
 
@@ -499,7 +504,7 @@ def main(argv=None) -> None:
     markdown = args.out or (args.render[0].with_suffix(".md") if args.render else BENCH / "results" / f"{stem}.md")
     jsonl = args.jsonl or markdown.with_suffix(".jsonl")
     if args.render:
-        meta, rows = combine(args.render)
+        meta, rows = combine(args.render, markdown)
     else:
         command = "python bench/bench_grid.py " + " ".join(argv if argv is not None else sys.argv[1:])
         meta = dict(title=("Re-based targets" if args.targets else "The paper's grid") + f", {today}",

@@ -57,7 +57,7 @@ def reg_hscore(features, labels, *, device=None, precision: str = "float64") -> 
     The score does not change with the features' scale; they are divided by their largest magnitude first, since
     the shrinkage's fourth moments of raw features overflow float64 from magnitudes of about 1e77."""
     x = as_features(features)
-    peak = float(np.abs(x).max())
+    peak = float(max(x.max(), -x.min()))   # the largest magnitude, without an N x D temporary
     if peak > 0:
         x /= peak   # our own copy
     spectrum = _ClassScatterSpectrum(x, labels, device, precision)

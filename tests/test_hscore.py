@@ -149,11 +149,14 @@ def test_hscore_drops_an_eigenvalue_below_max_n_d_eps_times_the_largest():
 
 
 @pytest.mark.parametrize("scale", [1e-90, 1e80])
-def test_reg_hscore_of_features_whose_fourth_moments_underflow_or_overflow(scale):
+@pytest.mark.parametrize("largest_entry", ["positive", "zero"])
+def test_reg_hscore_of_features_whose_fourth_moments_underflow_or_overflow(scale, largest_entry):
     # divided by their largest magnitude first: at 1e-90 the fourth moments would underflow to 0 (no shrinkage),
-    # at 1e80 the scatter would overflow
+    # at 1e80 the scatter would overflow. Shifted to a largest entry of 0, every magnitude is a negative entry's.
     features, labels = class_data(120, 8, 3, 0.5, seed=8)
     features[:, 3] = 2.0
+    if largest_entry == "zero":
+        features -= features.max()   # the score does not change with a shift
     assert reg_hscore(scale * features, labels) == pytest.approx(brute_force_reg_hscore(features, labels), rel=1e-8)
 
 
