@@ -85,8 +85,8 @@ OPTIONS = {   # metric: (keyword arguments the grid passes beyond the registry's
               "diagonal covariance: the published full covariance runs for hours from size S on (bench_metrics.py, "
               "NLEEP_FULL_SIZES); a different number, not an approximation. The mixture is fitted on a seeded "
               f"stratified subsample of {NLEEP_FIT_SAMPLES} samples where N > {NLEEP_FIT_SAMPLES} (cifar10, "
-              "cifar100, food, sun397), every sample scored with it; fitted on all N, those cells took about 2.5 h "
-              "more (bench/results/2026-12-02-grid-estimate.md)"),
+              "cifar100, food, sun397), every sample scored with it; fitted on all N, N-LEEP over the grid was "
+              "estimated at 2.5 h (bench/results/2026-12-02-grid-estimate.md)"),
     "knn": ({"max_queries": KNN_QUERIES}, f"{KNN_QUERIES} seeded queries against all N samples where N > "
             f"{KNN_QUERIES}: an unbiased estimate of the exact leave-one-out accuracy, standard error <= "
             f"{0.5 / np.sqrt(KNN_QUERIES):.3f}; the exact score costs N / {KNN_QUERIES} times as much"),
@@ -332,6 +332,11 @@ def render(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
+def options_text() -> str:
+    """What the grid's OPTIONS do, as a run records it (a later render shows the options the run had)."""
+    return "; ".join(f"{name}: {note}" for name, (_, note) in OPTIONS.items())
+
+
 def grid_tables(rows: list[dict], meta: dict) -> list[str]:
     timed = [row for row in rows if row.get("seconds") is not None and not row.get("error")]
     metric_names = list(dict.fromkeys(row["metric"] for row in rows))
@@ -340,8 +345,7 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
     cells = {(row["dataset"], row["model"]) for row in rows if row["d"] is not None}
     lines = [f"## Grid: {len(datasets)} datasets, {len(cells)} cells", "",
              f"**Every metric over the grid: {total:.0f} s ({total / 60:.1f} min)**, beside the floor and the "
-             f"released EMMS, which are not metrics of the grid. Options: "
-             + "; ".join(f"{name}: {note}" for name, (_, note) in OPTIONS.items()) + ".", "",
+             f"released EMMS, which are not metrics of the grid. Options: {meta.get('options', options_text())}.", "",
              "| metric | total s | share | slowest call s | where | max peak numpy MiB | max peak RSS GiB | "
              "calls | errors / skipped |", "|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for name in metric_names:
@@ -358,10 +362,12 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
                      f"{slowest and slowest['dataset'] + ' x ' + slowest['model']} | "
                      f"{max((row['peak_mib'] for row in mine), default=0):.0f} | {_s(max(rss, default=None))} | "
                      f"{len(mine)} | {len(bad)}{': ' + problems if problems else ''} |")
-    def total_of(metric, dataset=None, models=None):
+    def total_of(metric, dataset=None, cells=None):
+        """Seconds of a metric summed over a dataset's (or every) cell, or over the given (dataset, model) cells;
+        and the cells found."""
         found = [row for row in timed if row["metric"] == metric and (dataset is None or row["dataset"] == dataset)
-                 and (models is None or row["model"] in models)]
-        return sum(row["seconds"] for row in found) if found else None, {row["model"] for row in found}
+                 and (cells is None or (row["dataset"], row["model"]) in cells)]
+        return sum(row["seconds"] for row in found) if found else None, {(row["dataset"], row["model"]) for row in found}
 
     if "emms" in metric_names:
         lines += ["", "### EMMS (class tables) against its floor and the released algorithm, per dataset "
@@ -369,10 +375,10 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
                   "| dataset | N | C | EMMS s | floor s (one float64 XᵀX) | EMMS / floor | released EMMS s | "
                   "released / EMMS |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for dataset in datasets + [None] if "emms" in metric_names else []:
-        emms_s, emms_models = total_of("emms", dataset)
-        floor_s, _ = total_of("floor", dataset, emms_models)
-        ref_s, ref_models = total_of("reference_emms", dataset)
-        emms_ref_s, _ = total_of("emms", dataset, ref_models)
+        emms_s, emms_cells = total_of("emms", dataset)
+        floor_s, _ = total_of("floor", dataset, emms_cells)
+        ref_s, ref_cells = total_of("reference_emms", dataset)
+        emms_ref_s, _ = total_of("emms", dataset, ref_cells)
         any_row = next(row for row in rows if dataset is None or row["dataset"] == dataset)
         lines.append(f"| {dataset or '**grid**'} | {any_row['n'] if dataset else ''} | "
                      f"{any_row['c'] if dataset else ''} | {_s(emms_s)} | {_s(floor_s)} | "
@@ -514,7 +520,7 @@ def main(argv=None) -> None:
                             f"{np.__version__}, BLAS threads: OPENBLAS_NUM_THREADS="
                             f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset (all cores)')}",
                     load_start=[round(v, 2) for v in os.getloadavg()], conditions=args.conditions,
-                    commit=_commit())
+                    commit=_commit(), options=options_text())
         jsonl.parent.mkdir(parents=True, exist_ok=True)
         jsonl.write_text(json.dumps(meta) + "\n")
         rows = []

@@ -19,7 +19,9 @@ candidates, N=400): weighted tau full -> diag 0.7200 -> 0.7200 on mnist5k, 0.126
 ``max_fit_samples=m`` fits the mixture on a seeded stratified subsample of m samples (at least 2 a class) when
 N > m, and then scores every sample with it: the EM's cost (k-means initialisation included) falls by N / m,
 while the posteriors and the LEEP sum still cover all N. Not the published number, an option for large N:
-None (the default) fits on all samples, as published.
+None (the default) fits on all samples, as published. It is not free: on the demo's tables (9 candidates, 400
+samples, ``bench/results/2026-12-02-nleep-fit-subsample.md``) a fit on 300 samples moved the mean weighted tau
+from 0.47 to 0.20 (full covariance) and from 0.52 to 0.48 (diagonal); on 200, to 0.22 and 0.37.
 
 Memory: the posteriors, N x 5C float64 (1.7 GiB at sun397's 108,754 samples and 1985 components), are
 predicted in row blocks: sklearn's E-step makes several such arrays, and predicting all of sun397 at once took
