@@ -87,8 +87,6 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
         "priors times N^2 add the same log N^2 to every class's logit; the softmax cancels it: equivalent",
     ("metrics/_lda.py", "dim = within.shape[0]", "0 -> 1"): "S_w is square: equivalent",
     ("metrics/_lda.py", "x = np.ones(matrix.shape[0])", "0 -> 1"): "S_w is square: equivalent",
-    ("metrics/_leep.py", "n_samples = probs.shape[0]", "0 -> 1"): "the joint's scale cancels in "
-     "P(y|z) = P(y,z) / P(z): equivalent",
     ("metrics/_pca.py", "explained = eigenvalues / max(n_samples - 1, 1)", "1 -> 2"): "the surviving one of the "
      "two is max(N - 1, 2): the same for N >= 3, and every caller has N >= 4 (2 classes of 2): equivalent",
     ("metrics/_pca.py", "signs = np.where(signs == 0, 1.0, signs)", "1.0 -> 2.0"): SIGNS,
