@@ -1,6 +1,6 @@
 """The paper's whole grid at its real shapes: every metric timed, with peak memory, and the re-based targets.
 
-    python bench/bench_grid.py                      # full grid: 11 datasets x 11 CNNs, every metric
+    python bench/bench_grid.py                      # full grid: 11 datasets x 11 CNNs, every metric (~1.6 h here)
     python bench/bench_grid.py --scale 0.1          # the quick run: every dataset's N times 0.1
     python bench/bench_grid.py --targets            # the re-based targets and float32 vs float64, sizes S and M
 
@@ -32,8 +32,11 @@ and the end: on a shared machine the wall-clock times are only as good as that l
 machine run it with ``OPENBLAS_NUM_THREADS=1``: there OpenBLAS's 2-thread products ran 20x slower than one
 thread (H-score at N=667, D=1280: 43 s against 1.8 s, load average 20 on 2 cores); the header records it.
 
-Each finished call is appended to a JSON-lines file as it ends (``--jsonl``), so an interrupted run keeps
-what it measured; ``--render FILE.jsonl`` writes the markdown of such a file without measuring anything.
+Each finished call (with the number it returned) is appended to a JSON-lines file as it ends (``--jsonl``), so
+an interrupted run keeps what it measured; ``--render FILE.jsonl`` writes the markdown of such a file without
+measuring anything, and ``--render A.jsonl B.jsonl --out whole.md`` puts runs of parts of the grid together (a
+cell of a later file replaces the same cell of an earlier one). ``bench/compare_grid.py`` compares two runs'
+numbers, e.g. with and without an option of ``--metric-options``.
 """
 from __future__ import annotations
 
@@ -367,7 +370,8 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
         and the cells found."""
         found = [row for row in timed if row["metric"] == metric and (dataset is None or row["dataset"] == dataset)
                  and (cells is None or (row["dataset"], row["model"]) in cells)]
-        return sum(row["seconds"] for row in found) if found else None, {(row["dataset"], row["model"]) for row in found}
+        seconds = sum(row["seconds"] for row in found) if found else None
+        return seconds, {(row["dataset"], row["model"]) for row in found}
 
     if "emms" in metric_names:
         lines += ["", "### EMMS (class tables) against its floor and the released algorithm, per dataset "
@@ -476,7 +480,8 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default="", help="--targets: only pairs whose name contains one of these words")
     parser.add_argument("--repeats", type=int, default=3, help="--targets: timed rounds after a warm-up")
     parser.add_argument("--metric-options", type=json.loads, default={},
-                        help='JSON {metric: {keyword: value}} over OPTIONS, e.g. \'{"nleep": {"max_fit_samples": null}}\'')
+                        help="JSON {metric: {keyword: value}} over OPTIONS, e.g. "
+                             "'{\"nleep\": {\"max_fit_samples\": null}}'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nleep-max-work", type=float, default=float("inf"),
                         help="run N-LEEP only where fitted samples x components x PCA dims is at most this (a "
