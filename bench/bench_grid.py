@@ -186,7 +186,7 @@ def nleep_work(n: int, n_classes: int, width: int, fit_samples: int | None = NLE
 def grid(args, out) -> None:
     references = _load("reference_emms")
     cell_metrics = [name for name in args.metrics if name not in ZOO_METRICS]
-    nleep_fit = dict(OPTIONS["nleep"][0], **args.metric_options.get("nleep", {})).get("max_fit_samples")
+    nleep_fit = grid_options("nleep", args).get("max_fit_samples")
     for dataset in args.datasets:
         full_n, n_classes = DATASETS[dataset]
         n = max(round(args.scale * full_n), 5 * n_classes)
@@ -229,9 +229,14 @@ def grid(args, out) -> None:
         del data
 
 
+def grid_options(name: str, args) -> dict:
+    """The keyword arguments the grid passes to a metric: OPTIONS, overridden by --metric-options."""
+    return dict(OPTIONS.get(name, ({}, ""))[0], **args.metric_options.get(name, {}))
+
+
 def metric_call(name: str, x, labels, tables, probs, args):
     spec = metrics.METRICS[name]
-    extra = dict(OPTIONS.get(name, ({}, ""))[0], **args.metric_options.get(name, {}))
+    extra = grid_options(name, args)
     if name in DENSE_METRICS:
         extra.update(device=args.device, precision=args.precision)
     if spec.needs == "features+flabels":
@@ -399,7 +404,7 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
                           if row["dataset"] == dataset and row["metric"] == name)
             cells_text.append(_s(seconds, "{:.1f}") + ("*" if skipped else ""))
         lines.append(f"| {dataset} | {n} | " + " | ".join(cells_text) + " |")
-    if any("*" in line for line in lines[-len(datasets):]):
+    if any(row.get("skipped") or row.get("error") for row in rows):
         lines += ["", "`*`: some calls skipped or failed (see the first table)."]
     lines.append("")
     largest = max(rows, key=lambda row: (row["n"] * (row["d"] or 0)))
@@ -424,14 +429,20 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- main
 
+def read_run(path: Path) -> tuple[dict, list[dict]]:
+    """A run's JSON-lines file: its header (first line) and its rows."""
+    header, *rows = path.read_text().splitlines()
+    return json.loads(header), [json.loads(row) for row in rows]
+
+
 def combine(paths: list[Path], out: Path) -> tuple[dict, list[dict]]:
     """The rows of several runs as one grid: a cell's (dataset, model, metric) row from a later file replaces
     the earlier one. With one file, its own header."""
     metas, rows = [], {}
     for path in paths:
-        lines = path.read_text().splitlines()
-        metas.append(dict(json.loads(lines[0]), file=str(path)))
-        for row in map(json.loads, lines[1:]):
+        meta, run_rows = read_run(path)
+        metas.append(dict(meta, file=str(path)))
+        for row in run_rows:
             rows[row.get("dataset"), row.get("model"), row.get("metric"), row.get("size"), row.get("pair")] = row
     if len(metas) == 1:
         return metas[0], list(rows.values())

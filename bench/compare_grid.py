@@ -10,15 +10,18 @@ have none).
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_grid import read_run  # noqa: E402
+
 
 def values(path: Path) -> dict:
-    rows = (json.loads(line) for line in path.read_text().splitlines()[1:])
+    _, rows = read_run(path)
     return {(row["dataset"], row["metric"], row["model"]): row["value"] for row in rows
             if row.get("value") is not None}
 

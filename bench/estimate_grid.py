@@ -12,16 +12,14 @@ well the small ones predict them). Printed as markdown. An estimate, not a measu
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_grid import DATASETS, WIDTHS, ZOO_METRICS, nleep_work  # noqa: E402
+from bench_grid import DATASETS, WIDTHS, ZOO_METRICS, nleep_work, read_run  # noqa: E402
 
 
 def terms(metric: str, n: int, d: int, c: int, work: float | None = None) -> np.ndarray:
@@ -38,7 +36,7 @@ def main(argv=None) -> None:
     parser.add_argument("--hold-out", default="", help="datasets whose cells are not used to fit (to test the fit)")
     args = parser.parse_args(argv)
     held = set(filter(None, args.hold_out.split(",")))
-    rows = [json.loads(line) for path in args.jsonl for line in path.read_text().splitlines()[1:]]
+    rows = [row for path in args.jsonl for row in read_run(path)[1]]
     measured_rows = {(r["dataset"], r["model"], r["metric"]): r for r in rows
                      if r.get("seconds") is not None and not r.get("error") and r["model"] in WIDTHS}
     timed = {key: row["seconds"] for key, row in measured_rows.items()}

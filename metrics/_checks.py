@@ -54,6 +54,15 @@ def as_targets(targets, n_samples: int, name: str = "targets") -> np.ndarray:
     return array
 
 
+def as_positive_int(value, name: str, *, optional: bool = False) -> int | None:
+    """A positive integer option as an int (a bool is not one); None passes where ``optional``."""
+    if optional and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if optional else ''}, got {value!r}")
+    return int(value)
+
+
 def check_samples_per_class(labels: np.ndarray, minimum: int, metric: str) -> None:
     """Raise if some class has fewer than `minimum` samples (covariances, leave-one-out, ...)."""
     counts = np.bincount(labels)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels, check_samples_per_class
+from metrics._checks import as_features, as_labels, as_positive_int, check_samples_per_class
 from metrics._gram import class_means_and_variances
 from metrics._pca import pca_reduce
 
@@ -41,8 +41,9 @@ def gbc(features, labels, *, gaussian: str = "spherical", pca_dim: int | None = 
     x = as_features(features)
     targets, n_classes = as_labels(labels, x.shape[0])
     check_samples_per_class(targets, 2, "GBC")
+    pca_dim = as_positive_int(pca_dim, "pca_dim", optional=True)
     if pca_dim is not None:
-        x, _ = pca_reduce(x, n_components=_positive_int(pca_dim, "pca_dim"))
+        x, _ = pca_reduce(x, n_components=pca_dim)
     means, variances = class_means_and_variances(x, targets, n_classes)
     variances = np.maximum(variances, VARIANCE_FLOOR)
     log_weight = 1.0
@@ -72,9 +73,3 @@ def bhattacharyya_distances(means: np.ndarray, variances: np.ndarray, log_weight
         log_ratio = (np.log(average) - 0.5 * log_var[start:stop, None, :] - 0.5 * log_var[None, :, :]).sum(axis=2)
         distances[start:stop] = mahalanobis / 8 + 0.5 * log_weight * log_ratio
     return distances
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    return int(value)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels
+from metrics._checks import as_features, as_labels, as_positive_int
 
 DEFAULT_K = 10
 _BLOCK_ELEMENTS = 1 << 22
@@ -57,13 +57,10 @@ def knn(features, labels, *, k: int = DEFAULT_K, max_queries: int | None = None,
 
 def _query_rows(n_samples: int, max_queries: int | None, seed: int) -> np.ndarray:
     """All rows, or a seeded uniform sample of max_queries of them in ascending order."""
-    if max_queries is None:
+    max_queries = as_positive_int(max_queries, "max_queries", optional=True)
+    if max_queries is None or max_queries >= n_samples:
         return np.arange(n_samples)
-    if isinstance(max_queries, bool) or not isinstance(max_queries, (int, np.integer)) or max_queries < 1:
-        raise ValueError(f"max_queries must be a positive integer or None, got {max_queries!r}")
-    if max_queries >= n_samples:
-        return np.arange(n_samples)
-    return np.sort(np.random.default_rng(seed).choice(n_samples, size=int(max_queries), replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n_samples, size=max_queries, replace=False))
 
 
 def _nearest(similarity: np.ndarray, k: int) -> np.ndarray:

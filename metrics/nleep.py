@@ -41,7 +41,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from metrics._checks import as_features, as_labels, check_samples_per_class
+from metrics._checks import as_features, as_labels, as_positive_int, check_samples_per_class
 from metrics._gram import row_blocks
 from metrics._leep import leep_from_validated
 from metrics._pca import pca_reduce
@@ -56,18 +56,14 @@ def nleep(features, labels, *, components_per_class: int = 5, pca_variance: floa
     x = as_features(features)
     targets, n_classes = as_labels(labels, x.shape[0])
     check_samples_per_class(targets, 2, "N-LEEP")
-    if isinstance(components_per_class, bool) or not isinstance(components_per_class, (int, np.integer)) \
-            or components_per_class < 1:
-        raise ValueError(f"components_per_class must be a positive integer, got {components_per_class!r}")
+    components_per_class = as_positive_int(components_per_class, "components_per_class")
     if not 0 < pca_variance <= 1:
         raise ValueError(f"pca_variance must be in (0, 1], got {pca_variance!r}")
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
-    if max_fit_samples is not None and (isinstance(max_fit_samples, bool)
-                                        or not isinstance(max_fit_samples, (int, np.integer)) or max_fit_samples < 1):
-        raise ValueError(f"max_fit_samples must be a positive integer or None, got {max_fit_samples!r}")
-    n_components = int(components_per_class) * n_classes
-    fitted = np.arange(x.shape[0]) if max_fit_samples is None else stratified_subsample(targets, max_fit_samples, seed)
+    max_fit_samples = as_positive_int(max_fit_samples, "max_fit_samples", optional=True)
+    n_components = components_per_class * n_classes
+    fitted = stratified_subsample(targets, max_fit_samples or x.shape[0], seed)   # all N when None
     if n_components > len(fitted):
         raise ValueError(f"N-LEEP fits {components_per_class} x {n_classes} = {n_components} mixture components "
                          f"but only {len(fitted)} samples would fit them; lower components_per_class, "

@@ -43,7 +43,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
-from metrics._checks import as_features, as_labels, check_samples_per_class
+from metrics._checks import as_features, as_labels, as_positive_int, check_samples_per_class
 from metrics._sampling import stratified_subsample
 from metrics._spectral import rank_mask
 
@@ -55,13 +55,11 @@ def parc(features, labels, *, pca_dim: int | None = 32, max_samples: int = 15000
     x = as_features(features)
     targets, _ = as_labels(labels, x.shape[0])
     check_samples_per_class(targets, 2, "PARC")
-    if pca_dim is not None and (isinstance(pca_dim, bool) or not isinstance(pca_dim, (int, np.integer))
-                                or pca_dim < 1):
-        raise ValueError(f"pca_dim must be a positive integer or None, got {pca_dim!r}")
+    pca_dim = as_positive_int(pca_dim, "pca_dim", optional=True)
     keep = stratified_subsample(targets, max_samples, seed)
     x, targets = x[keep], targets[keep]
     if pca_dim is not None and pca_dim < x.shape[1]:
-        pca = PCA(n_components=min(int(pca_dim), x.shape[0]), svd_solver="randomized",
+        pca = PCA(n_components=min(pca_dim, x.shape[0]), svd_solver="randomized",
                   random_state=PUBLISHED_PCA_SEED, iterated_power=1)
         x = pca.fit_transform(x)
         x[:, ~rank_mask(pca.explained_variance_, max(pca.n_samples_, pca.n_features_in_))] = 0.0

@@ -314,6 +314,20 @@ def test_bad_feature_inputs_raise_value_error(metric, case):
         metric(features, labels)
 
 
+@pytest.mark.parametrize("metric, option, optional, good", [
+    (nleep, "components_per_class", False, 2), (nleep, "max_fit_samples", True, 100), (gbc, "pca_dim", True, 2),
+    (parc, "pca_dim", True, 2), (knn, "max_queries", True, 2)])
+def test_count_options_take_positive_integers_only(metric, option, optional, good):
+    """One check (metrics._checks.as_positive_int) for every option that counts something: 0, a float and a
+    bool are refused with the option's name; a numpy integer is taken, and so is None where it means 'all'."""
+    expected = f"{option} must be a positive integer{' or None' if optional else ''}, got"
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=expected):
+            metric(SEPARABLE, LABELS, **{option: bad})
+    accepted = [np.int64(good)] + ([None] if optional else [])
+    assert all(np.isfinite(metric(SEPARABLE, LABELS, **{option: value})) for value in accepted)
+
+
 def test_bad_options_and_probability_inputs_raise_value_error():
     with pytest.raises(ValueError, match="gaussian"):
         gbc(SEPARABLE, LABELS, gaussian="full")

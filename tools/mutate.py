@@ -200,8 +200,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("metrics/knn.py", "_BLOCK_ELEMENTS = 1 << 22", "22 -> 23"): "accepted: " + ROW_BLOCKS,
     ("metrics/knn.py", "block = max(1, _BLOCK_ELEMENTS // n_samples)", "1 -> 2"):
         "accepted: blocks of 2 rows instead of 1 only where N > _BLOCK_ELEMENTS / 2; " + ROW_BLOCKS,
-    ("metrics/knn.py", "if max_queries >= n_samples:", "GtE -> Gt"): "at max_queries = N the seeded draw of N of the N "
-     "rows, sorted, is every row in order: equivalent",
+    ("metrics/knn.py", "if max_queries is None or max_queries >= n_samples:", "GtE -> Gt"): "at max_queries = N "
+     "the seeded draw of N of the N rows, sorted, is every row in order: equivalent",
     ("metrics/knn.py", "np.add.at(counts, (np.broadcast_to(rows, neighbour_labels.shape), neighbour_labels), 1)",
      "1 -> 2"): "every vote counts 2: the same majority and the same ties: equivalent",
     ("metrics/knn.py", "unit = x / np.where(norms == 0, 1.0, norms)[:, None]   # an all-zero row stays zero: "
