@@ -10,9 +10,19 @@ keyword-only:
   to the zoo)
 
 ``targets`` (a tuple of :class:`Target`) says which label formats the metric accepts: ``Target.CLASSES``
-(integer labels) and/or ``Target.REAL`` (real-valued targets (N, K), e.g. caption F-labels; the stage calls it
-with ``regression=True`` where the function takes that flag). ``defaults`` are the keyword arguments the
-evaluate stage passes (e.g. ``gbc`` with ``pca_dim=64`` as in the published experiments).
+(integer labels) and/or ``Target.REAL`` (real-valued targets (N, K), e.g. caption F-labels). ``defaults`` are the
+keyword arguments the evaluate stage passes (e.g. ``gbc`` with ``pca_dim=64`` as in the published experiments).
+
+The traits a stage needs to call a metric without knowing its name, declared here and nowhere else (a test checks
+them against each function's signature):
+
+- ``options``: the keyword options the function takes (what ``--metric-options`` may set);
+- ``takes_device``: it runs its dense algebra on a torch device when given ``device=``;
+- ``takes_regression``: it is told real-valued targets by ``regression=True`` (LogME);
+- ``saturates_when_n_le_d``: with no more samples than feature dimensions it gives its extreme value whatever the
+  features (a least-squares fit interpolates, a within-class covariance is singular);
+- ``details``: a function of the same arguments returning ``(score, {name: value})``, for what a metric returns
+  besides its score (EMMS: the weight of each F-label table), or None.
 
 Both enums are ``str`` enums, so ``spec.needs == "zoo+labels"`` holds, and a MetricSpec built from the plain
 strings stores the enum members; any other value raises ValueError.
@@ -52,6 +62,11 @@ class MetricSpec:
     targets: tuple[Target, ...] = (Target.CLASSES,)
     defaults: dict = field(default_factory=dict)
     description: str = ""
+    options: tuple[str, ...] = ()
+    takes_device: bool = False
+    takes_regression: bool = False
+    saturates_when_n_le_d: bool = False
+    details: Callable | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "needs", _member(Needs, self.needs, "needs"))
@@ -62,6 +77,12 @@ class MetricSpec:
 
     def __call__(self, *args, **kwargs):
         return self.function(*args, **{**self.defaults, **kwargs})
+
+    def score_and_details(self, *args, **kwargs) -> tuple[float, dict]:
+        """(score, details) with the defaults applied; details are {} for a metric that returns none."""
+        if self.details is None:
+            return self(*args, **kwargs), {}
+        return self.details(*args, **{**self.defaults, **kwargs})
 
 
 def _member(enum: type[Enum], value, what: str):

@@ -53,6 +53,30 @@ def test_every_option_is_keyword_only(name):
     assert positional[0] in ("features", "source_probs", "features_by_model") and positional[-1] == "labels"
 
 
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_registry_traits_match_the_function(name):
+    """The registry declares what stage 3 needs of a metric; its declaration must be what the function takes."""
+    spec = METRICS[name]
+    keywords = [p.name for p in inspect.signature(spec.function).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    assert set(spec.options) == set(keywords)
+    assert spec.takes_device == ("device" in keywords)
+    assert spec.takes_regression == ("regression" in keywords)
+    assert set(spec.defaults) <= set(spec.options)
+
+
+def test_saturating_metrics_and_details_are_declared_in_the_registry():
+    assert sorted(n for n, spec in METRICS.items() if spec.saturates_when_n_le_d) == [
+        "emms", "hscore", "reg_hscore", "sfda", "transrate"]
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(3), 20)
+    features = rng.normal(size=(60, 8)) + rng.normal(size=(3, 8))[labels]
+    tables = [rng.normal(size=(3, 5)), rng.normal(size=(3, 4))]
+    score, details = METRICS["emms"].score_and_details(features, tables, labels)
+    fit = emms_fit(features, tables, labels)
+    assert score == fit.score and details == {"flabel_weights": list(fit.weights)}
+    assert METRICS["knn"].score_and_details(features, labels) == (metrics.knn(features, labels), {})
+
+
 def test_source_head_probabilities_have_one_name():
     for name, spec in METRICS.items():
         if spec.needs == Needs.SOURCE_PROBS_LABELS:
