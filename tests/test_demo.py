@@ -63,5 +63,16 @@ def _assert_same_as_recorded(results: Path) -> None:
             assert values.sum() == pytest.approx(expected["sum"], rel=1e-6), name
             assert np.abs(values).sum() == pytest.approx(expected["abs_sum"], rel=1e-6), name
     for name, expected in recorded["scores"].items():
+        dataset = name.split("/")[0]
         stored = json.loads((results / "scores" / f"{name}.json").read_text())
-        assert {m: entry["score"] for m, entry in stored.items()} == pytest.approx(expected, rel=1e-6, abs=1e-9), name
+        for model, value in expected.items():
+            assert stored[model]["score"] == pytest.approx(value, rel=_tolerance(results, dataset, model), abs=1e-9), \
+                f"{name} {model}"
+
+
+def _tolerance(results: Path, dataset: str, model: str) -> float:
+    """1e-6, or 1e-2 for a candidate with no more samples than dimensions (60 x 1280): there PARC standardises
+    nearly degenerate principal components, whose directions are rounding (measured 2026-12-02 on textiles
+    `_last`: 6.9295 with one BLAS thread, 6.8997 with two, 6.9189 recorded on another machine)."""
+    meta = json.loads((results / "features" / dataset / f"{model}_meta.json").read_text())
+    return 1e-2 if meta["N"] <= meta["D"] else 1e-6
