@@ -19,7 +19,7 @@ start=$(date +%s)
 "$PY" forward_feature_CNN.py --zoo efficientnet_lite --models "$MODELS" --datasets "$DATASETS" \
     --image-size "$IMAGE_SIZE" --split train --max-samples "$MAX_SAMPLES" --num-workers 0 --results "$RESULTS"
 "$PY" Label_embedding/bert.py --datasets "$DATASETS" --results "$RESULTS" \
-    --model "$("$PY" -c 'from pipeline.flabels import minilm_path; print(minilm_path())')"
+    --model "$("$PY" -c 'from pipeline.models.text import minilm_path; print(minilm_path())')"
 echo "== stage 3 on the features as stored (the paper's setting)"
 "$PY" evaluate_metric_cls.py --zoo efficientnet_lite --datasets "$DATASETS" --results "$RESULTS"
 echo "== stage 3 with every candidate reduced by PCA to width $FEATURE_DIM (--feature-dim)"

@@ -16,28 +16,22 @@ Prints and writes the same tables and plots as evaluate_metric_cls.py (ground tr
 BLEU-4). Example::
 
     python evaluate_metric_caption.py --datasets flickr8k --flabel-encoders bert_sentence
+
+Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
+shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
+FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
+default here.
 """
 import sys
 
-from pipeline import cli, defaults, evaluate
+from pipeline import evaluate
 
-ZOO = "caption"               # captioning zoo; its ground truth is data/ground_truth/caption.json
-DATASETS = []                 # caption datasets as stage 1 named them; empty: every dataset of the ground truth
-MODELS = []                   # empty: the zoo's (its ground truth's, else stage 1's list, else those stored)
-METRICS = []                  # empty: every metric that takes real-valued targets (emms, logme)
-FLABEL_ENCODERS = []          # F-label encoders; empty: every encoder with caption F-labels for the dataset
-GROUND_TRUTH = None           # your own ground-truth JSON (format of data/ground_truth/*.json); none: the zoo's
-DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
-RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
-OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
-METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
-FEATURE_DIM = None            # None: features as stored (the paper); D: each candidate reduced by PCA to width D
-JOBS = 1                      # cells scored at once in worker processes (BLAS threads shared out over the cores)
+TASK = "captioning"
+ZOO = "caption"        # the paper's nine captioners: their ground truth ships; names the tables
 
 
 def main(argv=None) -> int:
-    return evaluate.main("captioning", cli.parse(globals(), __doc__, argv, types={"FEATURE_DIM": int}))
+    return evaluate.main(globals(), argv)
 
 
 if __name__ == "__main__":

@@ -14,28 +14,22 @@ Finished cells are skipped on a re-run (--overwrite true re-scores them). Exampl
     python evaluate_metric_cls.py                                       # the paper's zoo and datasets
     python evaluate_metric_cls.py --datasets cifar10 --metrics emms,logme
     python evaluate_metric_cls.py --dataset-dir ~/data/my_flowers       # which model should I fine-tune?
+
+Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
+shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
+FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
+default here.
 """
 import sys
 
-from pipeline import cli, defaults, evaluate
+from pipeline import evaluate
 
-ZOO = "cnn_supervised"        # a zoo of data/ground_truth/ (cnn_supervised, vit, logme_zoo, ...) or any name
-DATASETS = []                 # datasets as stage 1 named them; empty: every dataset of the zoo's ground truth
-MODELS = []                   # empty: the zoo's (its ground truth's, else stage 1's list, else those stored)
-METRICS = []                  # empty: emms and every baseline the stored inputs allow (leep/nce: source probs)
-FLABEL_ENCODERS = []          # F-label encoders for EMMS; empty: every encoder with class F-labels for the dataset
-GROUND_TRUTH = None           # your own ground-truth JSON (format of data/ground_truth/*.json); none: the zoo's
-DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
-RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
-OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
-METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
-FEATURE_DIM = None            # None: features as stored (the paper); D: each candidate reduced by PCA to width D
-JOBS = 1                      # cells scored at once in worker processes (BLAS threads shared out over the cores)
+TASK = "classification"
+ZOO = "cnn_supervised"  # the paper's zoo: its ground truth ships (data/ground_truth/); names the tables
 
 
 def main(argv=None) -> int:
-    return evaluate.main("classification", cli.parse(globals(), __doc__, argv, types={"FEATURE_DIM": int}))
+    return evaluate.main(globals(), argv)
 
 
 if __name__ == "__main__":

@@ -16,26 +16,22 @@ format of data/ground_truth/*.json, with the measured Acc@0.5 (share of expressi
 
     python evaluate_metric_rec.py --dataset-dir my_refs --flabel-encoders all-MiniLM-L6-v2,box
     python evaluate_metric_rec.py --datasets refcoco --zoo grounding --ground-truth my_acc50.json
+
+Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
+shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
+FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
+default here.
 """
 import sys
 
-from pipeline import cli, defaults, evaluate
+from pipeline import evaluate
 
-ZOO = "efficientnet_lite_minilm"  # efficientnet_lite_minilm or grounding (or your own models with --models)
-DATASETS = []                 # datasets as stage 1 named them; empty: every dataset of the ground truth
-MODELS = []                   # stored names; empty: the zoo's (its ground truth's, else stage 1's list, else stored)
-METRICS = []                  # empty: every metric that takes real-valued targets (emms, logme)
-FLABEL_ENCODERS = []          # F-label encoders (e.g. all-MiniLM-L6-v2,box); empty: every per-sample encoder stored
-GROUND_TRUTH = None           # a ground-truth JSON with Acc@0.5 per model (format of data/ground_truth/*.json)
-DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
-RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
-OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
-METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
+TASK = "rec"
+ZOO = "efficientnet_lite_minilm"  # the default zoo: names the tables; its members are scored with --zoo
 
 
 def main(argv=None) -> int:
-    return evaluate.main("rec", cli.parse(globals(), __doc__, argv))
+    return evaluate.main(globals(), argv)
 
 
 if __name__ == "__main__":

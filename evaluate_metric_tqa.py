@@ -19,26 +19,22 @@ Example::
 
     python evaluate_metric_tqa.py --datasets squad --flabel-encoders all-MiniLM-L6-v2
     python evaluate_metric_tqa.py --dataset-dir my/qa.jsonl --models all-MiniLM-L6-v2,bert-base-uncased
+
+Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
+shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
+FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
+default here.
 """
 import sys
 
-from pipeline import cli, defaults, evaluate
+from pipeline import evaluate
 
-ZOO = "tqa"                   # text-QA zoo (see forward_feature_tqa.py)
-DATASETS = []                 # QA datasets as stage 1 named them; empty: every dataset of the ground truth
-MODELS = []                   # empty: the zoo's (its ground truth's, else stage 1's list, else those stored)
-METRICS = []                  # empty: every metric that takes real-valued targets (emms, logme)
-FLABEL_ENCODERS = []          # F-label encoders; empty: every encoder with answer F-labels for the dataset
-GROUND_TRUTH = None           # your own ground-truth JSON (F1 per model and dataset); none: rankings only
-DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
-RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
-OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
-METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
+TASK = "tqa"
+ZOO = "tqa"           # the default zoo: names the tables; its members are scored with --zoo
 
 
 def main(argv=None) -> int:
-    return evaluate.main("tqa", cli.parse(globals(), __doc__, argv))
+    return evaluate.main(globals(), argv)
 
 
 if __name__ == "__main__":

@@ -9,26 +9,22 @@ ranked per metric and the metrics' agreement printed; --ground-truth FILE (the f
 
     python evaluate_metric_vqa.py --dataset-dir data/mnist_pairs
     python evaluate_metric_vqa.py --datasets vqav2 --zoo vqa_transformers --ground-truth my_vqa_accuracy.json
+
+Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
+shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
+FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
+default here.
 """
 import sys
 
-from pipeline import cli, defaults, evaluate
+from pipeline import evaluate
 
-ZOO = "efficientnet_lite_minilm"  # a VQA zoo (efficientnet_lite_minilm, vqa_transformers) or any name
-DATASETS = []                 # datasets as stage 1 named them; empty: every dataset of the ground truth
-MODELS = []                   # stored names; empty: the zoo's (its ground truth's, else its list, else those stored)
-METRICS = []                  # empty: emms and every baseline the stored inputs allow (leep/nce: source probs)
-FLABEL_ENCODERS = []          # F-label encoders for EMMS; empty: every encoder with class F-labels for the dataset
-GROUND_TRUTH = None           # a ground-truth JSON of VQA accuracies (format of data/ground_truth/*.json)
-DATASET_DIR = None            # your own dataset, by the path stage 1 read it from (named as stage 1 named it)
-RESULTS = defaults.RESULTS    # the results folder every stage reads and writes (default: the repository's)
-OVERWRITE = False             # re-score cells that are already scored
-DEVICE = "cpu"                # cpu, auto, cuda: where metrics that accept a device (emms, logme, ...) run
-METRIC_OPTIONS = {}           # JSON {metric: {keyword: value}}, e.g. '{"emms": {"ridge": 40}}' when N <= D
+TASK = "vqa"
+ZOO = "efficientnet_lite_minilm"  # the default zoo: names the tables; its members are scored with --zoo
 
 
 def main(argv=None) -> int:
-    return evaluate.main("vqa", cli.parse(globals(), __doc__, argv))
+    return evaluate.main(globals(), argv)
 
 
 if __name__ == "__main__":

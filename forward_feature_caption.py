@@ -1,7 +1,7 @@
 """Stage 1c: features of image-captioning encoder-decoders on caption datasets.
 
 For every caption dataset and every model, writes results/features/<dataset>/<model>_feature.npy (float32
-(N, D): one row per (image, caption) pair, in the fixed order of pipeline.captions.load_captions, which
+(N, D): one row per (image, caption) pair, in the fixed order of pipeline.tasks.captioning.data.load_captions, which
 stage 2's *_sentence.py scripts share), <model>_label.npy (int64 (N,): the image index of each pair) and
 <model>_meta.json. The feature of a pair is the last decoder layer's hidden state, with the caption fed by
 teacher forcing, averaged over the caption's real tokens (FEATURE = "encoder": the mean of the image
@@ -16,33 +16,17 @@ folder; an optional header row such as "image,caption"); its dataset is named af
 Datasets: DATA_ROOT/<name>/dataset_<name>.json (Karpathy split file) with the images, or
 DATA_ROOT/<name>/captions.csv; see pipeline/captions.py for where to get Flickr8k, Flickr30k, RSICD, COCO.
 
-Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins). Lists take a,b,c.
+Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
+every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
+(DATASET_DIR (or --caption-file), SPLIT, MAX_PER_IMAGE, MAX_SAMPLES, FEATURE, LOWERCASE); ``--help`` lists them all
+with their defaults. Assign one below to change its default here.
 """
 import sys
 
-from pipeline import cli, defaults
-from pipeline.extract import run_stage1
+from pipeline import extract
 
 TASK = "captioning"
-DATASETS = list(defaults.CAPTIONING_DATASETS)  # caption datasets under DATA_ROOT
-CAPTION_FILE = None    # a .csv/.tsv of (image path, caption) rows; replaces DATASETS (named after its stem)
 ZOO = "caption"        # the paper's 9 ViT/Swin/SwinV2 x BERT/RoBERTa/BART fine-tunes (folders under CHECKPOINT_DIR)
-MODELS = []            # checkpoint names under CHECKPOINT_DIR, folders or hub ids; empty: every model of ZOO
-CHECKPOINT_DIR = None  # folder holding one save_pretrained folder per model: CHECKPOINT_DIR/<model>/
-FEATURE = "decoder"    # decoder: teacher-forced decoder states over the caption; encoder: mean of image tokens
-LOWERCASE = True       # lower-case captions for the decoder (the paper's models were fine-tuned on lower case)
-SPLIT = "train"        # train, val, test, restval or all (Karpathy splits; a .csv/.tsv table has none)
-MAX_PER_IMAGE = None   # None: every caption of an image (Karpathy: 5); N: the first N
-MAX_SAMPLES = None     # None: all pairs; N: the first N pairs of the fixed order
-BATCH_SIZE = 32
-NUM_WORKERS = 4        # DataLoader worker processes
-DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
-AMP = False            # bf16 autocast
-OVERWRITE = False      # redo models whose features exist
-STRICT = False         # stop at the first unreadable sample (default: skip it, say so, count it in the meta)
-DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
-RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 
 if __name__ == "__main__":
-    task, args = cli.parse_task(globals(), __doc__)
-    sys.exit(run_stage1(task, args))
+    sys.exit(extract.main(globals()))

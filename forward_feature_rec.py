@@ -1,7 +1,7 @@
 """Stage 1 (referring expressions): features of grounding models and dual encoders on (image, expression, box) samples.
 
 For every dataset and every model, writes results/features/<dataset>/<stored name>_feature.npy (float32 (N, D): one
-row per sample, in the fixed order of pipeline.rec_data.load_refs, which stage 2 shares), <stored name>_label.npy
+row per sample, in the fixed order of pipeline.tasks.rec.data.load_refs, which stage 2 shares), <stored name>_label.npy
 (int64 (N,): the image index of each sample) and <stored name>_meta.json. The feature is the model's
 representation of the gold object joined with the expression's (pipeline/grounding_models.py, per family):
 
@@ -18,29 +18,18 @@ refs.jsonl: one JSON object a line, {"image": "img/a.jpg", "expression": "the re
 "split": "train"} (pixels; split optional). RefCOCO/RefCOCO+/RefCOCOg: DATA_ROOT/<name>/refs(unc).p (or umd, google)
 and instances.json from the refer toolkit, COCO train2014/ images. Bad rows are named, skipped and counted.
 
-Every constant below is also a flag: BATCH_SIZE -> --batch-size (the flag wins). Lists take a,b,c.
+Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
+every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
+(DATASET_DIR, SPLIT, SPLIT_BY, IMAGE_DIR, MAX_SAMPLES, IMAGE_SIZE, PRETRAINED); ``--help`` lists them all with their
+defaults. Assign one below to change its default here.
 """
 import sys
 
-from pipeline import cli, defaults
-from pipeline.extract import run_stage1
-from pipeline.tasks.rec import REC_DATASETS
+from pipeline import extract
 
 TASK = "rec"
-DATASETS = list(REC_DATASETS)  # datasets under DATA_ROOT (refs.jsonl or the refer toolkit layout)
-ZOO = "efficientnet_lite_minilm"  # efficientnet_lite_minilm (offline dual encoders) or grounding (hub ids)
-MODELS = []            # model names: zoo members, folders under CHECKPOINT_DIR, folders or hub ids; empty: ZOO
-CHECKPOINT_DIR = None  # folder holding one save_pretrained folder per grounding model: CHECKPOINT_DIR/<model>/
-IMAGE_SIZE = None      # dual encoders: side of the resized whole image (None: the network's native size)
+ZOO = "rec_efficientnet_lite_minilm"  # offline dual encoders; grounding: OWL-ViT, OWLv2, Grounding DINO (hub ids)
 BATCH_SIZE = 16
-NUM_WORKERS = 4        # DataLoader worker processes
-DEVICE = defaults.DEVICE  # auto (CUDA when present, else CPU), cpu, cuda, cuda:1
-AMP = False            # bf16 autocast
-OVERWRITE = False      # redo models whose features exist
-STRICT = False         # stop at the first unreadable sample (default: skip it, say so, count it in the meta)
-DATA_ROOT = defaults.DATA_ROOT  # datasets live in DATA_ROOT/<name>/ (default: the repository's data/)
-RESULTS = defaults.RESULTS      # the store (default: the repository's results/, wherever the script runs from)
 
 if __name__ == "__main__":
-    task, args = cli.parse_task(globals(), __doc__)
-    sys.exit(run_stage1(task, args))
+    sys.exit(extract.main(globals()))

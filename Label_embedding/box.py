@@ -6,8 +6,7 @@ results/flabels/<dataset>/box_sample.npy (samples x 4) and box_meta.json with th
 EMMS can weigh this geometric F-label with the text F-labels of Label_embedding/*_sentence.py --task rec:
 
     python Label_embedding/box.py --dataset-dir my_refs
-    python Label_embedding/bert_sentence.py --task rec --dataset-dir my_refs --model MINILM_FOLDER
-    (MINILM_FOLDER: python -c "from pipeline.flabels import minilm_path; print(minilm_path())")
+    python Label_embedding/bert_sentence.py --task rec --dataset-dir my_refs --model minilm
 
 The task's dataset settings are flags too (--help lists them). Runs from any directory.
 """
@@ -16,15 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import defaults  # noqa: E402
-from pipeline.tasks.rec import REC_DATASETS, run_box_flabels  # noqa: E402
+from pipeline.flabels.box import run_box_flabels  # noqa: E402
 
 TASK = "rec"  # the task whose boxes are written (only rec has boxes)
-DATASETS = list(REC_DATASETS)  # RefCOCO, RefCOCO+, RefCOCOg under DATA_ROOT
-ENCODER_NAME = "box"  # name in the file names
-RESULTS = defaults.RESULTS  # the store (default: the repository's results/)
-DATA_ROOT = defaults.DATA_ROOT  # where datasets live (default: the repository's data/)
-OVERWRITE = False  # make finished tables again
 
 if __name__ == "__main__":
     sys.exit(run_box_flabels(globals()))

@@ -29,9 +29,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import cli, extract, zoo  # noqa: E402
+from pipeline import cli, extract  # noqa: E402
+from pipeline.models import image_models  # noqa: E402
 
-MODEL = "resnet50"    # any name pipeline.zoo knows
+MODEL = "resnet50"    # any name pipeline.models.image_models knows
 IMAGE_SIZE = 224
 BATCH_SIZE = 32
 BATCHES = 4           # timed batches, after WARMUP untimed ones
@@ -49,7 +50,7 @@ VARIANTS = {"float32": (False, False), "channels_last": (True, False), "bf16 aut
 def compare(args, device) -> None:
     """Images/s and feature differences of the VARIANTS, interleaved over ROUNDS rounds."""
     for model in args.models:
-        spec = zoo.model_spec(model, pretrained=False, image_size=args.image_size)
+        spec = image_models.model_spec(model, pretrained=False, image_size=args.image_size)
         module = spec.load().module.to(device).eval()
         images = torch.randn(args.batch_size * (args.warmup + args.batches), 3, args.image_size, args.image_size)
         batches = list(extract.make_loader(torch.utils.data.TensorDataset(images), args.batch_size))
@@ -93,7 +94,7 @@ def main(args) -> None:
     if args.compare:
         return compare(args, extract.pick_device(args.device))
     device = extract.pick_device(args.device)
-    spec = zoo.model_spec(args.model, pretrained=False, image_size=args.image_size)
+    spec = image_models.model_spec(args.model, pretrained=False, image_size=args.image_size)
     module = spec.load().module.to(device).eval()
     images = torch.randn(args.batch_size * (args.warmup + args.batches), 3, args.image_size, args.image_size)
     loader = extract.make_loader(torch.utils.data.TensorDataset(images), args.batch_size)

@@ -5,9 +5,10 @@
     python bench/bench_grid.py --targets            # the re-based targets and float32 vs float64, sizes S and M
 
 Grid. Synthetic class-structured float32 features at the shapes stage 1 produces: for each of the paper's 11
-classification datasets its default split's size and class count (DATASETS, as ``pipeline.datasets`` loads
-them), and for each of the 11 supervised CNNs of ``data/ground_truth/cnn_supervised.json`` its feature width
-(WIDTHS; ``--check-widths`` builds each random-init network of ``pipeline.zoo`` at 224 px and checks them).
+classification datasets its default split's size and class count (DATASETS, as
+``pipeline.tasks.classification.datasets`` loads them), and for each of the 11 supervised CNNs of
+``data/ground_truth/cnn_supervised.json`` its feature width (WIDTHS; ``--check-widths`` builds each random-init
+network of ``pipeline.models.image_models`` at 224 px and checks them).
 With ``--scale s`` every N becomes max(round(s N), 5 C) (5 per class, so that N-LEEP's 5 C components fit).
 Features: class centres plus noise, scaled per column so that the variance decays like a CNN's
 (``SPECTRUM_DECAY``: 80% of the variance in about the first 200 of 2048 directions), one (N, 2048) array per
@@ -74,7 +75,7 @@ DATASETS = {
     "sun397": (108754, 397),     # torchvision SUN397, all (the pipeline's only split)
     "voc2007": (5011, 20),       # VOC2007 trainval, first positive class
 }
-WIDTHS = {  # penultimate feature width of each CNN of pipeline.zoo.CNN_SUPERVISED (--check-widths)
+WIDTHS = {  # penultimate feature width of each CNN of pipeline.models.names.CNN_SUPERVISED (--check-widths)
     "inception_v3": 2048, "mobilenet_v2": 1280, "mnasnet1_0": 1280, "densenet121": 1024, "densenet169": 1664,
     "densenet201": 1920, "resnet34": 512, "resnet50": 2048, "resnet101": 2048, "resnet152": 2048,
     "googlenet": 1024,
@@ -464,10 +465,10 @@ def _commit() -> str:
 def check_widths() -> None:
     import torch
 
-    from pipeline import zoo
+    from pipeline.models import image_models
 
     for model, width in WIDTHS.items():
-        spec = zoo.model_spec(model, pretrained=False, image_size=224)
+        spec = image_models.model_spec(model, pretrained=False, image_size=224)
         module = spec.load().module.eval()
         with torch.inference_mode():
             out = module(torch.zeros(1, 3, 224, 224))

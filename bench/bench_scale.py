@@ -87,7 +87,7 @@ def main(args) -> None:
         if not args.stage3_runs:
             return report(rows, None, args.out)
         shared = work / f"stage1_{args.stage1_runs[-1].partition(':')[0]}_{args.repeats - 1}"
-        from pipeline.flabels import minilm_path
+        from pipeline.models.text import minilm_path
 
         timed([sys.executable, "Label_embedding/bert.py", "--datasets", DATASETS, "--results", str(shared),
                "--model", str(minilm_path())], "stage 2 (untimed setup)")

@@ -1,7 +1,7 @@
 """Speed of the text-QA stage 1: questions per second, input preparation alone and the whole extraction.
 
 Synthetic SQuAD-like questions (contexts of CONTEXT_WORDS words, 1-3 word answers spread over the context) go
-through pipeline.qa_models with the bundled all-MiniLM-L6-v2 (or MODEL): first QAInputs alone (tokenising
+through pipeline.tasks.tqa.models with the bundled all-MiniLM-L6-v2 (or MODEL): first QAInputs alone (tokenising
 question + context into windows, choosing the window that holds the answer, marking the answer's tokens), then
 pipeline.extract.extract_candidate (inputs, batching, the forward pass, the store). Offline.
 

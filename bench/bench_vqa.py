@@ -19,8 +19,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline import cli, evaluate, extract, flabel_stage, tasks, vqa_data  # noqa: E402
-from pipeline.flabels import minilm_path  # noqa: E402
+from pipeline import cli, evaluate, extract, tasks  # noqa: E402
+from pipeline.flabels import stage as flabel_stage  # noqa: E402
+from pipeline.models.text import minilm_path  # noqa: E402
+from pipeline.tasks.vqa import data as vqa_data  # noqa: E402
 
 PAIRS = 60
 MODELS = ["efficientnet_lite0+minilm", "efficientnet_lite1+minilm", "efficientnet_lite2+minilm"]

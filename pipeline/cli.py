@@ -24,6 +24,11 @@ default                flag accepts
 ``types={"NAME": int}`` (any callable taking the flag's text) overrides the inferred type; where the
 default is None, ``none`` still gives None.
 A trailing ``# comment`` on a constant's line in the calling script becomes its ``--help`` text.
+
+Settings that are not the script's own (those every script of a stage shares, and a task's dataset settings) are
+declared once, as :class:`Option` s, and passed as ``options``: each becomes a flag like a constant, its default
+the option's unless the script assigns the same name (then the script's value is the default). ``--help`` lists
+them in groups.
 Names that are not UPPER_CASE, values of other types (modules, functions, classes) and, when ``constants``
 holds the script's ``__file__`` (as ``globals()`` does), UPPER_CASE names the script imports rather than
 assigns at its top level, are ignored.
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -44,61 +50,80 @@ _FALSE = {"false", "no", "off", "0"}
 _NONE = {"none", "null"}
 
 
+@dataclass(frozen=True)
+class Option:
+    """A setting declared once (by a stage or a task) that stage scripts take as the flag ``--name-lowered``.
+
+    ``aliases`` are older spellings of the flag that keep working (``--qa-file`` for ``--dataset-dir``);
+    ``meta_key`` is the key under which stored files record the value (a hint that repeats the stored settings
+    reads it there; None: ``name.lower()``); ``type`` overrides the type inferred from the default."""
+    name: str
+    default: Any
+    help: str = ""
+    type: Callable[[str], Any] | None = None
+    aliases: tuple[str, ...] = ()
+    meta_key: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.lower().replace("_", "-")
+
+    @property
+    def key(self) -> str:
+        """Where stored meta files record the value."""
+        return self.meta_key or self.name.lower()
+
+
 def parse(constants: Mapping[str, Any], description: str | None = None, argv: Sequence[str] | None = None,
-          *, types: Mapping[str, Callable[[str], Any]] | None = None) -> argparse.Namespace:
-    """Parse ``argv`` (default ``sys.argv[1:]``) into a Namespace holding every UPPER_CASE constant,
+          *, types: Mapping[str, Callable[[str], Any]] | None = None,
+          options: Sequence[tuple[str, Sequence[Option]]] = ()) -> argparse.Namespace:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into a Namespace holding every UPPER_CASE constant and option,
     lowercased (``MAX_SAMPLES`` -> ``args.max_samples``): the flag's value where given, else the default."""
-    parser = build_parser(constants, description, types=types)
+    parser = build_parser(constants, description, types=types, options=options)
     return parser.parse_args(argv)
 
 
-def parse_task(constants: Mapping[str, Any], description: str | None = None, argv: Sequence[str] | None = None,
-               *, types: Mapping[str, Callable[[str], Any]] | None = None):
-    """(task, args) for a stage script whose constant TASK (also the flag --task) names a task of
-    :mod:`pipeline.tasks`: the script's constants plus the task's own dataset settings (``task.options``, e.g.
-    CAPTION_FILE for captioning) that the script does not set itself."""
-    from pipeline import tasks
-
-    chooser = argparse.ArgumentParser(add_help=False)
-    chooser.add_argument("--task", default=constants.get("TASK"))
-    chosen = chooser.parse_known_args(argv)[0].task
-    try:
-        task = tasks.get(chosen)
-    except ValueError as error:
-        raise SystemExit(f"error: --task: {error}") from None
-    extra = {name: value for name, value in task.options.items() if name not in constants}
-    merged_types = {**{k: v for k, v in task.option_types.items() if k in constants or k in extra}, **(types or {})}
-    parser = build_parser(constants, description, types=merged_types, extra=extra, extra_help=task.option_help)
-    return task, parser.parse_args(argv)
-
-
 def build_parser(constants: Mapping[str, Any], description: str | None = None, *,
-                 types: Mapping[str, Callable[[str], Any]] | None = None, extra: Mapping[str, Any] | None = None,
-                 extra_help: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
-    """The ArgumentParser :func:`parse` uses; add script-specific arguments to it before parsing if needed.
-    ``extra``: constants that are not the script's own (a task's settings), with their help in ``extra_help``."""
+                 types: Mapping[str, Callable[[str], Any]] | None = None,
+                 options: Sequence[tuple[str, Sequence[Option]]] = ()) -> argparse.ArgumentParser:
+    """The ArgumentParser :func:`parse` uses. ``options``: (group title, options) pairs, in the order ``--help``
+    lists them; a name the script assigns too takes the script's value as its default."""
     types = dict(types or {})
-    extra = dict(extra or {})
-    unknown = set(types) - set(constants) - set(extra)
+    declared = {option.name: option for _, group in options for option in group}
+    # a constant spelled as an option's older name (CAPTION_FILE for DATASET_DIR) sets that option
+    declared.update({alias[2:].upper().replace("-", "_"): option for option in list(declared.values())
+                     for alias in option.aliases})
+    unknown = set(types) - set(constants) - set(declared)
     if unknown:
         raise ValueError(f"types given for names that are not constants: {sorted(unknown)}")
     assigned, helps = _script_constants(constants.get("__file__"))
-    helps = {**(extra_help or {}), **helps}
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, default in [*constants.items(), *extra.items()]:
-        if not _CONSTANT.match(name) or not isinstance(default, _SUPPORTED):
+    own = {name: value for name, value in constants.items() if _CONSTANT.match(name) and isinstance(value, _SUPPORTED)
+           and (assigned is None or name in assigned)}
+    script_group = parser.add_argument_group("this script's settings") if options else parser
+    taken = set()
+    for name, default in own.items():
+        option = declared.get(name, Option(name, default))
+        _add(script_group, option, default, types.get(name) or option.type, helps.get(name) or option.help)
+        taken.add(option.name)
+    for title, group in options:
+        shown = [option for option in group if option.name not in taken]
+        if not shown:
             continue
-        if assigned is not None and name not in assigned and name not in extra:
-            continue  # imported into the script (e.g. a constant of pipeline/), not one of its settings
-        flag = "--" + name.lower().replace("_", "-")
-        kwargs = _argument(name, default, types.get(name))
-        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-        kwargs["help"] = f"{helps.get(name, '')} (default: {shown})".strip()
-        if isinstance(default, (list, tuple, dict)):
-            default = type(default)(default) if isinstance(default, dict) else list(default)  # callers may mutate
-        parser.add_argument(flag, dest=name.lower(), default=default, **kwargs)
+        target = parser.add_argument_group(title)
+        for option in shown:
+            _add(target, option, option.default, types.get(option.name) or option.type, option.help)
     return parser
+
+
+def _add(parser, option: Option, default: Any, override: Callable[[str], Any] | None, help_text: str) -> None:
+    kwargs = _argument(option.name, default, override)
+    shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+    kwargs["help"] = f"{help_text} (default: {shown})".strip()
+    if isinstance(default, (list, tuple, dict)):
+        default = type(default)(default) if isinstance(default, dict) else list(default)  # callers may mutate
+    parser.add_argument(option.flag, *option.aliases, dest=option.name.lower(), default=default, **kwargs)
 
 
 def _argument(name: str, default: Any, override: Callable[[str], Any] | None) -> dict:

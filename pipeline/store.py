@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.tasks.base import FlabelKind
+from pipeline.kinds import FlabelKind
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -139,6 +139,12 @@ class Store:
     def __init__(self, root: str | os.PathLike = "results"):
         self.root = Path(root)
 
+    @staticmethod
+    def load_json_entry(path: Path, key: str):
+        """The entry `key` of a JSON file of the store, or None when the file is absent (CorruptFileError when it
+        is damaged)."""
+        return load_json(path).get(key) if path.exists() else None
+
     def check_writable(self) -> None:
         """Fail before any work when the results folder cannot be written (a file, no permission)."""
         if self.root.exists() and not self.root.is_dir():
@@ -174,6 +180,35 @@ class Store:
             except CorruptFileError:
                 continue  # named when its model is loaded
         return sorted(meta["model"] for meta in metas if self.has_features(dataset, meta.get("model", "")))
+
+    def list_datasets(self, task: str | None = None) -> list[str]:
+        """Datasets with at least one complete feature set (made by `task`, where given), sorted."""
+        folder = self.root / "features"
+        found = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+            metas = []
+            for meta_path in sorted(path.glob("*_meta.json")):
+                try:
+                    metas.append(load_json(meta_path))
+                except CorruptFileError:
+                    continue
+            if any(task is None or meta.get("task") == task for meta in metas):
+                found.append(metas[0].get("dataset", path.name))
+        return found
+
+    def encoder_checkpoints(self) -> dict[str, str]:
+        """{encoder: checkpoint} of every F-label table in the store that records its checkpoint (so that a
+        command can name the encoder a dataset's F-labels were made with)."""
+        found = {}
+        for path in sorted((self.root / "flabels").glob("*/*_meta.json")):
+            try:
+                entries = load_json(path)
+            except CorruptFileError:
+                continue
+            for meta in entries.values() if isinstance(entries, dict) else ():
+                if isinstance(meta, dict) and meta.get("checkpoint") and meta.get("encoder"):
+                    found.setdefault(meta["encoder"], meta["checkpoint"])
+        return found
 
     def features_meta(self, dataset: str, model: str) -> dict | None:
         paths = self.feature_paths(dataset, model)

@@ -15,11 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline.caption_models import (CaptionCollator, CaptionFeatureModel, load_caption_model,
-                                     resolve_checkpoint, zoo_models)
-from pipeline.captions import load_captions
-from pipeline.flabels import masked_mean
-from pipeline.hub import MissingCheckpointError
+from pipeline.tasks.captioning.models import (CaptionCollator, CaptionFeatureModel, load_caption_model,
+                                     resolve_checkpoint)
+from pipeline.tasks.captioning.data import load_captions
+from pipeline.models.text import masked_mean
+from pipeline.models.hub import MissingCheckpointError
 from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -226,9 +226,12 @@ def test_encoder_feature_shared_by_pairs_of_an_image(work):
 
 
 def test_missing_checkpoints_and_zoo(work, tmp_path):
-    assert zoo_models("caption")[0] == "vit_bert" and len(zoo_models("caption")) == 9
-    with pytest.raises(ValueError, match="zoo"):
-        zoo_models("nope")
+    from pipeline import tasks
+
+    captioning = tasks.get("captioning")
+    assert captioning.zoo_models("caption")[0] == "vit_bert" and len(captioning.zoo_models("caption")) == 9
+    with pytest.raises(ValueError, match="unknown captioning zoo 'nope'; known: caption"):
+        captioning.zoo_models("nope")
     with pytest.raises(MissingCheckpointError, match=r"vit_bert.*private.*google/vit-base-patch16-224-in21k"):
         resolve_checkpoint("vit_bert", tmp_path)
     assert resolve_checkpoint("tiny_bert", work["checkpoints"]) == str(work["checkpoints"] / "tiny_bert")

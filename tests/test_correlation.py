@@ -1,4 +1,4 @@
-"""pipeline.correlation and pipeline.ground_truth: published reference values and cases with known answers."""
+"""pipeline.evaluate.correlation and pipeline.evaluate.ground_truth: published reference values and cases with known answers."""
 import csv
 import json
 import math
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.correlation import agreement, correlate, ranking, relative_best
-from pipeline.ground_truth import available_zoos, load_ground_truth, validate
+from pipeline.evaluate.correlation import agreement, correlate, ranking, relative_best
+from pipeline.evaluate.ground_truth import available_zoos, load_ground_truth, validate
 
 DATA = Path(__file__).parent / "data"
 # model_spider_scores.csv names datasets as the Model Spider paper does; logme_zoo.json in lower case.
@@ -131,7 +131,7 @@ def test_ground_truth_missing_or_broken_file(tmp_path):
 
 def test_scores_equal_to_rounding_are_ties_whatever_their_last_bits():
     """H-score saturating at C-1 on three models: their order must not depend on the BLAS thread count."""
-    from pipeline.correlation import TIE_RTOL, correlate, ranking, snap_ties
+    from pipeline.evaluate.correlation import TIE_RTOL, correlate, ranking, snap_ties
 
     truth = {"a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}
     one = {"a": 9.0, "b": 8.999999999999998, "c": 9.000000000000002, "d": 1.0}

@@ -1,4 +1,4 @@
-"""pipeline.datasets: the registry of the paper's datasets, ImageFolder folders and the offline sets."""
+"""pipeline.tasks.classification.datasets: the registry of the paper's datasets, ImageFolder folders and the offline sets."""
 import dataclasses
 import time
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import datasets
+from pipeline.tasks.classification import datasets
 
 PUBLISHED_CLASS_COUNTS = {"aircraft": 100, "caltech101": 101, "cars": 196, "cifar10": 10, "cifar100": 100,
                           "dtd": 47, "flowers": 102, "food": 101, "pets": 37, "sun397": 397, "voc2007": 20}
@@ -172,7 +172,7 @@ def test_sun397_order_is_sorted_not_file_system_order(tmp_path, monkeypatch):
 
 
 def test_offline_sets_come_through_with_their_default_split():
-    from pipeline.offline_datasets import load_offline
+    from pipeline.tasks.classification.offline import load_offline
 
     data = datasets.load_dataset("digits", max_samples=30)
     images, labels, classes = load_offline("digits", "trainval", max_samples=30)

@@ -45,7 +45,7 @@ def test_reduced_demo_writes_every_stage_and_prints_the_tables(tmp_path):
     # the other networks of the zoo were not extracted here: stage 3 names the command that makes them
     assert "[missing features] mnist5k: 6 model(s)" in run.stdout
     assert ("python forward_feature_CNN.py --zoo efficientnet_lite --models efficientnet_lite1,efficientnet_lite2 "
-            "--datasets mnist5k --split train --image-size 32 --max-samples 60") in run.stdout
+            "--datasets mnist5k --split train --max-samples 60 --image-size 32") in run.stdout
     _assert_same_as_recorded(results)
 
 

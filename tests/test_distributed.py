@@ -130,7 +130,7 @@ LAUNCHER = '''"""Stage 1 with a fault: FAULT=crash makes rank 1 die, having writ
 finished; FAULT=resume makes rank 0 fail if it runs its model again."""
 import os, runpy, sys, time
 sys.path.insert(0, {root!r})
-from pipeline import extract
+from pipeline.extract import loop
 from pipeline.store import Store
 
 fault, rank = os.environ["FAULT"], int(os.environ["RANK"])
@@ -148,9 +148,9 @@ def must_not_run(*args, **kwargs):
 
 
 if (fault, rank) == ("crash", 1):
-    extract.run_batches = crash
+    loop.run_batches = crash
 if (fault, rank) == ("resume", 0):
-    extract.run_batches = must_not_run
+    loop.run_batches = must_not_run
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 '''
@@ -182,7 +182,8 @@ def test_a_rerun_after_a_crash_finishes_from_the_parts(images, single_images, tm
 def test_download_under_torchrun_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
     import argparse
 
-    from pipeline import distributed, extract, tasks
+    from pipeline import extract, tasks
+    from pipeline.extract import distributed
 
     monkeypatch.setattr(distributed, "start", lambda device: object())   # as if launched by torchrun
     args = argparse.Namespace(device="cpu", results=str(tmp_path / "results"), download=True, batch_size=1,

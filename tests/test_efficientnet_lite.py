@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import efficientnet_lite as lite
+from pipeline.models import efficientnet_lite as lite
 
 
 def test_candidate_names_are_file_safe_and_make_a_zoo_of_nine():

@@ -182,7 +182,7 @@ def test_user_error_from_the_shell_is_one_line_without_traceback(tmp_path):
 
 @pytest.mark.parametrize("flag, message", [
     (["--ground-truth", "/nowhere/truth.json"], "ground-truth file /nowhere/truth.json does not exist"),
-    (["--zoo", "zoo_without_truth"], "no datasets: zoo 'zoo_without_truth' has no ground truth"),
+    (["--zoo", "zoo_without_truth"], "no datasets: nothing of the classification task is stored in"),
 ])
 def test_user_errors_exit_2_with_a_message(tmp_path, capsys, flag, message):
     assert _script("evaluate_metric_cls").main(["--results", str(tmp_path), *flag]) == 2
@@ -258,7 +258,8 @@ def test_device_flag_reaches_metrics_that_take_one(tmp_path, monkeypatch):
     def on_device(features, labels, device=None):
         seen.append(device)
         return _fisher_ratio(features, labels)
-    monkeypatch.setitem(metrics.METRICS, "on_device", MetricSpec("on_device", on_device, "features+labels"))
+    monkeypatch.setitem(metrics.METRICS, "on_device", MetricSpec("on_device", on_device, "features+labels",
+                                                                 options=("device",), takes_device=True))
     monkeypatch.setitem(metrics.METRICS, "fisher", MetricSpec("fisher", _fisher_ratio, "features+labels"))
     store, argv = _cls_zoo(tmp_path)
     assert _script("evaluate_metric_cls").main(argv + ["--metrics", "on_device,fisher", "--device", "cuda"]) == 0

@@ -8,7 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import cli, datasets, extract, tasks, zoo
+from pipeline import extract, tasks
+from pipeline.tasks.classification import datasets
+from pipeline.models import image_models as zoo
 from pipeline.store import SettingsMismatchError, Store
 
 CLASSES = ("ant", "bee", "cat")
@@ -213,7 +215,7 @@ def test_stage_script_writes_and_goes_on_past_unavailable_weights(folder, tmp_pa
     script = importlib.import_module("forward_feature_CNN")
     argv = ["--dataset-dir", str(folder), "--results", str(tmp_path / "results"), "--models",
             "resnet34,efficientnet_lite0", "--image-size", "32", "--num-workers", "0", "--batch-size", "12"]
-    status = extract.run_stage1(*cli.parse_task(vars(script), script.__doc__, argv, types={"IMAGE_SIZE": int}))
+    status = extract.main(vars(script), argv)
     printed = capsys.readouterr().out
     assert status == 1
     assert "resnet34: FAILED" in printed and "torch hub cache" in printed and "--checkpoint-dir" in printed
@@ -236,8 +238,8 @@ def test_zoo_names_match_the_ground_truth():
     for zoo_name in ("cnn_supervised", "vit"):
         truth = json.loads((root / f"{zoo_name}.json").read_text())["finetune"]
         for models in truth.values():
-            assert set(models) == set(zoo.zoo_models(zoo_name))
-    assert len(zoo.zoo_models("cnn_supervised")) == 11 and len(zoo.zoo_models("vit")) == 13
+            assert set(models) == set(CLASSIFICATION.zoo_models(zoo_name))
+    assert len(CLASSIFICATION.zoo_models("cnn_supervised")) == 11 and len(CLASSIFICATION.zoo_models("vit")) == 13
 
 
 def test_local_checkpoints_replace_the_hub(folder, resnet18, tmp_path):

@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline import extract, tasks, zoo
-from pipeline.ground_truth import load_ground_truth
+from pipeline import extract, tasks
+from pipeline.models import image_models as zoo
+from pipeline.evaluate.ground_truth import load_ground_truth
 from pipeline.store import SettingsMismatchError, Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import cli, flabel_stage, flabels
-from pipeline.flabels import (CLIPTextEncoder, EncoderUnavailableError, HFTextEncoder, class_prompts,
+from pipeline.flabels import stage as flabel_stage
+from pipeline.models import text as flabels
+from pipeline.models.text import (CLIPTextEncoder, EncoderUnavailableError, HFTextEncoder, class_prompts,
                               clean_class_name, clip_encoder_name, hf_encoder_name, minilm_path)
 from pipeline.store import Store
 
@@ -211,7 +212,7 @@ def test_clip_drops_the_image_tower_and_matches_encode_text(tiny_clip_dir, tiny_
 def test_unreachable_checkpoint_fails_fast_and_says_what_to_do(monkeypatch, load, hub_off):
     from huggingface_hub import constants
 
-    from pipeline import hub
+    from pipeline.models import hub
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1" if hub_off else "0")
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
@@ -299,7 +300,7 @@ def test_caption_table_follows_the_caption_order(tmp_path, monkeypatch, minilm):
     captions = ["a dog runs on grass", "two people on a beach", "a dog runs on grass"]
     fake = types.SimpleNamespace(name="fakecaps", captions=captions, image_ids=[0, 1, 0], image_paths=["a.jpg", "b.jpg", "a.jpg"],
                                  split="train", source="fake")
-    monkeypatch.setattr("pipeline.captions.load_captions", lambda name, **kwargs: fake)
+    monkeypatch.setattr("pipeline.tasks.captioning.data.load_captions", lambda name, **kwargs: fake)
     constants = {"TASK": "captioning", "DATASETS": ["fakecaps"], "MODEL": str(minilm_path()), "ENCODER_NAME": None, "BATCH_SIZE": 2,
                  "DEVICE": "cpu", "RESULTS": tmp_path / "results", "DATA_ROOT": tmp_path / "data",
                  "CAPTION_FILE": None, "SPLIT": None, "MAX_PER_IMAGE": None, "MAX_SAMPLES": None,
@@ -337,10 +338,9 @@ def test_scripts_share_the_stage_and_their_flags():
     for script in ("clip", "bert", "gpt2", "clip_sentence", "bert_sentence", "gpt2_sentence"):
         tree = ast.parse((REPO / "Label_embedding" / f"{script}.py").read_text())
         names = {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
-        assert {"DATASETS", "MODEL", "BATCH_SIZE", "DEVICE", "RESULTS", "DATA_ROOT", "OVERWRITE"} <= names
-        assert ("TEMPLATE" in names) != ("sentence" in script)
+        assert {"TASK", "MODEL"} <= names <= {"TASK", "MODEL", "PRETRAINED"}   # the rest is the stage's, once
         constants = runpy.run_path(str(REPO / "Label_embedding" / f"{script}.py"))
-        task, args = cli.parse_task(constants, argv=[])  # the task adds its dataset flags
+        task, args = flabel_stage.parse(constants, argv=[])  # the stage's settings and the task's dataset flags
         assert task.name == ("captioning" if "sentence" in script else "classification")
-        assert hasattr(args, "caption_file" if "sentence" in script else "dataset_dir")
+        assert args.dataset_dir is None and args.batch_size == 128 and args.template == "{}"
         assert len(tree.body) < 25  # thin: constants and one call

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.offline_datasets import OFFLINE_DATASETS, SPLITS, load_offline, split_indices, split_subset
+from pipeline.tasks.classification.offline import OFFLINE_DATASETS, SPLITS, load_offline, split_indices, split_subset
 
 EXPECTED = {  # name: (all samples, classes, first class names)
     "mnist5k": (5000, 10, ["0", "1"]),

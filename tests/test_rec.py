@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pipeline import grounding_models as gm
-from pipeline.rec_data import box_text, load_plain_pickle, load_refs
+from pipeline.tasks.rec import models as gm
+from pipeline.tasks.rec.data import box_text, load_plain_pickle, load_refs
 from pipeline.store import Store
 from conftest import run_script
 
@@ -55,7 +55,7 @@ def write_refs(folder: Path) -> Path:
 def minilm_tokenizer():
     from transformers import BertTokenizerFast
 
-    from pipeline.flabels import minilm_path
+    from pipeline.models.text import minilm_path
 
     return BertTokenizerFast.from_pretrained(minilm_path())
 
@@ -299,7 +299,7 @@ def test_a_model_of_another_family_is_refused_by_name(tmp_path):
 
 # ----- the three stages ---------------------------------------------------------------------------------
 def test_three_stages_on_refs_jsonl(work, tmp_path, monkeypatch, capsys):
-    from pipeline.flabels import HFTextEncoder, minilm_path
+    from pipeline.models.text import HFTextEncoder, minilm_path
 
     results, refs_dir = tmp_path / "results", str(work["refs"])
     stage1 = ["--dataset-dir", refs_dir, "--results", str(results), "--num-workers", "0", "--batch-size", "5",

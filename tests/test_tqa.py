@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.qa_data import NO_ANSWER_TEXT, QARecord, dataset_name_of, load_qa
-from pipeline.qa_models import QAInputs, load_qa_model, resolve_checkpoint
+from pipeline.tasks import get as get_task
+from pipeline.tasks.tqa.data import NO_ANSWER_TEXT, QARecord, dataset_name_of, load_qa
+from pipeline.tasks.tqa.models import QAInputs, load_qa_model, resolve_checkpoint
 from conftest import run_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +25,8 @@ WORDS = ("river mountain castle forest village bridge harbor tower garden market
          "soldier merchant poet hunter").split()
 TINY_MODELS = ("tiny_bert_qa", "tiny_roberta_qa", "tiny_bert_plain")
 
+
+WINDOWS = {option.name.lower(): option.default for option in get_task("tqa").stage1_options}  # the defaults
 
 def paragraph(seed: int, words: int = 48) -> list[str]:
     rng = np.random.default_rng(seed)
@@ -78,7 +81,7 @@ def make_tiny_qa_model(folder: Path, family: str, seed: int = 0) -> Path:
     from transformers import (BertConfig, BertForQuestionAnswering, BertModel, BertTokenizerFast, RobertaConfig,
                               RobertaForQuestionAnswering)
 
-    from pipeline.flabels import minilm_path
+    from pipeline.models.text import minilm_path
 
     sizes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
     with torch.random.fork_rng():
@@ -236,7 +239,7 @@ def test_pooled_tokens_are_exactly_the_answers(work, name, max_length):
 
     tokenizer = AutoTokenizer.from_pretrained(work["checkpoints"] / name)
     records = load_qa(None, qa_file=work["table"]).records
-    inputs = QAInputs(records, tokenizer, max_length=max_length, stride=9)
+    inputs = QAInputs(records, tokenizer, feature="span", max_length=max_length, stride=9)
     later_windows = 0
     for index, record in enumerate(records):
         item = inputs[index]
@@ -264,7 +267,7 @@ def test_a_lone_space_token_inside_the_answer_is_pooled_and_one_before_it_is_not
     context = f"castle river {split[0]} tower"
     for answer, expected in ((f"river {split[0]}", f" river {split[0]}"), (split[0], split[0])):
         record = QARecord("s", context, "which ?", answer, context.index(answer), 0)
-        item = QAInputs([record], tokenizer)[0]
+        item = QAInputs([record], tokenizer, **WINDOWS)[0]
         pooled = tokenizer.convert_ids_to_tokens([t for t, k in zip(item["input_ids"], item["pool"]) if k])
         assert pooled == tokenizer.tokenize(expected)
 
@@ -277,7 +280,7 @@ def test_answer_far_past_the_first_window_long_context(work):
     words[250:252] = ["golden", "lighthouse"]
     context = " ".join(words)
     record = QARecord("far", context, "what shines ?", "golden lighthouse", context.index("golden lighthouse"), 0)
-    inputs = QAInputs([record], tokenizer, max_length=32, stride=8)
+    inputs = QAInputs([record], tokenizer, feature="span", max_length=32, stride=8)
     encoded = inputs.windows(record)
     window = inputs.window_with_answer(encoded, record)
     assert len(encoded["input_ids"]) > 10 and window >= 10
@@ -289,7 +292,8 @@ def test_answer_far_past_the_first_window_long_context(work):
 
 
 def test_feature_is_the_mean_of_the_answers_states_and_independent_of_batch_mates(work):
-    model, meta = load_qa_model("tiny_roberta_qa", checkpoint_dir=work["checkpoints"], max_length=32, stride=6)
+    model, meta = load_qa_model("tiny_roberta_qa", checkpoint_dir=work["checkpoints"], feature="span", max_length=32,
+                                stride=6)
     assert meta["model_class"] == "AutoModelForQuestionAnswering" and meta["model_type"] == "roberta"
     records = load_qa(None, qa_file=work["table"]).records[:6]
     inputs = model.inputs(records)
@@ -324,27 +328,27 @@ def test_unreadable_questions_raise_a_clear_error_per_sample(work):
     records = [QARecord("long", context, "which ?", long_answer, context.index(long_answer), 0),
                QARecord("wordy", context, " ".join(WORDS), "river", context.find("river"), 0),
                QARecord("none", context, "anything ?", NO_ANSWER_TEXT, -1, 0)]
-    inputs = QAInputs(records, tokenizer, max_length=24, stride=4)
+    inputs = QAInputs(records, tokenizer, feature="span", max_length=24, stride=4)
     with pytest.raises(ValueError, match=r"the answer \(30 tokens\) lies in no single window of 24 tokens"):
         inputs[0]
     with pytest.raises(ValueError, match=r"the question takes 33 tokens, leaving -12 for the context"):
         inputs[1]
     assert inputs[2]["pool"][0] == 1 and sum(inputs[2]["pool"]) == 1  # kept unanswerable: the [CLS] state
     with pytest.raises(ValueError, match="stride must be in"):
-        QAInputs(records, tokenizer, max_length=24, stride=24)
+        QAInputs(records, tokenizer, feature="span", max_length=24, stride=24)
     with pytest.raises(ValueError, match="feature must be one of span, cls"):
-        QAInputs(records, tokenizer, feature="mean")
+        QAInputs(records, tokenizer, feature="mean", max_length=24, stride=4)
 
 
 def test_checkpoints_resolved_plain_encoders_and_the_bundled_minilm(work):
-    from pipeline.flabels import minilm_path
+    from pipeline.models.text import minilm_path
 
     assert resolve_checkpoint("all-MiniLM-L6-v2") == str(minilm_path())
     assert resolve_checkpoint("tiny_bert_qa", work["checkpoints"]) == str(work["checkpoints"] / "tiny_bert_qa")
     assert resolve_checkpoint("org/some-model") == "org/some-model"
-    plain, meta = load_qa_model("tiny_bert_plain", checkpoint_dir=work["checkpoints"])
+    plain, meta = load_qa_model("tiny_bert_plain", checkpoint_dir=work["checkpoints"], **WINDOWS)
     assert meta["model_class"] == "AutoModel" and meta["max_length_used"] == 384
-    minilm, meta = load_qa_model("all-MiniLM-L6-v2")
+    minilm, meta = load_qa_model("all-MiniLM-L6-v2", **WINDOWS)
     assert meta["model_class"] == "AutoModel" and meta["checkpoint"] == str(minilm_path())
     records = load_qa(None, qa_file=work["table"]).records[:3]
     features = minilm(*minilm.collate([minilm.inputs(records)[i] for i in range(3)]))
@@ -353,7 +357,7 @@ def test_checkpoints_resolved_plain_encoders_and_the_bundled_minilm(work):
 
 # ----- the chain: stage 1 -> stage 2 (MiniLM) -> stage 3, through the scripts ------------------------------------
 def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkeypatch, capsys):
-    from pipeline.flabels import minilm_path
+    from pipeline.models.text import minilm_path
     from pipeline.store import Store
 
     results, data_root, table = tmp_path / "results", str(work["root"] / "data"), str(work["table"])
@@ -440,15 +444,14 @@ def test_commands_that_remake_missing_inputs_repeat_the_stored_settings():
     from pipeline.tasks import get
 
     task = get("tqa")
-    by_file = {"qa_file": "/d/mine/qa.jsonl", "split": None, "unanswerable": "keep", "max_samples": None,
+    by_file = {"dataset_dir": "/d/mine/qa.jsonl", "split": None, "unanswerable": "keep", "max_samples": None,
                "feature": "cls", "max_length": 256, "stride": 64}
     assert task.stage1_command("mine", ["a", "org/b"], by_file) == (
-        "python forward_feature_tqa.py --models a,org/b --qa-file /d/mine/qa.jsonl --unanswerable keep "
+        "python forward_feature_tqa.py --models a,org/b --dataset-dir /d/mine/qa.jsonl --unanswerable keep "
         "--feature cls --max-length 256 --stride 64")
-    by_name = {"qa_file": None, "split": "dev", "unanswerable": "drop", "max_samples": 500}
+    by_name = {"dataset_dir": None, "split": "dev", "unanswerable": "drop", "max_samples": 500}
     assert task.stage2_command("squad", by_name) == (
-        "python Label_embedding/bert_sentence.py --task tqa --datasets squad --split dev --unanswerable drop "
-        "--max-samples 500")
+        "python Label_embedding/bert_sentence.py --task tqa --datasets squad --split dev --max-samples 500")
 
 
 def test_kept_unanswerable_questions_through_the_task(work, tmp_path):
@@ -465,7 +468,7 @@ def test_kept_unanswerable_questions_through_the_task(work, tmp_path):
     path = tmp_path / "dev-v2.0.json"
     path.write_text(json.dumps(squad))
     task = get("tqa")
-    args = argparse.Namespace(qa_file=str(path), data_root=str(tmp_path), split="dev", unanswerable="keep",
+    args = argparse.Namespace(dataset_dir=str(path), data_root=str(tmp_path), split="dev", unanswerable="keep",
                               max_samples=None, checkpoint_dir=str(work["checkpoints"]), feature="span",
                               max_length=64, stride=16)
     samples = task.load_samples(None, args)
@@ -477,7 +480,8 @@ def test_kept_unanswerable_questions_through_the_task(work, tmp_path):
                       flabel_kind=task.flabel_kind)
     features, _, meta = store.load_features(samples.name, "tiny_bert_qa")
     assert meta["unanswerable"] == "keep" and meta["data"]["fingerprint"] == samples.fingerprint
-    model, _ = load_qa_model("tiny_bert_qa", checkpoint_dir=work["checkpoints"], max_length=64, stride=16)
+    model, _ = load_qa_model("tiny_bert_qa", checkpoint_dir=work["checkpoints"], feature="span", max_length=64,
+                             stride=16)
     item = model.inputs(samples.items)[3]
     with torch.no_grad():
         hidden = model.encoder(**{k: torch.tensor([v]) for k, v in item.items() if k != "pool"}).last_hidden_state

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 import forward_feature_CNN
-from pipeline import cli, evaluate, extract, flabel_stage
-from pipeline.flabels import minilm_path
+from pipeline import evaluate, extract
+from pipeline.flabels import stage as flabel_stage
+from pipeline.models.text import minilm_path
 from pipeline.store import Store
 
 
@@ -25,8 +26,7 @@ def image_folder(root, classes=("cat", "dog", "owl"), per_class=4, seed=0):
 def stage1(folder, results, *extra):
     argv = ["--dataset-dir", str(folder), "--results", str(results), "--models", "resnet18", "--pretrained", "false",
             "--image-size", "32", "--num-workers", "0", "--batch-size", "5", *extra]
-    return extract.run_stage1(*cli.parse_task(vars(forward_feature_CNN), forward_feature_CNN.__doc__, argv,
-                                              types={"IMAGE_SIZE": int}))
+    return extract.main(vars(forward_feature_CNN), argv)
 
 
 def stage2(folder, results):
@@ -104,14 +104,13 @@ def test_candidates_made_from_other_samples_are_not_ranked_together(tmp_path):
 
 
 @pytest.mark.parametrize("flag, value, message", [("--image-size", "0", "--image-size must be none"),
-                                                  ("--zoo", "no_such_zoo", "unknown zoo 'no_such_zoo'"),
+                                                  ("--zoo", "no_such_zoo", "unknown classification zoo 'no_such_zoo'"),
                                                   ("--batch-size", "0", "--batch-size must be")])
 def test_bad_flags_are_one_line_before_any_work(tmp_path, capsys, flag, value, message):
     argv = ["--dataset-dir", str(tmp_path / "nothing_here"), "--results", str(tmp_path / "results"), flag, value]
     if flag != "--zoo":
         argv += ["--models", "resnet18"]
-    status = extract.run_stage1(*cli.parse_task(vars(forward_feature_CNN), forward_feature_CNN.__doc__, argv,
-                                                types={"IMAGE_SIZE": int}))
+    status = extract.main(vars(forward_feature_CNN), argv)
     err = capsys.readouterr().err
     assert status == 2 and message in err and "Traceback" not in err
 

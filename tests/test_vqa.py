@@ -10,8 +10,11 @@ import torch
 from PIL import Image
 
 import metrics
-from pipeline import evaluate, extract, flabel_stage, vqa_data, vqa_models
-from pipeline.flabels import HFTextEncoder, minilm_path
+from pipeline import evaluate, extract
+from pipeline.flabels import stage as flabel_stage
+from pipeline.tasks.vqa import data as vqa_data
+from pipeline.tasks.vqa import models as vqa_models
+from pipeline.models.text import HFTextEncoder, minilm_path
 from pipeline.store import Store
 from pipeline.tasks import get
 
@@ -365,18 +368,19 @@ def test_unsupported_model_families_and_bad_names_are_clear_errors(tmp_path):
         vqa_models.load_vqa_model("bert", str(tmp_path / "bert"))
     with pytest.raises(ValueError, match="IMAGE\\+TEXT"):
         vqa_models.split_dual("efficientnet_lite0+")
-    with pytest.raises(ValueError, match="unknown VQA zoo"):
+    with pytest.raises(ValueError, match="unknown vqa zoo 'nope'; known: vqa_efficientnet_lite_minilm"):
         TASK.zoo_models("nope")
-    assert TASK.stored_names("efficientnet_lite_minilm")[:3] == [
+    assert TASK.zoo_models("efficientnet_lite_minilm") == TASK.zoo_models("vqa_efficientnet_lite_minilm")  # old name
+    assert TASK.stored_names("efficientnet_lite0+minilm") == [
         "efficientnet_lite0_early+minilm", "efficientnet_lite0_mid+minilm", "efficientnet_lite0_last+minilm"]
-    assert vqa_models.network_of("efficientnet_lite1_mid+minilm") == "efficientnet_lite1+minilm"
+    assert TASK.stored_names("dandelin/vilt-b32-finetuned-vqa") == ["dandelin/vilt-b32-finetuned-vqa"]
 
 
 def test_the_commands_that_make_missing_inputs_carry_the_dataset_settings():
     meta = {"zoo": "efficientnet_lite_minilm", "dataset_dir": "/data/pairs", "split": None, "max_samples": 50,
             "min_answer_count": 2, "max_answers": None, "input_size": 64}
-    assert TASK.stage1_command("pairs", ["efficientnet_lite1_mid+minilm", "efficientnet_lite1_last+minilm"], meta) == (
+    assert TASK.stage1_command("pairs", ["efficientnet_lite1+minilm"], meta) == (
         "python forward_feature_vqa.py --zoo efficientnet_lite_minilm --models efficientnet_lite1+minilm "
-        "--dataset-dir /data/pairs --image-size 64 --max-samples 50 --min-answer-count 2")
+        "--dataset-dir /data/pairs --max-samples 50 --min-answer-count 2 --image-size 64")
     assert TASK.stage2_command("vqav2", {"split": "val", "max_answers": 3129}) == (
         "python Label_embedding/bert.py --task vqa --datasets vqav2 --split val --max-answers 3129")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.flabels import minilm_path
+from pipeline.models.text import minilm_path
 from pipeline.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

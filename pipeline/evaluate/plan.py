@@ -1,15 +1,40 @@
 """Stage 3, what to run: the task, the datasets, the models of each and the metrics that apply."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import metrics as metric_registry
 from metrics.registry import Needs
 from pipeline import defaults, tasks
-from pipeline.ground_truth import GroundTruth, load_ground_truth
+from pipeline.cli import Option
+from pipeline.evaluate.ground_truth import GroundTruth, load_ground_truth
+from pipeline.kinds import ProblemKind
 from pipeline.store import Store
+
+STORED = "stored"   # the name of a run's tables when no zoo is named: the models stored for each dataset
+
+OPTIONS = (
+    Option("ZOO", None, "a zoo of the task (its members are scored; its ground truth is used where one ships); "
+                        "another name labels the run's tables; None: the models stored for each dataset"),
+    Option("DATASETS", [], "datasets as stage 1 named them; empty: the ground truth's, else every dataset stored "
+                           "for the task"),
+    Option("MODELS", [], "networks as stage 1 took them (a multi-depth network means its stored depths) or stored "
+                         "names; empty: the zoo's, else those stored"),
+    Option("METRICS", [], "empty: every metric the task's targets and the stored inputs allow"),
+    Option("FLABEL_ENCODERS", [], "F-label encoders; empty: every encoder with F-labels of the task's kind stored "
+                                  "for the dataset"),
+    Option("GROUND_TRUTH", None, "a ground-truth JSON (format of data/ground_truth/*.json); None: the zoo's, if "
+                                 "one ships"),
+    Option("RESULTS", defaults.RESULTS, "the results folder every stage reads and writes (default: the "
+                                        "repository's)"),
+    Option("OVERWRITE", False, "re-score cells that are already scored"),
+    Option("DEVICE", "cpu", "cpu, auto, cuda: where the metrics that take a device run their dense algebra"),
+    Option("METRIC_OPTIONS", {}, "JSON {metric: {keyword: value}}, e.g. '{\"emms\": {\"ridge\": 40}}' when N <= D"),
+    Option("FEATURE_DIM", None, "None: features as stored (the paper); D: each candidate reduced by PCA to width D",
+           int),
+    Option("JOBS", 1, "cells (models) scored at once in worker processes (BLAS threads shared out over the cores)"),
+)
 
 
 class UsageError(ValueError):
@@ -19,7 +44,7 @@ class UsageError(ValueError):
 @dataclass
 class Settings:
     task: str
-    zoo: str
+    zoo: str | None = None
     datasets: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
@@ -32,6 +57,8 @@ class Settings:
     metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
     feature_dim: int | None = None    # every candidate's features reduced by PCA to this width (evaluate/reduce.py)
     jobs: int = 1                     # cells scored at once, in worker processes (at most one per core)
+    zoo_named: bool = True            # False: the zoo is a script's default, so a dataset outside its ground
+    #                                   truth is scored on the models stored for it, not on the zoo's members
 
 
 @dataclass
@@ -39,9 +66,7 @@ class Problem:
     dataset: str
     model: str
     metric: str
-    kind: str        # "missing features", "missing input", "bad input", "different samples", "failed",
-    #                  "not applicable", "warning",
-    #                  "no ground truth", "correlation"
+    kind: ProblemKind
     message: str
 
 
@@ -52,8 +77,14 @@ class Plan:
     store: Store
     truth: GroundTruth | None
     datasets: list[str]
-    models: dict[str, list[str]]         # per dataset
+    models: dict[str, list[str]]         # per dataset: stored names
     metrics: dict[str, list[str]]        # per dataset
+    networks: dict[str, str] = field(default_factory=dict)  # stored name -> the network stage 1 takes (--models)
+
+    @property
+    def zoo(self) -> str:
+        """The name the run's tables are filed under: the zoo, or 'stored'."""
+        return self.settings.zoo or STORED
 
     @property
     def width_tag(self) -> str:
@@ -69,18 +100,17 @@ class Plan:
         """The name of a metric's score file in the store: 'emms', or 'emms_d64' at another width."""
         return f"{metric}{self.width_tag}"
 
+    def network_of(self, stored: str) -> str:
+        return self.networks.get(stored, stored)
+
 
 def make_plan(settings: Settings) -> Plan:
     try:
         task = tasks.get(settings.task)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    try:
-        truth = load_ground_truth(settings.ground_truth or settings.zoo)
-    except (FileNotFoundError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    if settings.ground_truth and truth is None:
-        raise UsageError(f"no ground truth named {settings.ground_truth!r}; pass a JSON file path or a shipped zoo")
+    zoo = _zoo(settings, task)
+    truth = _ground_truth(settings, task, zoo)
     _check_metric_options(settings.metric_options)
     if settings.feature_dim is not None and (not isinstance(settings.feature_dim, int) or settings.feature_dim < 1):
         raise UsageError(f"--feature-dim must be a positive width (or none: the features as stored), "
@@ -88,10 +118,30 @@ def make_plan(settings: Settings) -> Plan:
     if not isinstance(settings.jobs, int) or settings.jobs < 1:
         raise UsageError(f"--jobs must be a whole number of at least 1, got {settings.jobs!r}")
     store = Store(settings.results)
-    datasets = _datasets(settings, task, truth)
-    models = {d: _models(settings, task, truth, store, d) for d in datasets}
-    chosen = {d: _metrics(settings, task, store, d, models[d]) for d in datasets}
-    return Plan(settings, task, store, truth, datasets, models, chosen)
+    datasets = _datasets(settings, task, truth, store)
+    plan = Plan(settings, task, store, truth, datasets, {}, {})
+    for dataset in datasets:
+        plan.models[dataset] = _models(plan, zoo, dataset)
+        plan.metrics[dataset] = _metrics(settings, task, store, dataset, plan.models[dataset])
+    return plan
+
+
+def _zoo(settings: Settings, task: tasks.Task) -> tasks.Zoo | None:
+    """The registered zoo named by --zoo (or its alias), None where the name is not a registered zoo."""
+    return tasks.find_zoo(settings.zoo, task.name) if settings.zoo else None
+
+
+def _ground_truth(settings: Settings, task: tasks.Task, zoo: tasks.Zoo | None) -> GroundTruth | None:
+    name = settings.ground_truth or (zoo.ground_truth if zoo else settings.zoo)
+    if not name:
+        return None
+    try:
+        truth = load_ground_truth(name, task.name)
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if settings.ground_truth and truth is None:
+        raise UsageError(f"no ground truth named {settings.ground_truth!r}; pass a JSON file path or a shipped zoo")
+    return truth
 
 
 def _check_metric_options(options: dict) -> None:
@@ -101,34 +151,56 @@ def _check_metric_options(options: dict) -> None:
     for name, keywords in options.items():
         if name not in registry:
             raise UsageError(f"--metric-options names unknown metric {name!r}; available: {', '.join(registry)}")
-        accepted = inspect.signature(registry[name].function).parameters
-        unknown = [k for k in keywords if k not in accepted]
+        unknown = [k for k in keywords if k not in registry[name].options]
         if unknown:
-            raise UsageError(f"--metric-options: {name} takes no option(s) {unknown}; it takes {list(accepted)}")
+            raise UsageError(f"--metric-options: {name} takes no option(s) {unknown}; it takes "
+                             f"{list(registry[name].options)}")
 
 
-def _datasets(settings: Settings, task: tasks.Task, truth: GroundTruth | None) -> list[str]:
+def _datasets(settings: Settings, task: tasks.Task, truth: GroundTruth | None, store: Store) -> list[str]:
     datasets = list(settings.datasets)
     if settings.dataset_dir:
         datasets.append(task.name_of_path(Path(settings.dataset_dir).expanduser()))
     if not datasets and truth is not None:
         datasets = truth.datasets
     if not datasets:
-        raise UsageError(f"no datasets: zoo {settings.zoo!r} has no ground truth listing them; "
-                         f"pass --datasets NAME (as stage 1 named it) or --dataset-dir PATH")
+        datasets = store.list_datasets(task.name)
+    if not datasets:
+        raise UsageError(f"no datasets: nothing of the {task.name} task is stored in {store.root}"
+                         + (f" and zoo {settings.zoo!r} has no ground truth listing them" if settings.zoo else "")
+                         + "; pass --datasets NAME (as stage 1 named it) or --dataset-dir PATH")
     return list(dict.fromkeys(datasets))
 
 
-def _models(settings: Settings, task: tasks.Task, truth: GroundTruth | None, store: Store, dataset: str) -> list[str]:
+def _models(plan: Plan, zoo: tasks.Zoo | None, dataset: str) -> list[str]:
+    """The stored names to score on `dataset`: --models (a network means its stored depths; a stored name
+    itself), else the ground truth's, else the zoo's, else every model stored for the dataset. The network of
+    each name the plan expanded is kept for the commands that make missing features."""
+    settings, truth = plan.settings, plan.truth
     if settings.models:
-        return list(dict.fromkeys(settings.models))
-    if truth is not None:
-        on_dataset = truth.for_dataset(dataset)
-        if on_dataset:
-            return list(on_dataset)
-        return list(dict.fromkeys(m for results in truth.finetune.values() for m in results))
-    listed = task.stored_names(settings.zoo)
-    return listed if listed else store.list_models(dataset)
+        return _expand(plan, settings.models, dataset)
+    on_dataset = truth.for_dataset(dataset) if truth is not None else None
+    if on_dataset or (truth is not None and settings.zoo_named):
+        if zoo is not None:
+            _expand(plan, zoo.members, dataset)   # for the networks of the ground truth's stored names
+        return list(on_dataset) if on_dataset else list(dict.fromkeys(
+            m for results in truth.finetune.values() for m in results))
+    if zoo is not None and settings.zoo_named:
+        return _expand(plan, zoo.members, dataset)
+    return plan.store.list_models(dataset)   # no zoo, or a name of the user's own for the run's tables
+
+
+def _expand(plan: Plan, names, dataset: str) -> list[str]:
+    stored = []
+    for name in names:
+        if plan.store.has_features(dataset, name):
+            expanded = [name]
+        else:
+            expanded = plan.task.stored_names(name)
+        for each in expanded:
+            plan.networks.setdefault(each, name)
+        stored += expanded
+    return list(dict.fromkeys(stored))
 
 
 def _metrics(settings: Settings, task: tasks.Task, store: Store, dataset: str, models: list[str]) -> list[str]:
@@ -147,3 +219,6 @@ def _metrics(settings: Settings, task: tasks.Task, store: Store, dataset: str, m
     has_probs = any(store.source_probs_path(dataset, m).exists() for m in models)
     return [name for name, spec in registry.items()
             if target in spec.targets and (spec.needs != Needs.SOURCE_PROBS_LABELS or has_probs)]
+
+
+__all__ = ["OPTIONS", "Plan", "Problem", "ProblemKind", "Settings", "UsageError", "make_plan"]

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import correlation, report
+import metrics as metric_registry
+from pipeline.evaluate import correlation, report
 from pipeline.evaluate.plan import Plan, Problem
+from pipeline.kinds import ProblemKind
 
 
 def evaluate(plan: Plan, problems: list[Problem]) -> dict:
@@ -32,7 +34,7 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
         if truth is not None:
             absent = [m for m in models if m not in truth]
             if absent:
-                problems.append(Problem(dataset, ", ".join(absent), "*", "no ground truth",
+                problems.append(Problem(dataset, ", ".join(absent), "*", ProblemKind.NO_GROUND_TRUTH,
                                         f"model(s) {absent} have no fine-tuned result for {dataset!r} in "
                                         f"{plan.truth.path}; left out of the correlations (check the names; the "
                                         f"file has {sorted(truth)})"))
@@ -44,7 +46,7 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
                 try:
                     entry["correlations"][name] = correlation.correlate(metric_scores, truth)
                 except ValueError as error:
-                    problems.append(Problem(dataset, "*", name, "correlation", str(error)))
+                    problems.append(Problem(dataset, "*", name, ProblemKind.CORRELATION, str(error)))
         out[dataset] = entry
     return out
 
@@ -70,7 +72,7 @@ COLUMN_NAMES = {"weighted_tau": "weighted τ", "weighted_tau_truth_ranked": "wei
 
 def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
     """{file name: Table} of everything stage 3 prints and writes."""
-    zoo = plan.settings.zoo
+    zoo = plan.zoo
     out = {}
     with_truth = [d for d in plan.datasets if evaluation[d]["has_ground_truth"]]
     metric_names = list(dict.fromkeys(n for d in plan.datasets for n in plan.metrics[d]))
@@ -119,9 +121,6 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
     return out
 
 
-# Metrics that saturate when a candidate has no more samples than feature dimensions (N <= D): a least-squares
-# fit interpolates (EMMS), or the within-class covariance is singular (H-score, SFDA, TransRate's coding rate).
-SATURATE_WHEN_N_LE_D = ("emms", "hscore", "reg_hscore", "sfda", "transrate")
 SATURATED_NOTE = ("* some candidates have no more samples than feature dimensions (N <= D), where this metric "
                   "saturates (see the warnings); --feature-dim D compares every candidate at the same width")
 
@@ -132,7 +131,8 @@ def _mark_saturated(table: report.Table, metric_names: list[str], entries: list[
     for row, entry in zip(table.rows, entries):
         for column, name in enumerate(metric_names, start=1):
             wide = set(entry["wide_models"]) & set(entry["scores"].get(name, {}))
-            if name in SATURATE_WHEN_N_LE_D and wide and isinstance(row[column], float):
+            spec = metric_registry.METRICS.get(name)
+            if spec is not None and spec.saturates_when_n_le_d and wide and isinstance(row[column], float):
                 row[column] = report.Marked(row[column])
 
 
@@ -201,8 +201,8 @@ def plots(plan: Plan, evaluation: dict) -> list[Path]:
         panels = [{"metric": n, "scores": entry["scores"][n], "truth": entry["truth"],
                    "weighted_tau": entry["correlations"][n]["weighted_tau"]} for n in entry["correlations"]]
         measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), plan.task.measure)
-        paths.append(report.scatter_plot(plan.store, f"{plan.settings.zoo}/plots/{plan.prefix}_{dataset}",
-                                         f"{dataset} (zoo {plan.settings.zoo}): metric score vs fine-tuned result",
+        paths.append(report.scatter_plot(plan.store, f"{plan.zoo}/plots/{plan.prefix}_{dataset}",
+                                         f"{dataset} ({plan.zoo}): metric score vs fine-tuned result",
                                          panels, y_label=measure))
     return paths
 
@@ -214,7 +214,7 @@ def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: lis
     missing: dict[str, list[str]] = {}    # dataset -> models without features: one stage-1 command each
     grouped: dict[tuple, list[str]] = {}  # the same message for several models: one line
     for p in problems:
-        if p.kind == "missing features":
+        if p.kind is ProblemKind.MISSING_FEATURES:
             missing.setdefault(p.dataset, []).append(p.model)
         else:
             grouped.setdefault((p.kind, p.dataset, p.metric, p.message), []).append(p.model)
@@ -225,7 +225,7 @@ def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: lis
             f"{make_command(dataset, models)}")
     for (kind, dataset, metric, message), models in grouped.items():
         out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
-    if any(p.kind == "warning" for p in problems):
+    if any(p.kind is ProblemKind.WARNING for p in problems):
         out("  (a metric's keyword options reach it through --metric-options, e.g. '{\"emms\": {\"ridge\": 4}}')")
     folders: dict[Path, list[str]] = {}
     for path in written:

@@ -7,7 +7,7 @@ A task module (``pipeline/tasks/<task>.py``) subclasses :class:`Task` and regist
   samples in the fixed order stages 1 and 2 share; :meth:`Task.zoo_models` and :meth:`Task.candidate` give the
   models; a :class:`Candidate` loads into a :class:`FeatureModel` whose ``forward(batch)`` returns the pair
   ``(features, source_probs)``, each ``{stored name: tensor (B, ...)}``.
-- **Stage 2** (:mod:`pipeline.flabel_stage`): :attr:`Samples.texts`, embedded as class names (``FlabelKind.CLASS``:
+- **Stage 2** (:mod:`pipeline.flabels.stage`): :attr:`Samples.texts`, embedded as class names (``FlabelKind.CLASS``:
   one F-label row per class) or one text per sample (``FlabelKind.SAMPLE``: row i describes sample i).
 - **Stage 3** (:mod:`pipeline.evaluate`): which metrics apply (:attr:`Task.target`) and how their inputs are
   formed (:meth:`Task.metric_arguments`), the stored names of a zoo, and the commands that make what is missing.
@@ -22,19 +22,15 @@ import hashlib
 import os
 import shlex
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import cached_property
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from metrics.registry import Needs, Target
-
-
-class FlabelKind(str, Enum):
-    """What one row of an F-label table describes."""
-    CLASS = "class"    # one row per class; the features carry integer class labels (classification, VQA)
-    SAMPLE = "sample"  # one row per sample, aligned with the features' rows (captioning, text QA, grounding)
+from pipeline.cli import Option
+from pipeline.kinds import FlabelKind
+from pipeline.store import MissingInputError
 
 
 @dataclass
@@ -123,27 +119,39 @@ class Task:
 
     name: str = ""
     flabel_kind: FlabelKind = FlabelKind.CLASS
-    stage1_script: str = ""             # the paper's stage-1 script of this task (for hints)
+    stage1_script: str = ""             # the stage-1 script of this task (hints; a zoo may name another)
     stage2_scripts: dict[str, str] = {}  # backend ("clip", "bert", "gpt2") -> stage-2 script
     measure: str = "fine-tuned result"  # what a ground truth measures, where its file does not say
     datasets: tuple[str, ...] = ()      # the paper's datasets of the task: what a stage takes when given none
-    # Task-specific settings: constant name -> default; every stage script of the task takes them as flags.
-    options: dict[str, Any] = {}
-    option_types: dict[str, Callable] = {}
-    option_help: dict[str, str] = {}
+    # The one path option (stages 1, 2 and 3): one dataset given by its folder or file instead of DATASETS.
+    path_option: Option = Option("DATASET_DIR", None, "one dataset by its folder or file; replaces DATASETS")
+    options: tuple[Option, ...] = ()        # how the samples are chosen (stages 1 and 2): split, max_samples, ...
+    stage1_options: tuple[Option, ...] = ()  # stage 1 only: how a candidate is run (image size, feature, ...)
 
     @property
     def target(self) -> Target:
         return Target.CLASSES if self.flabel_kind is FlabelKind.CLASS else Target.REAL
 
+    @property
+    def default_zoo(self) -> str | None:
+        found = [z.name for z in zoos(self.name) if z.default]
+        return found[0] if found else None
+
     # ----- datasets -----------------------------------------------------------------------------------
     def dataset_args(self, args: argparse.Namespace) -> list[str | None]:
-        """The datasets a stage run covers: names, or [None] when one dataset is given by path."""
-        raise NotImplementedError
+        """The datasets a stage run covers: names (the task's paper datasets when none are given), or [None]
+        when one dataset is given by path."""
+        if args.dataset_dir:
+            return [None]
+        chosen = list(args.datasets) or list(self.datasets)
+        if not chosen:
+            raise ValueError(f"no {self.name} dataset: pass --datasets NAME (a folder under --data-root) or "
+                             f"{self.path_option.flag} PATH")
+        return chosen
 
     def dataset_name(self, args: argparse.Namespace, name: str | None) -> str:
         """The store name of a dataset, known without reading it."""
-        raise NotImplementedError
+        return self.name_of_path(args.dataset_dir) if args.dataset_dir else name
 
     def name_of_path(self, path) -> str:
         """The store name of a dataset given by its path (a folder or a file)."""
@@ -160,19 +168,17 @@ class Task:
         return samples.name, list(samples.texts), {**samples.settings, "data": samples.identity(self.flabel_kind)}
 
     # ----- models -------------------------------------------------------------------------------------
-    def zoo_models(self, zoo: str) -> list[str]:
-        """The models of a zoo (what --models takes); ValueError for a zoo the task does not know."""
-        raise NotImplementedError
-
     def candidate(self, model: str, args: argparse.Namespace) -> Candidate:
         raise NotImplementedError
 
-    def stored_names(self, zoo: str) -> list[str]:
-        """The names a zoo's features are stored under ([] for a zoo the task does not know)."""
-        try:
-            return list(self.zoo_models(zoo))
-        except ValueError:
-            return []
+    def stored_names(self, model: str) -> list[str]:
+        """The names a model's features are stored under (several for a multi-depth network), known without
+        loading it; a model is stored under its own name by default."""
+        return [model]
+
+    def zoo_models(self, zoo_name: str) -> list[str]:
+        """The models of a zoo of this task (what --models takes); ValueError naming the known zoos otherwise."""
+        return list(zoo(zoo_name, self.name).members)
 
     # ----- stage 3 ------------------------------------------------------------------------------------
     def metric_arguments(self, spec, features: np.ndarray, labels: np.ndarray, flabels: dict[str, np.ndarray],
@@ -188,29 +194,133 @@ class Task:
         if spec.needs == Needs.FEATURES_FLABELS:
             return (features, tables), {}
         # the encoders' F-labels side by side as real targets (LogME's evidence is a mean over targets)
-        return (features, np.hstack(tables)), _regression_flag(spec)
+        return (features, np.hstack(tables)), ({"regression": True} if spec.takes_regression else {})
 
-    def stage1_command(self, dataset: str, models: Sequence[str], stored_meta: dict | None) -> str:
-        """A stage-1 command that makes the features of `models` on `dataset`, with the settings of
-        `stored_meta` (the meta of another model of that dataset), where known."""
-        raise NotImplementedError
+    def reads_flabels(self, spec) -> bool:
+        """Whether a metric reads the F-labels: EMMS always; with per-sample F-labels, every metric that takes
+        features (its targets are the F-labels)."""
+        return spec.needs == Needs.FEATURES_FLABELS or (self.flabel_kind is FlabelKind.SAMPLE
+                                                        and spec.needs != Needs.SOURCE_PROBS_LABELS)
 
-    def stage2_command(self, dataset: str, stored_meta: dict | None) -> str:
-        """A stage-2 command that makes F-labels for `dataset` (`stored_meta`: a feature meta of that dataset)."""
-        raise NotImplementedError
+    # ----- the commands that make what is missing -------------------------------------------------------
+    def stage1_command(self, dataset: str, networks: Sequence[str], stored_meta: dict | None) -> str:
+        """A stage-1 command that makes the features of `networks` (what --models takes) on `dataset`, with the
+        settings of `stored_meta` (the meta of another model of that dataset), where known."""
+        meta = stored_meta or {}
+        zoo_name = meta.get("zoo")
+        known = find_zoo(zoo_name, self.name) if zoo_name else None
+        script = (known.stage1_script if known else None) or self.stage1_script
+        return command(script, {"zoo": zoo_name, "models": list(dict.fromkeys(networks)),
+                                **self.dataset_flags(dataset, meta), **recorded_flags(self.stage1_options, meta)})
+
+    def stage2_command(self, dataset: str, stored_meta: dict | None, *, backend: str = "bert",
+                       model: str | None = None) -> str:
+        """A stage-2 command that makes F-labels for `dataset` (`stored_meta`: a feature meta of that dataset),
+        with the encoder `model` where known."""
+        script = self.stage2_scripts[backend]
+        task = {} if script_default(script, "TASK") == self.name else {"task": self.name}
+        return command(script, {**task, **self.dataset_flags(dataset, stored_meta or {}), "model": model})
+
+    def dataset_flags(self, dataset: str, meta: dict) -> dict:
+        """The flags that name a dataset as the stored meta says it was read: by its path where one was given
+        (the path option), else by name; and the dataset options whose recorded value is not the default."""
+        given = meta.get(self.path_option.key)
+        where = {self.path_option.flag[2:]: given} if given else {"datasets": dataset}
+        return {**where, **recorded_flags(self.options, meta)}
 
 
-def _regression_flag(spec) -> dict:
-    import inspect
+def recorded_flags(options: Sequence[Option], meta: dict) -> dict:
+    """{flag: value} of the options whose value recorded in `meta` differs from the option's default."""
+    return {option.flag[2:]: meta[option.key] for option in options
+            if option.key in meta and meta[option.key] is not None and meta[option.key] != option.default}
 
-    return {"regression": True} if "regression" in inspect.signature(spec.function).parameters else {}
+
+def script_default(script: str, name: str):
+    """The value a stage script assigns to the constant `name` at its top level (read from its source, not run),
+    or None."""
+    import ast
+
+    from pipeline.defaults import REPO_ROOT
+
+    path = REPO_ROOT / script
+    if not path.is_file():
+        return None
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    return None
+
+
+# ----- the registries: tasks and zoos, each filled where it is defined --------------------------------------
+_TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add a task (``register(MyTask())`` at the end of its module)."""
+    if not task.name:
+        raise ValueError(f"{type(task).__name__} has no name")
+    _TASKS[task.name] = task
+    return task
+
+
+def registered_tasks() -> dict[str, Task]:
+    return _TASKS
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """A named list of models of one task: ``members`` are what ``--models`` takes (network names);
+    ``stage1_script`` the script whose models they are (hints), ``ground_truth`` the stem of the file under
+    data/ground_truth/ with their fine-tuned results, ``aliases`` older names that still select it."""
+    name: str
+    task: str
+    members: tuple[str, ...]
+    description: str = ""
+    stage1_script: str | None = None
+    ground_truth: str | None = None
+    aliases: tuple[str, ...] = ()
+    default: bool = False
+
+
+_ZOOS: dict[str, Zoo] = {}
+
+
+def register_zoo(new: Zoo) -> Zoo:
+    """Add a zoo; its name is unique over every task (an alias, within its task)."""
+    if new.name in _ZOOS and _ZOOS[new.name] != new:
+        raise ValueError(f"a zoo named {new.name!r} is registered already (task {_ZOOS[new.name].task})")
+    _ZOOS[new.name] = new
+    return new
+
+
+def zoos(task: str | None = None) -> list[Zoo]:
+    """The registered zoos (of one task)."""
+    return [z for z in _ZOOS.values() if task is None or z.task == task]
+
+
+def find_zoo(name: str, task: str) -> Zoo | None:
+    """The zoo of `task` named `name` (or whose alias it is), or None."""
+    for candidate in zoos(task):
+        if name == candidate.name or name in candidate.aliases:
+            return candidate
+    return None
+
+
+def zoo(name: str, task: str) -> Zoo:
+    """:func:`find_zoo`, or ValueError naming the zoos the task knows."""
+    found = find_zoo(name, task)
+    if found is None:
+        known = ", ".join(z.name for z in zoos(task)) or "none"
+        raise ValueError(f"unknown {task} zoo {name!r}; known: {known} (or name models with --models)")
+    return found
 
 
 def class_tables(flabels: dict[str, np.ndarray], labels: np.ndarray) -> list[np.ndarray]:
     """The rows of each class table for the classes present, in label order (EMMS pairs row c with the c-th
     smallest label, so a split that lacks a class would otherwise shift every row after it)."""
-    from pipeline.store import MissingInputError
-
     if not flabels:
         raise MissingInputError("no class F-labels for this dataset (see the message above)")
     present = np.unique(labels)
@@ -225,8 +335,6 @@ def class_tables(flabels: dict[str, np.ndarray], labels: np.ndarray) -> list[np.
 
 def sample_tables(flabels: dict[str, np.ndarray], rows: int) -> list[np.ndarray]:
     """The per-sample F-label tables, checked to have one row per feature row."""
-    from pipeline.store import MissingInputError
-
     if not flabels:
         raise MissingInputError("no per-sample F-labels for this dataset (see the message above)")
     for encoder, table in flabels.items():

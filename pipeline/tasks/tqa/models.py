@@ -8,7 +8,7 @@ feature comes from the encoder's last hidden state (``model.base_model``; the QA
 
 Input of a question, as the standard SQuAD preprocessing makes it: ``tokenizer(question, context,
 truncation="only_second", max_length=MAX_LENGTH, stride=STRIDE, return_overflowing_tokens=True,
-return_offsets_mapping=True)`` cuts a long context into windows that overlap by STRIDE tokens, each window
+return_offsets_mapping=True)`` (MAX_LENGTH and STRIDE: the task's stage-1 options) cuts a long context into windows that overlap by STRIDE tokens, each window
 holding the whole question. The window used is the first one whose context tokens cover the whole gold answer
 (``[answer_start, answer_start + len(answer))`` in characters). The *answer tokens* are that window's context
 tokens whose character span (``offset_mapping``) overlaps the answer's.
@@ -35,24 +35,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from pipeline import hub
-from pipeline.flabels import masked_mean
-from pipeline.qa_data import QARecord
+from pipeline.models import hub
+from pipeline.models.text import bundled_or, masked_mean
+from pipeline.tasks.tqa.data import QARecord
 
 FEATURES = ("span", "cls")
-MAX_LENGTH = 384   # tokens per window (question + context + special tokens), as SQuAD fine-tuning scripts use
-STRIDE = 128       # tokens shared by consecutive windows of a context (the scripts' doc_stride)
-BUNDLED = "all-MiniLM-L6-v2"  # the sentence encoder bundled with the project: the offline real candidate
-# Pre-trained encoders of the families the issue names: what one would fine-tune for extractive QA.
-TQA_ZOOS = {"tqa": ("bert-base-uncased", "roberta-base", "albert-base-v2", "microsoft/deberta-v3-base",
-                    "google/electra-base-discriminator", "distilbert-base-uncased"),
-            "offline": (BUNDLED,)}
-
-
-def zoo_models(zoo: str) -> list[str]:
-    if zoo not in TQA_ZOOS:
-        raise ValueError(f"unknown text-QA zoo {zoo!r}; known: {sorted(TQA_ZOOS)} (or list models with --models)")
-    return list(TQA_ZOOS[zoo])
 
 
 def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
@@ -61,11 +48,7 @@ def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = Non
     source = hub.checkpoint_source(name, checkpoint_dir)
     if source != name or Path(name).is_dir():
         return source
-    if name in (BUNDLED, f"sentence-transformers/{BUNDLED}"):
-        from pipeline.flabels import minilm_path
-
-        return str(minilm_path())
-    return name
+    return bundled_or(name)
 
 
 # ----- inputs ---------------------------------------------------------------------------------------------------
@@ -73,8 +56,7 @@ class QAInputs(Dataset):
     """The model inputs of each question: ``{"input_ids", "attention_mask"[, "token_type_ids"], "pool"}`` as
     lists for the window chosen (see the module docstring); ``pool`` marks the tokens the feature averages."""
 
-    def __init__(self, records, tokenizer, *, feature: str = "span", max_length: int = MAX_LENGTH,
-                 stride: int = STRIDE):
+    def __init__(self, records, tokenizer, *, feature: str, max_length: int, stride: int):
         if feature not in FEATURES:
             raise ValueError(f"feature must be one of {', '.join(FEATURES)}, got {feature!r}")
         if not getattr(tokenizer, "is_fast", False):
@@ -172,7 +154,7 @@ class QACollate:
 class QAFeatureModel(torch.nn.Module):
     """One feature row per question: the encoder's last hidden state averaged over the pooled tokens."""
 
-    def __init__(self, model, tokenizer, *, feature: str = "span", max_length: int = MAX_LENGTH, stride: int = STRIDE):
+    def __init__(self, model, tokenizer, *, feature: str, max_length: int, stride: int):
         super().__init__()
         self.model = model.eval()
         self.encoder = model.base_model
@@ -192,8 +174,8 @@ class QAFeatureModel(torch.nn.Module):
         return masked_mean(hidden, pool)
 
 
-def load_qa_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None, feature: str = "span",
-                  max_length: int = MAX_LENGTH, stride: int = STRIDE) -> tuple[QAFeatureModel, dict]:
+def load_qa_model(name: str, *, checkpoint_dir: str | os.PathLike | None = None, feature: str,
+                  max_length: int, stride: int) -> tuple[QAFeatureModel, dict]:
     """The feature model of QA checkpoint `name` and its meta (checkpoint, class, feature, windows). A hub id is
     downloaded on first use; with the hub unreachable only the local cache is read, so an absent model fails at
     once. MAX_LENGTH above the model's position limit is lowered to it (recorded in the meta)."""

@@ -36,7 +36,7 @@ except SUN397, whose torchvision listing follows the file system and is sorted b
 is in sorted order (classes and files). ``max_samples`` keeps at most that many samples, chosen
 stratified-first-k: classes take turns, each giving its next sample in dataset order, until
 ``max_samples`` are taken; the kept samples stay in dataset order. No randomness: the same call keeps the
-same images. (Offline sets use :func:`pipeline.offline_datasets.load_offline`'s own seeded stratified
+same images. (Offline sets use :func:`pipeline.tasks.classification.offline.load_offline`'s own seeded stratified
 subset.)
 
 User folders: ``dataset_dir=PATH`` is a folder in ImageFolder layout (one sub-folder per class); the
@@ -270,7 +270,7 @@ def class_names(name: str | None, *, data_root: str | os.PathLike = "data", data
         part = spec.parts[0] if split is None else split.split("+")[0]
         return list(spec.classes(_build_part(spec, Path(data_root), part, download=False)))
     if name in _offline_names():
-        from pipeline.offline_datasets import load_offline
+        from pipeline.tasks.classification.offline import load_offline
 
         return list(load_offline(name, "all")[2])
     raise _unknown(name)
@@ -288,7 +288,7 @@ def load_dataset(name: str | None, *, data_root: str | os.PathLike = "data", dat
         return _load_torchvision(TORCHVISION_DATASETS[name], Path(data_root), split, transform, download,
                                  max_samples)
     if name in _offline_names():
-        from pipeline.offline_datasets import load_offline
+        from pipeline.tasks.classification.offline import load_offline
 
         split = split or OFFLINE_DEFAULT_SPLIT
         images, labels, classes = load_offline(name, split, max_samples=max_samples)
@@ -314,7 +314,7 @@ def stratified_first_k(labels, k: int) -> np.ndarray:
 
 # ----- internals ------------------------------------------------------------------------------------------
 def _offline_names() -> tuple[str, ...]:
-    from pipeline.offline_datasets import OFFLINE_DATASETS
+    from pipeline.tasks.classification.offline import OFFLINE_DATASETS
 
     return tuple(OFFLINE_DATASETS)
 

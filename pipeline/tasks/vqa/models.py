@@ -1,7 +1,7 @@
 """VQA candidates for stage 1: dual encoders (an image model with a text encoder) and Hugging Face VQA models.
 
 **Dual encoder** ``IMAGE+TEXT`` (e.g. ``efficientnet_lite0+minilm``, ``resnet50+bert-base-uncased``): IMAGE is any
-name the image zoos know (:func:`pipeline.zoo.model_spec`: zoo members, torchvision or timm names), TEXT a
+name the image zoos know (:func:`pipeline.models.image_models.model_spec`: zoo members, torchvision or timm names), TEXT a
 Hugging Face encoder folder or hub id, or ``minilm`` for the bundled all-MiniLM-L6-v2
 (:func:`pipeline.flabels.minilm_path`).
 The feature of a question is the concatenation, in this order, of
@@ -40,15 +40,11 @@ import os
 import torch
 from torch import nn
 
-from pipeline import efficientnet_lite, hub
-from pipeline.flabels import masked_mean
+from pipeline.models import hub
+from pipeline.models.text import masked_mean
+from pipeline.models.names import BUNDLED_TEXT, split_dual, text_label
 from pipeline.tasks.base import Candidate, FeatureModel, Samples
 
-BUNDLED_TEXT = {"minilm": "the bundled all-MiniLM-L6-v2 (pipeline.flabels.minilm_path())"}
-ZOOS = {
-    "efficientnet_lite_minilm": tuple(f"{variant}+minilm" for variant in efficientnet_lite.VARIANTS),
-    "vqa_transformers": ("dandelin/vilt-b32-finetuned-vqa", "Salesforce/blip-vqa-base"),
-}
 JOIN = "concatenation [pooled image feature ; mean-pooled question embedding], each as produced (not normalised)"
 FAMILIES = ("vilt", "blip")
 FEATURE_OF_FAMILY = {
@@ -56,51 +52,6 @@ FEATURE_OF_FAMILY = {
     "blip": "mean over the question's real tokens of the text encoder's last states (cross-attending to the image)",
 }
 SOURCE_PROBS_OF_FAMILY = {"vilt": "softmax of the answer classifier's scores", "blip": None}
-
-
-def zoo_models(zoo: str) -> list[str]:
-    if zoo not in ZOOS:
-        raise ValueError(f"unknown VQA zoo {zoo!r}; known: {', '.join(ZOOS)} (or list models with --models: "
-                         "IMAGE+TEXT dual encoders, Hugging Face VQA folders or hub ids)")
-    return list(ZOOS[zoo])
-
-
-def is_dual(model: str) -> bool:
-    return "+" in model
-
-
-def split_dual(model: str) -> tuple[str, str]:
-    """'efficientnet_lite0+minilm' -> ('efficientnet_lite0', 'minilm')."""
-    image, _, text = model.partition("+")
-    if not image or not text:
-        raise ValueError(f"a dual-encoder candidate is IMAGE+TEXT (e.g. efficientnet_lite0+minilm), got {model!r}")
-    return image, text
-
-
-def text_label(text: str) -> str:
-    """The name of a text encoder in stored names: 'minilm', a hub id's last part, a folder's model-card title."""
-    from pipeline.flabels import hf_encoder_name
-
-    return text if text in BUNDLED_TEXT else hf_encoder_name(text)
-
-
-def stored_names(model: str) -> list[str]:
-    """The names a model's features are stored under, known without loading it."""
-    if not is_dual(model):
-        return [model]
-    from pipeline.zoo import candidate_names
-
-    image, text = split_dual(model)
-    return [f"{candidate}+{text_label(text)}" for candidate in candidate_names(image)]
-
-
-def network_of(stored: str) -> str:
-    """The model stage 1 takes (--models) for a stored name: 'efficientnet_lite1_mid+minilm' ->
-    'efficientnet_lite1+minilm'; a Hugging Face model as it is."""
-    if not is_dual(stored):
-        return stored
-    image, text = split_dual(stored)
-    return f"{efficientnet_lite.network_of(image)}+{text}"
 
 
 # ----- dual encoders -------------------------------------------------------------------------------------
@@ -135,20 +86,20 @@ class DualEncoder(nn.Module):
 
 def dual_candidate(model: str, *, pretrained: bool = True, image_size: int | None = None,
                    checkpoint_dir: str | os.PathLike | None = None) -> Candidate:
-    from pipeline import zoo
-    from pipeline.flabels import MEAN_POOLING
+    from pipeline.models import image_models
+    from pipeline.models.text import MEAN_POOLING
 
     image_name, text = split_dual(model)
-    spec = zoo.model_spec(image_name, pretrained=pretrained, image_size=image_size,
-                          checkpoint=zoo.find_checkpoint(checkpoint_dir, image_name))
+    spec = image_models.model_spec(image_name, pretrained=pretrained, image_size=image_size,
+                                   checkpoint=image_models.find_checkpoint(checkpoint_dir, image_name))
     label = text_label(text)
     image_of = {f"{candidate}+{label}": candidate for candidate in spec.candidates}
 
     def meta(stored: str) -> dict:
         image = spec.meta(image_of[stored])
-        return {"family": "dual encoder", "network": model, "image_model": image_name, "weights": image["weights"],
-                "layer": image["layer"], "input_size": image["input_size"], "text_encoder": label,
-                "text_pooling": MEAN_POOLING, "join": JOIN}
+        return {"family": "dual encoder", "network": model, "pretrained": pretrained, "image_model": image_name,
+                "weights": image["weights"], "layer": image["layer"], "input_size": image["input_size"],
+                "text_encoder": label, "text_pooling": MEAN_POOLING, "join": JOIN}
 
     def load() -> FeatureModel:
         extractor = spec.load()
@@ -168,9 +119,9 @@ def dual_candidate(model: str, *, pretrained: bool = True, image_size: int | Non
 
 
 def _text_encoder(text: str):
-    from pipeline.flabels import HFTextEncoder, minilm_path
+    from pipeline.models.text import HFTextEncoder, minilm_path
 
-    source = str(minilm_path()) if text in BUNDLED_TEXT else text
+    source = str(minilm_path()) if text == BUNDLED_TEXT else text
     return HFTextEncoder.load(source, name=text_label(text), device="cpu", batch_size=1)
 
 
@@ -220,7 +171,7 @@ class BlipFeatures(nn.Module):
 
 def hf_candidate(model: str, checkpoint_dir: str | os.PathLike | None = None) -> Candidate:
     source = hub.checkpoint_source(model, checkpoint_dir)
-    settings = {"family": "transformers VQA", "weights": source}
+    settings = {"family": "transformers VQA", "weights": source, "network": model}
 
     def load() -> FeatureModel:
         module, processor, max_tokens, meta = load_vqa_model(model, source)

@@ -38,27 +38,22 @@ from pathlib import Path
 
 import torch
 
-from pipeline import hub
-from pipeline.flabels import masked_mean
+from pipeline.models import hub
+from pipeline.models.text import masked_mean
+from pipeline.tasks.base import zoo
 
-PAPER_MODELS = ("vit_bert", "vit_roberta", "vit_bart",
-                "swinvit_bert", "swinvit_roberta", "swinvit_bart",
-                "swin2vit_bert", "swin2vit_roberta", "swin2vit_bart")
 # The pre-trained halves the paper fine-tuned (on COCO / Flickr8k) into its nine models.
 PAPER_ENCODERS = {"vit": "google/vit-base-patch16-224-in21k",
                   "swinvit": "microsoft/swin-base-patch4-window7-224-in22k",
                   "swin2vit": "microsoft/swinv2-base-patch4-window12-192-22k"}
 PAPER_DECODERS = {"bert": "bert-base-uncased", "roberta": "roberta-base", "bart": "facebook/bart-base"}
-CAPTION_ZOOS = {"caption": PAPER_MODELS}
 FEATURES = ("decoder", "encoder")
 MAX_CAPTION_TOKENS = 64
 
 
-def zoo_models(zoo: str) -> list[str]:
-    if zoo not in CAPTION_ZOOS:
-        raise ValueError(f"unknown captioning zoo {zoo!r}; known: {sorted(CAPTION_ZOOS)} "
-                         "(or list checkpoints with --models)")
-    return list(CAPTION_ZOOS[zoo])
+def paper_models() -> tuple[str, ...]:
+    """The paper's nine captioners (the zoo ``caption``): private fine-tunes, never hub ids."""
+    return zoo("caption", "captioning").members
 
 
 def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = None) -> str:
@@ -67,7 +62,7 @@ def resolve_checkpoint(name: str, checkpoint_dir: str | os.PathLike | None = Non
     source = hub.checkpoint_source(name, checkpoint_dir)
     if source != name or Path(name).is_dir():
         return source
-    if name in PAPER_MODELS:
+    if name in paper_models():
         encoder, decoder = name.split("_")
         where = Path(checkpoint_dir) / name if checkpoint_dir is not None else f"<--checkpoint-dir>/{name}"
         raise hub.MissingCheckpointError(
@@ -157,7 +152,7 @@ def load_caption_model(name: str, *, checkpoint_dir: str | os.PathLike | None = 
     A hub id is downloaded on first use (said first); with the hub unreachable only the local cache is read,
     so an absent model fails within seconds."""
     source = resolve_checkpoint(name, checkpoint_dir)
-    with hub.access_for(name, source, needs_hub=name in PAPER_MODELS):
+    with hub.access_for(name, source, needs_hub=name in paper_models()):
         model, tokenizer, image_processor = _load_parts(name, source)
     feature_model = CaptionFeatureModel(model, image_processor, tokenizer, feature=feature, lowercase=lowercase)
     meta = {"checkpoint": source, "feature": feature, "encoder": model.config.encoder.model_type,
@@ -180,7 +175,7 @@ def _load_parts(name: str, source: str):
     except (OSError, ValueError) as error:
         raise hub.MissingCheckpointError(f"could not load captioning model {name!r} from {source}: "
                                          f"{type(error).__name__}: {str(error)[:300]}") from None
-    halves = name.split("_") if name in PAPER_MODELS else (None, None)
+    halves = name.split("_") if name in paper_models() else (None, None)
     tokenizer = _load_part(AutoTokenizer, [source, getattr(model.config.decoder, "_name_or_path", ""),
                                            PAPER_DECODERS.get(halves[1], "")], name, "tokenizer")
     tokenizer.padding_side = "right"

@@ -31,8 +31,8 @@ import importlib
 import torch
 from torch import nn
 
-VARIANTS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
-DEPTHS = ("early", "mid", "last")
+from pipeline.models import names
+from pipeline.models.names import DEPTHS, EFFICIENTNET_LITE as VARIANTS
 STAGE_OF_DEPTH = {"early": 3, "mid": 5, "last": 7}  # 1-based block stage whose output the depth pools
 LOGITS_KEY = "logits"
 NUM_IMAGENET_CLASSES = 1000
@@ -50,7 +50,7 @@ def _check_variant(variant: str) -> None:
 def candidate_names(variant: str) -> list[str]:
     """File-safe candidate names of one network, early to last: ['efficientnet_lite0_early', ...]."""
     _check_variant(variant)
-    return [f"{variant}_{depth}" for depth in DEPTHS]
+    return names.candidate_names(variant)
 
 
 def all_candidates() -> list[str]:
@@ -62,7 +62,8 @@ def split_candidate(candidate: str) -> tuple[str, str]:
     """'efficientnet_lite1_mid' -> ('efficientnet_lite1', 'mid'); ValueError for a name not in the zoo."""
     variant, _, depth = candidate.rpartition("_")
     if variant not in VARIANTS or depth not in DEPTHS:
-        raise ValueError(f"unknown EfficientNet-Lite candidate {candidate!r}; choose one of {', '.join(all_candidates())}")
+        raise ValueError(f"unknown EfficientNet-Lite candidate {candidate!r}; choose one of "
+                         f"{', '.join(all_candidates())}")
     return variant, depth
 
 

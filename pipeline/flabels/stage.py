@@ -1,9 +1,10 @@
-"""Stage 2 of every task, shared by the six ``Label_embedding/*.py`` scripts (they only hold constants).
+"""Stage 2 of every task, shared by the ``Label_embedding/*.py`` scripts (they only hold constants).
 
 For each dataset, the task gives the texts in its fixed order (:meth:`pipeline.tasks.Task.flabel_texts`): the
 class names for a task of F-label kind ``class`` (cleaned and put into TEMPLATE,
-:func:`pipeline.flabels.class_prompts`), one text per sample for kind ``sample`` (a caption, an answer). One encoder embeds them into
-``results/flabels/<dataset>/<encoder>_<kind>.npy``, with the settings in ``<encoder>_meta.json``.
+:func:`pipeline.models.text.class_prompts`), one text per sample for kind ``sample`` (a caption, an answer). One
+encoder embeds them into ``results/flabels/<dataset>/<encoder>_<kind>.npy``, with the settings in
+``<encoder>_meta.json``.
 
 A finished table is skipped on a re-run when it was made from the same data (the task's data identity: the
 class names, or the fingerprint of the sample list) with the same settings; made from other data, it is made
@@ -17,22 +18,40 @@ import sys
 import time
 from typing import Mapping
 
-from pipeline import cli
-from pipeline.flabels import EncoderUnavailableError, class_prompts, encoder_name, load_encoder
+from pipeline import defaults, stages
+from pipeline.cli import Option
+from pipeline.kinds import FlabelKind
+from pipeline.models.text import EncoderUnavailableError, class_prompts, encoder_name, load_encoder
 from pipeline.store import SettingsMismatchError, Store, check_compatible
-from pipeline.tasks import FlabelKind
+
+OPTIONS = (
+    Option("DATASETS", [], "datasets under DATA_ROOT; empty: the task's datasets of the paper"),
+    Option("ENCODER_NAME", None, "name in the file names; None: from the model"),
+    Option("TEMPLATE", "{}", "class F-labels: the prompt around the cleaned class name, e.g. 'a photo of a {}.'"),
+    Option("BATCH_SIZE", 128, "texts per forward pass"),
+    Option("DEVICE", defaults.DEVICE, "auto (CUDA when present, else CPU), cpu, cuda, cuda:1"),
+    Option("OVERWRITE", False, "make finished tables again"),
+    Option("STRICT", False, "stop at the first bad row of a dataset (default: name it, skip it, count it)"),
+    Option("DATA_ROOT", defaults.DATA_ROOT, "datasets live in DATA_ROOT/<name>/ (default: the repository's data/)"),
+    Option("RESULTS", defaults.RESULTS, "the store (default: the repository's results/)"),
+)
+
+
+def parse(constants: Mapping, argv=None):
+    """(task, args) of a stage-2 script: its constants, :data:`OPTIONS` and the task's dataset settings."""
+    return stages.parse(constants, argv, stage="stage 2", options=OPTIONS,
+                        task_options=lambda task: [task.path_option, *task.options])
 
 
 def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
     """F-labels of every dataset in DATASETS (or the one dataset given by path) for the script's TASK."""
-    task, args = cli.parse_task(constants, constants.get("__doc__"), argv)
-    if not args.datasets:
-        args.datasets = list(task.datasets)
+    task, args = parse(constants, argv)
     started = time.perf_counter()
     store = Store(args.results)
     try:
         store.check_writable()
-    except OSError as error:
+        dataset_args = task.dataset_args(args)
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     kind = task.flabel_kind
@@ -41,7 +60,7 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
     encoder = None
     failed = []
     try:
-        for dataset_arg in task.dataset_args(args):
+        for dataset_arg in dataset_args:
             try:
                 dataset, texts, settings = task.flabel_texts(dataset_arg, args)
             except (FileNotFoundError, ValueError) as error:  # not downloaded or unknown: say so, do the others
@@ -78,3 +97,4 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
         print(f"{len(failed)} dataset(s) could not be read: {', '.join(map(str, failed))}", file=sys.stderr)
         return 1
     return 0
+
