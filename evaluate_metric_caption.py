@@ -17,10 +17,8 @@ BLEU-4). Example::
 
     python evaluate_metric_caption.py --datasets flickr8k --flabel-encoders bert_sentence
 
-Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
-shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
-FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
-default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

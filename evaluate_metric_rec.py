@@ -17,10 +17,8 @@ format of data/ground_truth/*.json, with the measured Acc@0.5 (share of expressi
     python evaluate_metric_rec.py --dataset-dir my_refs --flabel-encoders all-MiniLM-L6-v2,box
     python evaluate_metric_rec.py --datasets refcoco --zoo grounding --ground-truth my_acc50.json
 
-Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
-shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
-FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
-default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

@@ -20,10 +20,8 @@ Example::
     python evaluate_metric_tqa.py --datasets squad --flabel-encoders all-MiniLM-L6-v2
     python evaluate_metric_tqa.py --dataset-dir my/qa.jsonl --models all-MiniLM-L6-v2,bert-base-uncased
 
-Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
-shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
-FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
-default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

@@ -10,10 +10,8 @@ ranked per metric and the metrics' agreement printed; --ground-truth FILE (the f
     python evaluate_metric_vqa.py --dataset-dir data/mnist_pairs
     python evaluate_metric_vqa.py --datasets vqav2 --zoo vqa_transformers --ground-truth my_vqa_accuracy.json
 
-Every setting is a flag (lists take a,b,c): this script's constants below and the settings every stage-3 script
-shares (ZOO, DATASETS, DATASET_DIR, MODELS, METRICS, FLABEL_ENCODERS, GROUND_TRUTH, DEVICE, METRIC_OPTIONS,
-FEATURE_DIM, JOBS, OVERWRITE, RESULTS); ``--help`` lists them with their defaults. Assign one below to change its
-default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

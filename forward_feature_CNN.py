@@ -9,10 +9,8 @@ of the ImageNet head, where the model has one) and <model>_meta.json. Models alr
     python forward_feature_CNN.py --zoo efficientnet_lite --dataset-dir path/to/images   # offline, ImageFolder
     python forward_feature_CNN.py --zoo efficientnet_lite --datasets mnist5k --max-samples 500
 
-Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
-every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
-(DATASET_DIR, SPLIT, MAX_SAMPLES, IMAGE_SIZE, PRETRAINED, DOWNLOAD); ``--help`` lists them all with their defaults.
-Assign one below to change its default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

@@ -14,12 +14,10 @@ tokens the decoder attends to). Models already done are skipped.
 A caption file is a .csv (or .tsv) of rows "image path,caption" (image paths relative to the file's
 folder; an optional header row such as "image,caption"); its dataset is named after the file's stem.
 Datasets: DATA_ROOT/<name>/dataset_<name>.json (Karpathy split file) with the images, or
-DATA_ROOT/<name>/captions.csv; see pipeline/captions.py for where to get Flickr8k, Flickr30k, RSICD, COCO.
+DATA_ROOT/<name>/captions.csv; see pipeline/tasks/captioning/data.py for where to get Flickr8k, Flickr30k, RSICD, COCO.
 
-Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
-every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
-(DATASET_DIR (or --caption-file), SPLIT, MAX_PER_IMAGE, MAX_SAMPLES, FEATURE, LOWERCASE); ``--help`` lists them all
-with their defaults. Assign one below to change its default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

@@ -3,7 +3,7 @@
 For every dataset and every model, writes results/features/<dataset>/<stored name>_feature.npy (float32 (N, D): one
 row per sample, in the fixed order of pipeline.tasks.rec.data.load_refs, which stage 2 shares), <stored name>_label.npy
 (int64 (N,): the image index of each sample) and <stored name>_meta.json. The feature is the model's
-representation of the gold object joined with the expression's (pipeline/grounding_models.py, per family):
+representation of the gold object joined with the expression's (pipeline/tasks/rec/models.py, per family):
 
 - OWL-ViT / OWLv2: [class embedding of the predicted box with the highest IoU with the gold box ; query embedding];
 - Grounding DINO: [last decoder state of the best-IoU query ; fused text states averaged over the expression];
@@ -18,10 +18,8 @@ refs.jsonl: one JSON object a line, {"image": "img/a.jpg", "expression": "the re
 "split": "train"} (pixels; split optional). RefCOCO/RefCOCO+/RefCOCOg: DATA_ROOT/<name>/refs(unc).p (or umd, google)
 and instances.json from the refer toolkit, COCO train2014/ images. Bad rows are named, skipped and counted.
 
-Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
-every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
-(DATASET_DIR, SPLIT, SPLIT_BY, IMAGE_DIR, MAX_SAMPLES, IMAGE_SIZE, PRETRAINED); ``--help`` lists them all with their
-defaults. Assign one below to change its default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

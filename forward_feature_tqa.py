@@ -17,10 +17,8 @@ Datasets: DATA_ROOT/<name>/ holding SQuAD's train-v1.1.json / dev-v1.1.json / tr
 (one version a folder, e.g. squad/ and squad_v2/), a <split>.json in SQuAD's format, or a qa.jsonl table of
 {"context", "question", "answer"[, "answer_start", "id"]} lines; see docs/tqa.md.
 
-Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
-every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
-(DATASET_DIR (or --qa-file), SPLIT, UNANSWERABLE, MAX_SAMPLES, FEATURE, MAX_LENGTH, STRIDE); ``--help`` lists them
-all with their defaults. Assign one below to change its default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

@@ -10,19 +10,17 @@ the model has a source head) and <model>_meta.json. Models already done are skip
     python forward_feature_vqa.py --datasets clevr --zoo vqa_transformers
     python forward_feature_vqa.py --dataset-dir my/questions.csv --models resnet50+minilm,my_vilt --checkpoint-dir ckpts
 
-Candidates and their feature (docs/vqa.md, pipeline/vqa_models.py):
+Candidates and their feature (docs/vqa.md, pipeline/tasks/vqa/models.py):
 - IMAGE+TEXT dual encoders (zoo efficientnet_lite_minilm: efficientnet_lite0/1/2+minilm): the concatenation
   [pooled image feature ; mean-pooled question embedding], each as produced; one candidate per image depth;
 - ViLT (ViltForQuestionAnswering): pooler_output, the input of its answer classifier; source probs: the softmax
   of the classifier's scores;
 - BLIP (BlipForQuestionAnswering): the mean over the question's tokens of the image-conditioned question states.
 
-Datasets live in DATA_ROOT/<name>/ (questions.csv/.tsv, CLEVR, VQA v2, COCO-QA, DAQUAR; see pipeline/vqa_data.py).
+Datasets live in DATA_ROOT/<name>/ (questions.csv/.tsv, CLEVR, VQA v2, COCO-QA, DAQUAR; see pipeline/tasks/vqa/data.py).
 
-Every setting is a flag (BATCH_SIZE -> --batch-size; lists take a,b,c): this script's constants below, the settings
-every stage-1 script shares (NUM_WORKERS, DEVICE, AMP, OVERWRITE, STRICT, DATA_ROOT, RESULTS, ...) and the task's
-(DATASET_DIR, SPLIT, MAX_SAMPLES, MIN_ANSWER_COUNT, MAX_ANSWERS, IMAGE_SIZE, PRETRAINED); ``--help`` lists them all
-with their defaults. Assign one below to change its default here.
+Every setting is a flag (--help lists this script's, the stage's and the task's, with their defaults); assign
+one below to change its default here.
 """
 import sys
 

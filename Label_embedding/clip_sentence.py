@@ -1,11 +1,9 @@
 """Stage 2: F-labels of one text per sample (a caption, an answer, a box) from CLIP's text tower.
 
-Writes results/flabels/<dataset>/<encoder>_sample.npy (samples x width) and <encoder>_meta.json, in the order stage 1
-stores features in (use the same dataset settings there). TASK (or --task) picks the task (captioning, tqa, rec).
-Every setting is a flag: this script's constants below, the settings every stage-2 script shares (DATASETS,
-ENCODER_NAME, BATCH_SIZE, DEVICE, OVERWRITE, STRICT, DATA_ROOT, RESULTS) and the task's dataset settings;
-``--help`` lists them all. Offline: --model a local open_clip folder; or bert.py --model minilm. Runs from
-any directory.
+Writes results/flabels/<dataset>/<encoder>_sample.npy (samples x width) and <encoder>_meta.json, in the order stage
+1 stores features in (use the same dataset settings there). TASK (or --task) picks the task (captioning, tqa, rec).
+Every setting is a flag (--help lists this script's, the stage's and the task's). Offline: --model a local open_clip
+folder; or bert.py --model minilm. Runs from any directory.
 """
 import sys
 from pathlib import Path

@@ -2,10 +2,8 @@
 
 Writes results/flabels/<dataset>/<encoder>_class.npy (classes x width) and <encoder>_meta.json, in the order stage 1
 stores features in (use the same dataset settings there). TASK (or --task) picks the task (classification, vqa).
-Every setting is a flag: this script's constants below, the settings every stage-2 script shares (DATASETS,
-ENCODER_NAME, TEMPLATE, BATCH_SIZE, DEVICE, OVERWRITE, STRICT, DATA_ROOT, RESULTS) and the task's dataset settings;
-``--help`` lists them all. Offline: --model minilm, the bundled all-MiniLM-L6-v2 (or any local encoder
-folder). Runs from any directory.
+Every setting is a flag (--help lists this script's, the stage's and the task's). Offline: --model minilm, the
+bundled all-MiniLM-L6-v2 (or any local encoder folder). Runs from any directory.
 """
 import sys
 from pathlib import Path

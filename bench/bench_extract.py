@@ -17,7 +17,7 @@ ROUNDS rounds, the variants interleaved within each round, median images/s of wa
 process's CPU time (the steadier measure of cost on a shared machine). Beside each, how far its
 features are from float32's on the same images: the largest |difference| over the largest |feature|, and
 the smallest cosine similarity of a sample's two feature vectors (random-init weights: no pretrained ones
-are reachable here, so the differences are indicative). pipeline/extract.py is not changed by this script.
+are reachable here, so the differences are indicative). pipeline/extract/ is not changed by this script.
 """
 import statistics
 import sys

@@ -30,7 +30,8 @@ OPTIONS = (
                                         "repository's)"),
     Option("OVERWRITE", False, "re-score cells that are already scored"),
     Option("DEVICE", "cpu", "cpu, auto, cuda: where the metrics that take a device run their dense algebra"),
-    Option("METRIC_OPTIONS", {}, "JSON {metric: {keyword: value}}, e.g. '{\"emms\": {\"ridge\": 40}}' when N <= D"),
+    Option("METRIC_OPTIONS", {}, "JSON {metric: {keyword: value}}: a metric's keyword options (its docstring and "
+                                 "docs/metrics.md list them), e.g. a ridge for a least-squares fit when N <= D"),
     Option("FEATURE_DIM", None, "None: features as stored (the paper); D: each candidate reduced by PCA to width D",
            int),
     Option("JOBS", 1, "cells (models) scored at once in worker processes (BLAS threads shared out over the cores)"),
@@ -97,7 +98,7 @@ class Plan:
         return f"{self.task.name}{self.width_tag}"
 
     def score_file(self, metric: str) -> str:
-        """The name of a metric's score file in the store: 'emms', or 'emms_d64' at another width."""
+        """The name of a metric's score file in the store: the metric's name, with '_d64' at another width."""
         return f"{metric}{self.width_tag}"
 
     def network_of(self, stored: str) -> str:
@@ -147,7 +148,8 @@ def _ground_truth(settings: Settings, task: tasks.Task, zoo: tasks.Zoo | None) -
 def _check_metric_options(options: dict) -> None:
     registry = metric_registry.METRICS
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
-        raise UsageError('--metric-options takes JSON of {metric: {keyword: value}}, e.g. \'{"emms": {"ridge": 40}}\'')
+        raise UsageError("--metric-options takes JSON of {metric: {keyword: value}}, "
+                         "e.g. '{\"name\": {\"option\": 1}}'")
     for name, keywords in options.items():
         if name not in registry:
             raise UsageError(f"--metric-options names unknown metric {name!r}; available: {', '.join(registry)}")

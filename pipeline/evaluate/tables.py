@@ -225,8 +225,11 @@ def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: lis
             f"{make_command(dataset, models)}")
     for (kind, dataset, metric, message), models in grouped.items():
         out(f"  - [{kind}] {dataset} / {', '.join(models)} / {metric}: {message}")
-    if any(p.kind is ProblemKind.WARNING for p in problems):
-        out("  (a metric's keyword options reach it through --metric-options, e.g. '{\"emms\": {\"ridge\": 4}}')")
+    warned = list(dict.fromkeys(p.metric for p in problems if p.kind is ProblemKind.WARNING
+                                and p.metric in metric_registry.METRICS and metric_registry.METRICS[p.metric].options))
+    for name in warned:
+        out(f"  ({name}'s options reach it through --metric-options '{{\"{name}\": {{\"option\": value}}}}'; "
+            f"it takes {', '.join(metric_registry.METRICS[name].options)})")
     folders: dict[Path, list[str]] = {}
     for path in written:
         folders.setdefault(Path(path).parent, []).append(Path(path).name)

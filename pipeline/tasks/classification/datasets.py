@@ -359,7 +359,8 @@ def _load_torchvision(spec: TorchvisionSpec, data_root: Path, split: str | None,
     if any(list(spec.classes(part)) != classes for part in parts[1:]):
         raise ValueError(f"the splits {split!r} of {spec.name} list different classes; their labels do not combine")
     if spec.known_classes is not None and list(classes) != list(spec.known_classes()):
-        raise ValueError(f"the class list of {spec.name} on disk differs from the one shipped in pipeline/datasets.py")
+        raise ValueError(f"the class list of {spec.name} on disk differs from the one shipped in "
+                         "pipeline/tasks/classification/datasets.py")
     if len(classes) != spec.num_classes:
         raise ValueError(f"{spec.name} on disk has {len(classes)} classes, expected {spec.num_classes}")
     labels = np.concatenate([np.asarray(spec.labels(part), dtype=np.int64) for part in parts])

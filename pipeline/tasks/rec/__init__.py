@@ -7,7 +7,8 @@ representation of the gold object joined with the expression's. The label of a r
 
 Stage 2 embeds one text per sample, by ``--flabel-text``: ``box`` (default), the gold box as text, its corners
 normalised to the image size with two decimals, ``"x1=0.12 y1=0.40 x2=0.55 y2=0.98"``
-(:func:`pipeline.tasks.rec.data.box_text`); ``expression``, the referring expression. ``Label_embedding/box.py`` writes the
+(:func:`pipeline.tasks.rec.data.box_text`); ``expression``, the referring expression.
+``Label_embedding/box.py`` writes the
 numeric F-label of the box itself, ``(x1/W, y1/H, x2/W, y2/H)`` per sample (encoder name ``box``), so EMMS
 combines text and geometric F-labels. Stage 3 runs the metrics that take real-valued targets (EMMS, LogME).
 """

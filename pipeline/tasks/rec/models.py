@@ -23,7 +23,7 @@ padded at the bottom and right to a square (so divided by the longer side).
 
 **Dual encoders** (zoo ``rec_efficientnet_lite_minilm``, needs no download): an image network with real weights
 (EfficientNet-Lite0/1/2, :mod:`pipeline.models.efficientnet_lite`, the packages' ImageNet weights) and the bundled
-sentence encoder all-MiniLM-L6-v2 (:func:`pipeline.flabels.minilm_path`). The whole image is resized (not
+sentence encoder all-MiniLM-L6-v2 (:func:`pipeline.models.text.minilm_path`). The whole image is resized (not
 cropped: the box may lie anywhere) to ``size x size`` (the network's native size unless ``--image-size``), the
 gold box scaled with it. Each network gives three candidates, one per depth (``early``: block stage 3, stride 8;
 ``mid``: stage 5, stride 16; ``last``: the 1x1 head convolution, stride 32), each::

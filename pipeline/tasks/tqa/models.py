@@ -8,7 +8,8 @@ feature comes from the encoder's last hidden state (``model.base_model``; the QA
 
 Input of a question, as the standard SQuAD preprocessing makes it: ``tokenizer(question, context,
 truncation="only_second", max_length=MAX_LENGTH, stride=STRIDE, return_overflowing_tokens=True,
-return_offsets_mapping=True)`` (MAX_LENGTH and STRIDE: the task's stage-1 options) cuts a long context into windows that overlap by STRIDE tokens, each window
+return_offsets_mapping=True)`` (MAX_LENGTH and STRIDE: the task's stage-1 options) cuts a long context into
+windows that overlap by STRIDE tokens, each window
 holding the whole question. The window used is the first one whose context tokens cover the whole gold answer
 (``[answer_start, answer_start + len(answer))`` in characters). The *answer tokens* are that window's context
 tokens whose character span (``offset_mapping``) overlaps the answer's.

@@ -240,7 +240,7 @@ def read_path(path: Path, split: str) -> _Read:
     if not path.is_dir():
         raise FileNotFoundError(f"no VQA dataset at {path}: expected a folder holding {', '.join(TABLES)}, CLEVR "
                                 "questions/, VQA v2 question and annotation files, COCO-QA questions.txt or DAQUAR "
-                                "qa.894.raw.<split>.txt (see pipeline/vqa_data.py), or a .csv/.tsv table")
+                                "qa.894.raw.<split>.txt (see pipeline/tasks/vqa/data.py), or a .csv/.tsv table")
     looked = []
     for reader in (_find_table, _find_clevr, _find_vqav2, _find_cocoqa, _find_daquar):
         found, wanted = reader(path, split)

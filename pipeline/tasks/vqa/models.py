@@ -1,15 +1,15 @@
 """VQA candidates for stage 1: dual encoders (an image model with a text encoder) and Hugging Face VQA models.
 
 **Dual encoder** ``IMAGE+TEXT`` (e.g. ``efficientnet_lite0+minilm``, ``resnet50+bert-base-uncased``): IMAGE is any
-name the image zoos know (:func:`pipeline.models.image_models.model_spec`: zoo members, torchvision or timm names), TEXT a
-Hugging Face encoder folder or hub id, or ``minilm`` for the bundled all-MiniLM-L6-v2
-(:func:`pipeline.flabels.minilm_path`).
+name the image zoos know (:func:`pipeline.models.image_models.model_spec`: zoo members, torchvision or timm
+names), TEXT a Hugging Face encoder folder or hub id, or ``minilm`` for the bundled all-MiniLM-L6-v2
+(:func:`pipeline.models.text.minilm_path`).
 The feature of a question is the concatenation, in this order, of
 
 - the image model's pooled feature of its image, exactly as the classification task stores it (the vector the
   classifier head reads; for EfficientNet-Lite one per depth: early, mid, last), and
 - the question's embedding by the text encoder: the last hidden state averaged over the real tokens (attention
-  mask), as stage 2 embeds texts (:data:`pipeline.flabels.MEAN_POOLING`),
+  mask), as stage 2 embeds texts (:data:`pipeline.models.text.MEAN_POOLING`),
 
 each as produced, not normalised or rescaled: ``f = [g_image(x) ; mean_t h_t(q)]``, width ``D_image + D_text``
 (EfficientNet-Lite0 last depth with MiniLM: 1280 + 384). One network gives one candidate per image depth, stored as
