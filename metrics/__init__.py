@@ -33,7 +33,7 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
     MetricSpec("emms", emms, Needs.FEATURES_FLABELS, (Target.CLASSES, Target.REAL),
                description="EMMS: weighted least squares from features onto foundation-model F-labels",
                options=("solver", "ridge", "max_iter", "tol", *DENSE), takes_device=True,
-               saturates_when_n_le_d=True, details=_emms_details),
+               saturates_when_n_le_d=True, saturation_cured_by=("ridge",), details=_emms_details),
     MetricSpec("logme", logme, Needs.FEATURES_LABELS, (Target.CLASSES, Target.REAL),
                description="LogME: log marginal evidence of Bayesian linear regression",
                options=("regression", "tol", "max_iter", *DENSE), takes_device=True, takes_regression=True),

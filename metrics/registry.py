@@ -20,7 +20,8 @@ them against each function's signature):
 - ``takes_device``: it runs its dense algebra on a torch device when given ``device=``;
 - ``takes_regression``: it is told real-valued targets by ``regression=True`` (LogME);
 - ``saturates_when_n_le_d``: with no more samples than feature dimensions it gives its extreme value whatever the
-  features (a least-squares fit interpolates, a within-class covariance is singular);
+  features (a least-squares fit interpolates, a within-class covariance is singular), unless one of the options
+  ``saturation_cured_by`` is set to a non-zero value (EMMS's ridge);
 - ``details``: a function of the same arguments returning ``(score, {name: value})``, for what a metric returns
   besides its score (EMMS: the weight of each F-label table), or None.
 
@@ -66,6 +67,7 @@ class MetricSpec:
     takes_device: bool = False
     takes_regression: bool = False
     saturates_when_n_le_d: bool = False
+    saturation_cured_by: tuple[str, ...] = ()
     details: Callable | None = None
 
     def __post_init__(self):
@@ -77,6 +79,11 @@ class MetricSpec:
 
     def __call__(self, *args, **kwargs):
         return self.function(*args, **{**self.defaults, **kwargs})
+
+    def saturates(self, options: dict) -> bool:
+        """Whether the metric saturates at N <= D with these options (none of its cures set)."""
+        return self.saturates_when_n_le_d and not any({**self.defaults, **options}.get(name)
+                                                      for name in self.saturation_cured_by)
 
     def score_and_details(self, *args, **kwargs) -> tuple[float, dict]:
         """(score, details) with the defaults applied; details are {} for a metric that returns none."""

@@ -196,9 +196,10 @@ class Store:
                 found.append(metas[0].get("dataset", path.name))
         return found
 
-    def encoder_checkpoints(self) -> dict[str, str]:
-        """{encoder: checkpoint} of every F-label table in the store that records its checkpoint (so that a
-        command can name the encoder a dataset's F-labels were made with)."""
+    def encoder_origins(self) -> dict[str, dict]:
+        """{encoder: {"checkpoint", "script"}} of the F-label tables in the store, as their metas record them (so
+        that a command can make a dataset's F-labels with the script and checkpoint another dataset's were made
+        with); the first table of each encoder counts."""
         found = {}
         for path in sorted((self.root / "flabels").glob("*/*_meta.json")):
             try:
@@ -206,8 +207,9 @@ class Store:
             except CorruptFileError:
                 continue
             for meta in entries.values() if isinstance(entries, dict) else ():
-                if isinstance(meta, dict) and meta.get("checkpoint") and meta.get("encoder"):
-                    found.setdefault(meta["encoder"], meta["checkpoint"])
+                if isinstance(meta, dict) and meta.get("encoder"):
+                    found.setdefault(meta["encoder"], {"checkpoint": meta.get("checkpoint"),
+                                                       "script": meta.get("script")})
         return found
 
     def features_meta(self, dataset: str, model: str) -> dict | None:
@@ -272,6 +274,18 @@ class Store:
     def shard_folder(self, dataset: str, model: str) -> Path:
         """results/shards/<dataset>/<model>/: the parts of a feature set being made by several processes."""
         return self.root / "shards" / safe_name(dataset) / safe_name(model)
+
+    def remove_shards(self, dataset: str, model: str) -> None:
+        """Remove a joined feature set's parts, and the folders above them that are left empty."""
+        import shutil
+
+        folder = self.shard_folder(dataset, model)
+        shutil.rmtree(folder, ignore_errors=True)
+        for parent in (folder.parent, folder.parent.parent):   # results/shards/<dataset>/, results/shards/
+            try:
+                parent.rmdir()
+            except OSError:
+                break   # not empty (other parts), or gone
 
     def shard_paths(self, dataset: str, model: str, rank: int, world_size: int) -> dict[str, Path]:
         """One rank's part: its folder (arrays named ``<stored name>_feature.npy``, ``..._source_probs.npy``),

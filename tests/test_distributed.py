@@ -99,6 +99,7 @@ def test_two_processes_write_what_one_writes_images(images, single_images, tmp_p
     assert Store(two).load_source_probs("pets", "resnet18").shape == (29, 1000)
     assert launched.stdout.count(": wrote ") == 1  # rank 0 reports; rank 1 prints nothing
     assert not Store(two).shard_folder("pets", "resnet18").exists()  # the parts are removed once joined
+    assert not (two / "shards").exists()   # and the folders that held them
 
     # a rank that fails fails the model on every rank (exit status 1) instead of leaving the others waiting
     launcher = write_launcher(tmp_path, two)

@@ -75,6 +75,8 @@ def test_saturating_metrics_and_details_are_declared_in_the_registry():
     fit = emms_fit(features, tables, labels)
     assert score == fit.score and details == {"flabel_weights": list(fit.weights)}
     assert METRICS["knn"].score_and_details(features, labels) == (metrics.knn(features, labels), {})
+    assert METRICS["emms"].saturates({}) and METRICS["emms"].saturates({"ridge": 0.0})
+    assert not METRICS["emms"].saturates({"ridge": 4}) and not METRICS["knn"].saturates({})
 
 
 def test_source_head_probabilities_have_one_name():

@@ -45,18 +45,19 @@ def run(settings: Settings, out=print) -> dict:
     with tqdm(total=total, desc=f"stage 3 ({plan.task.name}, {plan.zoo})", unit="cell") as bar:
         scorer = Scorer(plan, say=tqdm.write)
         scorer.run(bar)
-    problems = scorer.problems
+    problems, counts = scorer.problems, scorer.counts
     evaluation = evaluate(plan, problems)
     written = []
-    for name, table in tables(plan, evaluation).items():
-        out(table.markdown())
-        written += report.write_table(plan.store, name, table)
-    written += plots(plan, evaluation)
-    counts = scorer.counts
-    written.append(report.write_json(plan.store, f"{plan.zoo}/{plan.prefix}_results", {
-        "zoo": plan.zoo, "task": plan.task.name, "feature_dim": settings.feature_dim,
-        "ground_truth": plan.truth.path if plan.truth else None,
-        "datasets": evaluation, "counts": counts, "problems": [vars(p) for p in problems]}))
+    if counts["scored"] + counts["skipped"]:   # a run that scored nothing leaves an earlier run's tables
+        for name, table in tables(plan, evaluation).items():
+            out(table.markdown())
+            if table.rows:
+                written += report.write_table(plan.store, name, table)
+        written += plots(plan, evaluation)
+        written.append(report.write_json(plan.store, f"{plan.zoo}/{plan.prefix}_results", {
+            "zoo": plan.zoo, "task": plan.task.name, "feature_dim": settings.feature_dim,
+            "ground_truth": plan.truth.path if plan.truth else None,
+            "datasets": evaluation, "counts": counts, "problems": [vars(p) for p in problems]}))
     summary(out, plan, problems, counts, written, time.perf_counter() - started, scorer.hints.stage1)
     return {"plan": plan, "evaluation": evaluation, "problems": problems, "counts": counts, "written": written}
 

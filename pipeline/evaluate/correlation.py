@@ -107,6 +107,17 @@ def ranking(scores: Mapping[str, float]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda item: (-snapped[item[0]], item[0]))
 
 
+def all_tied(scores: Mapping[str, float]) -> bool:
+    """Whether every score ties with every other (within TIE_RTOL): a metric that tells no model apart."""
+    return len(set(snap_ties(np.array(list(scores.values()), dtype=np.float64)))) == 1
+
+
+def ties_another(ranking: list[tuple[str, float]], index: int) -> bool:
+    """Whether the score at `index` of a ranking (as :func:`ranking` gives it) ties with another one's."""
+    snapped = snap_ties(np.array([score for _, score in ranking], dtype=np.float64))
+    return int(np.sum(snapped == snapped[index])) > 1
+
+
 def agreement(scores_by_metric: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
     """Kendall tau-b between every two metrics' rankings, on the models both scored (NaN below 3 models).
 

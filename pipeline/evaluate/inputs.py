@@ -79,11 +79,11 @@ class Inputs:
         self._flabels[dataset] = tables
         return missing
 
-    def flabels(self, dataset: str, features_meta: dict, remake: str) -> dict[str, np.ndarray]:
+    def flabels(self, dataset: str, features_meta: dict, remake) -> dict[str, np.ndarray]:
         """{encoder: F-labels} of the dataset, checked to describe the data the features were made from (the
-        class names, or the sample list), with the rows of samples stage 1 could not read removed. `remake`: the
-        stage-2 command a mismatch names."""
-        self.load_flabels(dataset, lambda encoder: remake)
+        class names, or the sample list), with the rows of samples stage 1 could not read removed.
+        ``remake(encoder)``: the stage-2 command a mismatch names."""
+        self.load_flabels(dataset, remake)
         data = features_meta.get("data", {})
         skipped = [sample["index"] for sample in features_meta.get("skipped_samples", [])]
         out = {}
@@ -93,7 +93,7 @@ class Inputs:
                 if key in data and key in stored and data[key] != stored[key]:
                     raise ValueError(f"F-labels of {encoder!r} were made from other data than the features of "
                                      f"{features_meta.get('model')!r} (their {key} differ); re-run stage 2 on the "
-                                     f"same data, e.g. {remake} --overwrite true")
+                                     f"same data: {remake(encoder)} --overwrite true")
             out[encoder] = np.delete(table, skipped, axis=0) if skipped and len(table) == data.get("samples") else table
         return out
 

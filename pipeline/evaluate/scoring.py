@@ -210,7 +210,7 @@ class Scorer:
                           message="no source-head probabilities (only a model with its source classifier can be "
                                   "scored)")
         try:
-            flabels = (self.inputs.flabels(dataset, meta, self.hints.stage2(dataset))
+            flabels = (self.inputs.flabels(dataset, meta, lambda encoder: self.hints.stage2(dataset, encoder))
                        if self.task.reads_flabels(spec) else {})
             args, kwargs = self.task.metric_arguments(spec, features, labels, flabels, source_probs)
             with warnings.catch_warnings(record=True) as caught:

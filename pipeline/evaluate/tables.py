@@ -26,11 +26,18 @@ def evaluate(plan: Plan, problems: list[Problem]) -> dict:
             flabel_weights.update({m: stored[m]["flabel_weights"] for m in models
                                    if "flabel_weights" in stored.get(m, {})})
         truth = plan.truth.for_dataset(dataset) if plan.truth else None
+        constant = [n for n, s in scores.items() if len(s) > 1 and correlation.all_tied(s)]
+        for name in constant:
+            value = next(iter(scores[name].values()))
+            problems.append(Problem(dataset, "*", name, ProblemKind.NOTE,
+                                    f"all {len(scores[name])} models score the same ({value:.6g}): the metric does "
+                                    f"not tell them apart here, so it ranks none of them (no ranking by name)"))
+        ranked = {n: s for n, s in scores.items() if s and n not in constant}
         entry = {"models": models, "scores": scores, "seconds": seconds, "has_ground_truth": truth is not None,
                  "wide_models": _wide_models(plan, dataset, models),
-                 "flabel_weights": flabel_weights,
-                 "agreement": correlation.agreement({n: s for n, s in scores.items() if s}),
-                 "ranking": {n: correlation.ranking(s) for n, s in scores.items()}}
+                 "flabel_weights": flabel_weights, "constant": constant,
+                 "agreement": correlation.agreement(ranked),
+                 "ranking": {n: correlation.ranking(s) for n, s in ranked.items()}}
         if truth is not None:
             absent = [m for m in models if m not in truth]
             if absent:
@@ -96,7 +103,7 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
             summary.rows.append([dataset, *[evaluation[dataset]["correlations"].get(n, {}).get("weighted_tau")
                                             for n in metric_names]])
         summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
-        _mark_saturated(summary, metric_names, [evaluation[d] for d in with_truth])
+        _mark_saturated(plan, summary, metric_names, [evaluation[d] for d in with_truth])
         out[f"{zoo}/{plan.prefix}_summary"] = summary
         out[f"{zoo}/{plan.prefix}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
         out[f"{zoo}/{plan.prefix}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
@@ -109,7 +116,7 @@ def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
         names = [n for n in plan.metrics[dataset] if evaluation[dataset]["ranking"].get(n)]
         depth = max([len(evaluation[dataset]["ranking"][n]) for n in names], default=0)
         ranked = report.Table(f"{dataset}: models ranked by each metric (best first; fine-tune the top ones)",
-                              ["rank", *names])
+                              ["rank", *names], note=TIED_NOTE)
         for rank in range(depth):
             ranked.rows.append([rank + 1, *[_ranked_cell(evaluation[dataset]["ranking"][n], rank) for n in names]])
         out[f"{zoo}/{plan.prefix}_{dataset}_ranking"] = ranked
@@ -125,14 +132,15 @@ SATURATED_NOTE = ("* some candidates have no more samples than feature dimension
                   "saturates (see the warnings); --feature-dim D compares every candidate at the same width")
 
 
-def _mark_saturated(table: report.Table, metric_names: list[str], entries: list[dict]) -> None:
+def _mark_saturated(plan: Plan, table: report.Table, metric_names: list[str], entries: list[dict]) -> None:
     """Mark the cells of metrics that saturate at N <= D on datasets where a scored candidate is that wide."""
     table.note = SATURATED_NOTE
     for row, entry in zip(table.rows, entries):
         for column, name in enumerate(metric_names, start=1):
             wide = set(entry["wide_models"]) & set(entry["scores"].get(name, {}))
             spec = metric_registry.METRICS.get(name)
-            if spec is not None and spec.saturates_when_n_le_d and wide and isinstance(row[column], float):
+            options = plan.settings.metric_options.get(name, {})
+            if spec is not None and spec.saturates(options) and wide and isinstance(row[column], float):
                 row[column] = report.Marked(row[column])
 
 
@@ -177,10 +185,16 @@ def _flabel_weight_table(dataset: str, weights: dict[str, dict[str, float]]) -> 
     return table
 
 
-def _ranked_cell(ranking: list[tuple[str, float]], rank: int) -> str:
+TIED_NOTE = ("= the model ties with another at this score (equal within 1e-9 relative): the metric does not order "
+             "them, and they are listed by name")
+
+
+def _ranked_cell(ranking: list[tuple[str, float]], rank: int) -> str | report.Marked:
     if rank >= len(ranking):
         return ""
     model, score = ranking[rank]
+    if correlation.ties_another(ranking, rank):
+        return report.Marked(f"{model} ({score:.4g})", "=")
     return f"{model} ({score:.4g})"
 
 
@@ -236,4 +250,7 @@ def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: lis
     for folder, names in folders.items():
         shown = ", ".join(names) if len(names) <= 4 else f"{len(names)} files ({', '.join(names[:3])}, ...)"
         out(f"wrote {folder}/: {shown}")
+    if not written:
+        out(f"no table written: this run scored no cell, so the tables under {plan.store.table_path(plan.zoo)} "
+            "from an earlier run are left as they were")
     out(f"stage 3 took {seconds:.1f} s")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -158,7 +157,7 @@ def extract_sharded(ctx: Context, candidate, samples, store: Store, todo: list[s
             error = caught
     agree(ctx, error)
     if ctx.rank == 0:
-        shutil.rmtree(store.shard_folder(samples.name, candidate.name), ignore_errors=True)
+        store.remove_shards(samples.name, candidate.name)
     else:  # what rank 0 wrote, as rank 0's result says it
         result.written = list(todo)
         result.paths = {stored: store.feature_paths(samples.name, stored) for stored in todo}

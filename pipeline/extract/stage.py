@@ -74,7 +74,7 @@ def run_stage1(task, args) -> int:
             failures.append(f"{label}: dataset")
             continue
         print(f"[{samples.name}] {len(samples)} samples, {_settings_line(samples.settings)}", flush=True)
-        extra = {"zoo": args.zoo, "task": task.name, "dataset_dir": _given_path(args)}
+        extra = {"zoo": args.zoo, "task": task.name, **_given_path(args)}
         for model in models:
             try:
                 result = extract_candidate(task.candidate(model, args), samples, store, batch_size=args.batch_size,
@@ -101,9 +101,13 @@ def check_arguments(args) -> None:
                              f"got {value!r}")
 
 
-def _given_path(args) -> str | None:
+def _given_path(args) -> dict:
+    """The dataset's path as an absolute path and as the user typed it (a hint repeats the typed one where it still
+    names the same folder)."""
     path = getattr(args, "dataset_dir", None)
-    return None if path is None else os.path.abspath(os.fspath(path))
+    if path is None:
+        return {"dataset_dir": None}
+    return {"dataset_dir": os.path.abspath(os.fspath(path)), "dataset_dir_as_given": os.fspath(path)}
 
 
 def _settings_line(settings: dict) -> str:

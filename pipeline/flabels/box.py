@@ -8,7 +8,7 @@ import time
 from typing import Mapping
 
 from pipeline import stages
-from pipeline.flabels.stage import OPTIONS as STAGE2_OPTIONS
+from pipeline.flabels.stage import OPTIONS as STAGE2_OPTIONS, script_of
 from pipeline.kinds import FlabelKind
 from pipeline.store import SettingsMismatchError, Store, check_compatible
 
@@ -39,10 +39,10 @@ def run_box_flabels(constants: Mapping, argv=None) -> int:
         try:
             dataset, table, settings = task.box_flabels(dataset_arg, args)
         except (FileNotFoundError, ValueError) as error:
-            print(f"skipped {dataset_arg or 'the given dataset'}: {error}", file=sys.stderr)
-            failed.append(str(dataset_arg))
+            print(f"skipped {dataset_arg or args.dataset_dir}: {error}", file=sys.stderr)
+            failed.append(str(dataset_arg or args.dataset_dir))
             continue
-        settings = {**settings, "format": BOX_FORMAT, "task": task.name}
+        settings = {**settings, "format": BOX_FORMAT, "task": task.name, "script": script_of(constants)}
         if store.has_flabels(dataset, name, FlabelKind.SAMPLE) and not args.overwrite:
             stored = store.load_flabels(dataset, name, FlabelKind.SAMPLE)[1]
             if stored.get("data") == settings["data"]:

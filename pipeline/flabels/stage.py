@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Mapping
 
 from pipeline import defaults, stages
@@ -43,6 +44,17 @@ def parse(constants: Mapping, argv=None):
                         task_options=lambda task: [task.path_option, *task.options])
 
 
+def script_of(constants: Mapping) -> str | None:
+    """The stage script that runs, relative to the repository (recorded, so that a hint can run it again)."""
+    path = constants.get("__file__")
+    if not path:
+        return None
+    try:
+        return Path(path).resolve().relative_to(defaults.REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
     """F-labels of every dataset in DATASETS (or the one dataset given by path) for the script's TASK."""
     task, args = parse(constants, argv)
@@ -64,8 +76,8 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
             try:
                 dataset, texts, settings = task.flabel_texts(dataset_arg, args)
             except (FileNotFoundError, ValueError) as error:  # not downloaded or unknown: say so, do the others
-                print(f"skipped {dataset_arg or 'the given dataset'}: {error}", file=sys.stderr)
-                failed.append(dataset_arg)
+                print(f"skipped {dataset_arg or args.dataset_dir}: {error}", file=sys.stderr)
+                failed.append(dataset_arg or args.dataset_dir)
                 continue
             if kind is FlabelKind.CLASS:
                 texts = class_prompts(texts, args.template)
@@ -84,8 +96,8 @@ def run_stage2(constants: Mapping, *, backend: str, argv=None) -> int:
             start = time.perf_counter()
             flabels = encoder.encode(texts)
             seconds = time.perf_counter() - start
-            meta = {**encoder.meta(), **settings, "task": task.name, "texts": len(texts),
-                    "truncated": encoder.last_truncated, "seconds": round(seconds, 3)}
+            meta = {**encoder.meta(), **settings, "task": task.name, "script": script_of(constants),
+                    "texts": len(texts), "truncated": encoder.last_truncated, "seconds": round(seconds, 3)}
             path = store.save_flabels(dataset, name, kind, flabels, meta)["flabel"]
             print(f"{dataset}: wrote {path} {flabels.shape} in {seconds:.1f} s")
     except (EncoderUnavailableError, SettingsMismatchError) as error:

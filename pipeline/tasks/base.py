@@ -42,7 +42,8 @@ class Samples:
     what stage 2 embeds (the class names, or one text per sample); ``settings`` say how the samples were chosen
     (split, max_samples, ...) and are recorded with everything made from them. ``source`` is where they were
     read from (a resolved path, or a dataset's name); ``ids`` name each sample (a file path, a question id) in
-    messages, and enter the fingerprint (with each file's size and modification time where an id is a file);
+    messages, and enter the fingerprint (a file by its real path, however it was spelled: relative, absolute or
+    through a symlink, with its size and modification time);
     ``identity_parts`` are further strings that define the samples without being their ids or texts (a VQA
     question, a grounding box, a QA context): they enter the fingerprint, so that an edit of them is other data.
     """
@@ -70,17 +71,25 @@ class Samples:
             digest.update(f"text:{text}\n".encode())
         digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         for sample in self.ids or ():
-            digest.update(f"{sample}\t{_file_stamp(sample)}\n".encode())
+            digest.update(f"{_real(sample)}\t{_file_stamp(sample)}\n".encode())
         for part in self.identity_parts:
             digest.update(f"part:{part}\n".encode())
         return digest.hexdigest()[:16]
 
     def identity(self, kind: "FlabelKind") -> dict:
         """What stored files record of the data they were made from (compared by later stages)."""
-        identity = {"source": self.source, "samples": len(self), "fingerprint": self.fingerprint}
+        identity = {"source": _real(self.source), "samples": len(self), "fingerprint": self.fingerprint}
         if kind is FlabelKind.CLASS:
             identity["classes"] = list(self.texts)
         return identity
+
+
+def _real(name: str) -> str:
+    """The real path of an existing file or folder (so that two spellings of one are the same data), else `name`."""
+    try:
+        return os.path.realpath(name) if name and os.path.exists(name) else name
+    except (TypeError, ValueError):
+        return name
 
 
 def _file_stamp(sample: str) -> str:
@@ -213,19 +222,23 @@ class Task:
         return command(script, {"zoo": zoo_name, "models": list(dict.fromkeys(networks)),
                                 **self.dataset_flags(dataset, meta), **recorded_flags(self.stage1_options, meta)})
 
-    def stage2_command(self, dataset: str, stored_meta: dict | None, *, backend: str = "bert",
+    def stage2_command(self, dataset: str, stored_meta: dict | None, *, script: str | None = None,
                        model: str | None = None) -> str:
         """A stage-2 command that makes F-labels for `dataset` (`stored_meta`: a feature meta of that dataset),
-        with the encoder `model` where known."""
-        script = self.stage2_scripts[backend]
+        with `script` (default: the BERT script of the task) and the encoder `model` where known."""
+        script = script or self.stage2_scripts["bert"]
         task = {} if script_default(script, "TASK") == self.name else {"task": self.name}
         return command(script, {**task, **self.dataset_flags(dataset, stored_meta or {}), "model": model})
 
     def dataset_flags(self, dataset: str, meta: dict) -> dict:
         """The flags that name a dataset as the stored meta says it was read: by its path where one was given
-        (the path option), else by name; and the dataset options whose recorded value is not the default."""
-        given = meta.get(self.path_option.key)
-        where = {self.path_option.flag[2:]: given} if given else {"datasets": dataset}
+        (the path option: as the user typed it where that still names the same place from here, else absolute),
+        else by name; and the dataset options whose recorded value is not the default."""
+        path = meta.get(self.path_option.key)
+        typed = meta.get(f"{self.path_option.key}_as_given")
+        if path and typed and os.path.realpath(typed) == os.path.realpath(path):
+            path = typed
+        where = {self.path_option.flag[2:]: path} if path else {"datasets": dataset}
         return {**where, **recorded_flags(self.options, meta)}
 
 
