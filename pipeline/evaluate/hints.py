@@ -6,6 +6,8 @@ import shlex
 from pathlib import Path
 
 from pipeline import defaults
+from pipeline.models import hub
+from pipeline.models.names import BUNDLED_TEXT
 from pipeline.evaluate.inputs import Inputs
 from pipeline.evaluate.plan import Plan
 
@@ -24,14 +26,15 @@ class Hints:
     def stage2(self, dataset: str, encoder: str | None = None) -> str:
         """The stage-2 command that makes the dataset's F-labels of `encoder` (or of any encoder stored in the
         folder): the script and the checkpoint its stored F-labels were made with, so that the command works as
-        printed (the box F-labels of referring expressions by their own script, with no model)."""
+        printed (the box F-labels of referring expressions by their own script, with no model); with no encoder in
+        the store and the hub out of reach, the bundled MiniLM."""
         if self._origins is None:
             self._origins = self.plan.store.encoder_origins()
         name = encoder if encoder in self._origins else next(iter(self._origins), None)
         origin = self._origins.get(name, {}) if name else {}
+        model = origin.get("checkpoint") or (None if name or not hub.use_cache_only() else BUNDLED_TEXT)
         command = self.task.stage2_command(dataset, self.inputs.any_meta(dataset),
-                                           script=self._script(origin.get("script"), name),
-                                           model=origin.get("checkpoint"))
+                                           script=self._script(origin.get("script"), name), model=model)
         return self._with_results(command)
 
     def _script(self, recorded: str | None, encoder: str | None) -> str:

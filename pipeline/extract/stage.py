@@ -74,7 +74,8 @@ def run_stage1(task, args) -> int:
             failures.append(f"{label}: dataset")
             continue
         print(f"[{samples.name}] {len(samples)} samples, {_settings_line(samples.settings)}", flush=True)
-        extra = {"zoo": args.zoo, "task": task.name, **_given_path(args)}
+        extra = {"zoo": args.zoo, "task": task.name, **_given_path(args),
+                 "checkpoint_dir": os.path.abspath(args.checkpoint_dir) if args.checkpoint_dir else None}
         for model in models:
             try:
                 result = extract_candidate(task.candidate(model, args), samples, store, batch_size=args.batch_size,

@@ -220,7 +220,8 @@ class Task:
         known = find_zoo(zoo_name, self.name) if zoo_name else None
         script = (known.stage1_script if known else None) or self.stage1_script
         return command(script, {"zoo": zoo_name, "models": list(dict.fromkeys(networks)),
-                                **self.dataset_flags(dataset, meta), **recorded_flags(self.stage1_options, meta)})
+                                **self.dataset_flags(dataset, meta), **recorded_flags(self.stage1_options, meta),
+                                "checkpoint-dir": meta.get("checkpoint_dir")})
 
     def stage2_command(self, dataset: str, stored_meta: dict | None, *, script: str | None = None,
                        model: str | None = None) -> str:
