@@ -47,7 +47,8 @@ Deliberate differences from the released code:
   the PCA of the expanded array), components in decreasing variance, each signed so that its largest
   entry is positive. F-labels already at the narrowest width are left as they are.
 - ``ridge`` > 0 adds ``ridge * ||w||^2`` (the released code has none). With N <= D1 and ridge = 0 the least
-  squares interpolates and every model scores ~0; a warning says so.
+  squares can fit the F-labels exactly: every model whose N feature rows are linearly independent gets the same
+  score, 0 (duplicated samples, e.g. one image under several questions, keep it below 0); a warning says so.
 
 ``precision="float32"`` computes X^T X and the cross products X^T Y in float32 block by block (sgemm/ssyrk,
 blocks summed in float64); the decomposition stays float64. Measured difference from the float64 default
@@ -128,8 +129,8 @@ def emms_fit(features, flabels, labels=None, *, solver: str = "exact", ridge: fl
                                   _as_flabel_list(flabels, n_classes, per_sample=False), ridge, device, precision)
     if ridge == 0 and n_samples <= n_dims:
         warnings.warn(f"EMMS with N={n_samples} samples <= D={n_dims} feature dimensions and ridge=0: the "
-                      f"least squares interpolates, so every model scores ~0. Pass ridge > 0 (of the order "
-                      f"of 0.1 * N) or use more samples", MetricWarning, stacklevel=3)
+                      f"least squares can fit the F-labels exactly: every model whose {n_samples} feature rows are "
+                      f"linearly independent gets the same score, 0, whatever its features. Pass ridge > 0 (of the order of 0.1 * N) or use more samples", MetricWarning, stacklevel=3)
     if solver == "exact":
         weights, objectives = _solve_exact(stats)
     elif solver == "alternating":

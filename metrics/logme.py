@@ -155,10 +155,16 @@ def _next_t(sigma, x2, residual_null, t, n, t_low, t_high) -> tuple[np.ndarray, 
         curvature = -spread.sum(axis=0) - n * (q_du2 * q - q_du ** 2) / q ** 2
         newton = np.where(curvature < 0, t * np.exp(np.clip(-slope / curvature, -1.0, 1.0)), mackay)
     mackay, newton = np.clip(mackay, t_low, t_high), np.clip(newton, t_low, t_high)
-    evidence_mackay = _evidence_at(sigma, x2, residual_null, mackay, n)
-    evidence_newton = _evidence_at(sigma, x2, residual_null, newton, n)
+    # Near t -> 0 at rank F = N, MacKay's update is 0/0 (N - gamma and the residual both vanish): such a step
+    # is not a candidate, its evidence -inf.
+    evidence_mackay = _finite_or_worst(_evidence_at(sigma, x2, residual_null, mackay, n))
+    evidence_newton = _finite_or_worst(_evidence_at(sigma, x2, residual_null, newton, n))
     newton_better = evidence_newton > evidence_mackay
     return np.where(newton_better, newton, mackay), np.where(newton_better, evidence_newton, evidence_mackay)
+
+
+def _finite_or_worst(evidence: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(evidence), evidence, -np.inf)
 
 
 def _interpolation_limit(sigma, x2, n) -> np.ndarray:
@@ -190,7 +196,7 @@ def _maximised_evidence(sigma, x2, target_sq, n, start, tol, max_iter) -> np.nda
         t_new, evidence_new = _next_t(sigma, x2[:, active], residual_null[active], ta, n, t_low, t_high)
         gain = evidence_new - evidence_a
         t[active] = np.where(gain > 0, t_new, ta)  # a step that loses (to rounding) is not taken
-        evidence[active] = np.maximum(evidence_new, evidence_a)
+        evidence[active] = np.where(gain > 0, evidence_new, evidence_a)
         # Settled: t converged, t at a limit, or no gain measurable in float64 (a flat approach to a limit).
         no_gain = gain <= 4 * tiny * np.maximum(np.abs(evidence_a), 1.0)
         settled = (np.abs(t_new - ta) <= tol * ta) | (t_new == t_low) | (t_new == t_high) | no_gain

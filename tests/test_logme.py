@@ -271,3 +271,16 @@ def test_rank_mask_is_relative_to_the_largest_value_at_any_scale():
     matrix[:, 1] += 1e-17 * rng.normal(size=30)                              # far above it: rank 8
     singular = np.linalg.svd(matrix, compute_uv=False)
     assert rank_mask(singular, 30).sum() == np.linalg.matrix_rank(matrix) == 8
+
+
+def test_a_zero_over_zero_step_near_exact_interpolation_is_not_taken():
+    # rank F = N = 8, D = 37, the maximum at t -> 0: MacKay's update there is 0/0 (N - gamma and the residual
+    # both vanish). The iteration once kept that NaN as the evidence (np.maximum propagates NaN); stage 3 then
+    # failed a REC cell with "non-finite score". A case found by a seeded random search, stored as it was made.
+    case = np.load(Path(__file__).parent / "data" / "logme_rank_n_target.npz")
+    features, y = case["features"], case["target"]
+    gram, n = features @ features.T, len(y)
+    limit = (0.5 * n * np.log(n / (y @ np.linalg.solve(gram, y))) - 0.5 * np.linalg.slogdet(gram)[1]
+             - 0.5 * n - 0.5 * n * np.log(2 * np.pi)) / n
+    assert logme(features, y, regression=True) == pytest.approx(limit, abs=1e-9)
+    assert limit >= brute_force_evidence(features, y) - 1e-7
