@@ -120,7 +120,7 @@ def build_parser(constants: Mapping[str, Any], description: str | None = None, *
 def _add(parser, option: Option, default: Any, override: Callable[[str], Any] | None, help_text: str) -> None:
     kwargs = _argument(option.name, default, override)
     shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else default
-    kwargs["help"] = f"{help_text} (default: {shown})".strip()
+    kwargs["help"] = f"{help_text} (default: {shown})".strip().replace("%", "%%")   # argparse formats help with %
     if isinstance(default, (list, tuple, dict)):
         default = type(default)(default) if isinstance(default, dict) else list(default)  # callers may mutate
     parser.add_argument(option.flag, *option.aliases, dest=option.name.lower(), default=default, **kwargs)

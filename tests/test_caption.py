@@ -146,7 +146,8 @@ def test_missing_inputs_name_the_file_and_the_source(work, tmp_path):
         load_captions(None, caption_file=tmp_path / "nothere.csv")
     table = tmp_path / "bad.csv"
     table.write_text("image,caption\nimages/absent.png,a dog\n")
-    with pytest.raises(FileNotFoundError, match="absent.png"):
+    with pytest.raises(ValueError, match=r"has no usable pair; every bad row:\n  .*bad\.csv:row 2: image .*absent.png "
+                                         "not found"):  # a missing image is a bad row (pipeline/tasks/rows.py)
         load_captions(None, caption_file=table)
     table.write_text("x.png\n")
     with pytest.raises(ValueError, match="row 1"):

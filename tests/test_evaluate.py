@@ -85,9 +85,10 @@ def test_cls_end_to_end_then_skips_finished_work(tmp_path, fake_metrics, capsys)
     assert summary_json["rows"][0]["dataset"] == "toyset" and summary_json["rows"][0]["broken"] is None
     assert summary_json["rows"][0]["fisher"] == pytest.approx(1.0)
     summary_csv = store.table_path("toy/classification_summary.csv").read_text().splitlines()
-    assert summary_csv[0] == "dataset,fisher,broken"
-    dataset, fisher, broken = summary_csv[1].split(",")
+    assert summary_csv[0] == "dataset,fisher,broken,consensus,random"   # no baseline is known for synthetic models
+    dataset, fisher, broken, consensus, random = summary_csv[1].split(",")
     assert dataset == "toyset" and float(fisher) == pytest.approx(1.0) and broken == ""
+    assert float(consensus) == pytest.approx(1.0) and abs(float(random)) < 0.1   # the consensus of one metric
 
     assert script.main(argv + ["--metrics", "fisher"]) == 0
     second = capsys.readouterr().out
@@ -104,11 +105,11 @@ def test_cls_with_emms_and_logme_ranks_the_zoo_in_order(tmp_path, capsys):
     for name in ("emms", "logme"):
         assert results["datasets"]["toyset"]["correlations"][name]["weighted_tau"] == pytest.approx(1.0), name
     out = capsys.readouterr().out
-    assert "emms on zoo toy" in out and "the model each metric would pick, and the one fine-tuning picked" in out
+    assert "emms on zoo toy" in out and "would pick, and the one fine-tuning picked" in out
     picks = store.table_path("toy/classification_picks.csv").read_text().splitlines()
-    assert picks == ["dataset,fine-tuning,emms,logme", "toyset,strong,strong,strong"]
+    assert picks == ["dataset,fine-tuning,emms,logme,consensus", "toyset,strong,strong,strong,strong"]
     candidates = store.table_path("toy/classification_candidates.csv").read_text().splitlines()
-    assert candidates == ["dataset,emms,logme", "toyset,4,4"]
+    assert candidates == ["dataset,emms,logme,consensus,random", "toyset,4,4,4,4"]
 
 
 def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_path, fake_metrics, capsys):
@@ -130,7 +131,7 @@ def test_missing_file_mismatch_and_model_without_truth_are_clear_messages(tmp_pa
     results = json.loads(store.table_path("toy/classification_results.json").read_text())
     assert sorted(results["datasets"]["toyset"]["scores"]["fisher"]) == ["extra", "good", "noise", "strong"]
     assert results["datasets"]["toyset"]["correlations"]["fisher"]["weighted_tau"] == pytest.approx(1.0)
-    assert {p["kind"] for p in results["problems"]} == {"missing features", "bad input", "no ground truth"}
+    assert {p["kind"] for p in results["problems"]} == {"missing features", "bad input", "no ground truth", "note"}
 
 
 def _zoo_fisher(features_by_model, labels):
@@ -150,12 +151,13 @@ def test_users_dataset_without_ground_truth_ranks_models_and_compares_metrics(tm
             "--metrics", "fisher,zoo_fisher,broken"]
     assert _script("evaluate_metric_cls").main(argv) == 0
     out = capsys.readouterr().out
-    assert "my_photos: models ranked by each metric" in out and "agreement between metrics" in out
+    assert "my_photos: models ranked by the consensus of the metrics and by each metric" in out
+    assert "agreement between metrics" in out
     ranking = store.table_path("my_own_zoo/classification_my_photos_ranking.csv").read_text().splitlines()
-    assert ranking[0] == "rank,fisher,zoo_fisher"
-    assert [row.split(",")[1].split(" ")[0] for row in ranking[1:]] == MODELS   # models from the store, ranked
+    assert ranking[0] == "rank,consensus,fisher,zoo_fisher"
+    assert [row.split(",")[2].split(" ")[0] for row in ranking[1:]] == MODELS   # models from the store, ranked
     agreement = store.table_path("my_own_zoo/classification_my_photos_agreement.csv").read_text().splitlines()
-    assert agreement[1] == "fisher,1.0,1.0"
+    assert agreement[1] == "consensus,1.0,1.0,1.0" and agreement[2] == "fisher,1.0,1.0,1.0"
     results = json.loads(store.table_path("my_own_zoo/classification_results.json").read_text())
     assert results["datasets"]["my_photos"]["has_ground_truth"] is False
     assert not store.table_path("my_own_zoo/plots").exists()          # nothing to plot against

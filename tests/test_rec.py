@@ -24,7 +24,9 @@ SIZE = (64, 48)  # every photo resized to 64 x 48 px
 OBJECTS = {"astronaut": [("the astronaut's face", [20, 2, 20, 20]), ("the flag in the corner", [0, 0, 12, 16])],
            "coffee": [("the cup of coffee", [10, 5, 40, 35]), ("the saucer", [5, 25, 55, 20])],
            "chelsea": [("the cat", [5, 5, 50, 40]), ("the cat's left eye", [30, 15, 8, 6])]}
-GOOD = [(photo, text, box) for _ in range(3) for photo in PHOTOS for text, box in OBJECTS[photo]]  # 18 samples
+# 18 samples: each object three times, in other words (the same image, expression and box again is a duplicate)
+GOOD = [(photo, f"{text}{again}", box) for again in ("", ", again", ", once more") for photo in PHOTOS
+        for text, box in OBJECTS[photo]]
 BAD = ["not json at all",
        json.dumps({"image": "img/none.png", "expression": "a thing", "bbox": [0, 0, 5, 5]}),
        json.dumps({"image": "img/coffee.png", "expression": "flat", "bbox": [0, 0, 0, 5]}),
@@ -152,11 +154,12 @@ def test_refs_table_keeps_good_rows_in_order_and_names_and_counts_bad_ones(work)
     x, y, w, h = OBJECTS["coffee"][0][1]
     assert refs.boxes[2] == (x, y, x + w, y + h) and refs.sizes[2] == SIZE
     assert refs.normalised_boxes()[2] == pytest.approx((10 / 64, 5 / 48, 50 / 64, 40 / 48))
-    assert len(refs.skipped) == len(BAD) and said[-1] == f"myrefs: {len(BAD)} row(s) skipped, {len(GOOD)} samples kept"
-    reasons = ["row 4: not JSON", "row 5: image", "row 6: bbox [0, 0, 0, 5] has zero or negative size",
-               "row 7: bbox [60, 40, 10, 10] (x2=70, y2=50) is outside the 64x48 image",
-               'row 8: expected an object with "image", "expression", "bbox"',
-               "row 9: bbox must be four numbers"]
+    assert len(refs.skipped) == len(BAD)
+    assert said[-1] == f"[myrefs] {len(BAD)} bad row(s) skipped, {len(GOOD)} samples kept"
+    reasons = ["line 4: not JSON", "line 5: image", "line 6: bbox [0, 0, 0, 5] has zero or negative size",
+               "line 7: bbox [60, 40, 10, 10] (x2=70, y2=50) is outside the 64x48 image",
+               "line 8: missing key 'expression'; expected keys: image, expression, bbox (optional: split)",
+               "line 9: bbox must be four numbers"]
     for line, reason in zip(refs.skipped, reasons):
         assert line.startswith(f"{work['refs'] / 'refs.jsonl'}:{reason}"), line
     assert "none.png not found" in refs.skipped[1]
@@ -174,7 +177,7 @@ def test_unusable_datasets_are_clear_errors(work, tmp_path):
         load_refs("nothing", data_root=tmp_path)
     (tmp_path / "latin").mkdir()
     (tmp_path / "latin" / "refs.jsonl").write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(ValueError, match="refs.jsonl cannot be read as UTF-8 text"):
+    with pytest.raises(ValueError, match="refs.jsonl:line 1: not UTF-8 text"):
         load_refs(None, dataset_dir=tmp_path / "latin")
 
 
@@ -307,7 +310,7 @@ def test_three_stages_on_refs_jsonl(work, tmp_path, monkeypatch, capsys):
     assert run_script("forward_feature_rec.py", [*stage1, "--models", "efficientnet_lite0_minilm", *TINY],
                       monkeypatch) == 0
     out = capsys.readouterr().out
-    assert f"myrefs: {len(BAD)} row(s) skipped, {len(GOOD)} samples kept" in out and out.count(": wrote ") == 5
+    assert f"[myrefs] {len(BAD)} bad row(s) skipped, {len(GOOD)} samples kept" in out and out.count(": wrote ") == 5
     store = Store(results)
     dual = [f"efficientnet_lite0_{depth}_minilm" for depth in ("early", "mid", "last")]
     assert sorted(store.list_models("myrefs")) == sorted([*dual, *TINY])
@@ -346,7 +349,8 @@ def test_three_stages_on_refs_jsonl(work, tmp_path, monkeypatch, capsys):
     stage3 = ["--dataset-dir", refs_dir, "--results", str(results), "--metric-options", '{"emms": {"ridge": 2}}']
     assert run_script("evaluate_metric_rec.py", [*stage3, "--models", *dual, *TINY], monkeypatch) == 0
     out = capsys.readouterr().out
-    assert "### myrefs: models ranked by each metric" in out and "scored 10 cell(s)" in out
+    assert "### myrefs: models ranked by the consensus of the metrics and by each metric" in out
+    assert "scored 10 cell(s)" in out
     evaluation = json.loads(store.table_path("efficientnet_lite_minilm/rec_results.json").read_text())
     ranking = evaluation["datasets"]["myrefs"]["ranking"]
     assert sorted(name for name, _ in ranking["emms"]) == sorted([*dual, *TINY])
@@ -356,7 +360,7 @@ def test_three_stages_on_refs_jsonl(work, tmp_path, monkeypatch, capsys):
     assert run_script("evaluate_metric_rec.py", [*stage3, "--ground-truth", str(truth)], monkeypatch) == 0
     correlations = json.loads(store.table_path("efficientnet_lite_minilm/rec_results.json").read_text())[
         "datasets"]["myrefs"]["correlations"]
-    assert set(correlations) == {"emms", "logme"} and -1 <= correlations["emms"]["kendall_tau"] <= 1
+    assert set(correlations) == {"emms", "logme", "consensus"} and -1 <= correlations["emms"]["kendall_tau"] <= 1
 
 
 def test_three_stages_on_the_refer_toolkit_layout(work, tmp_path, monkeypatch, capsys):

@@ -159,10 +159,10 @@ def test_squad_bad_rows_named_skipped_and_counted_and_bad_files_refused(tmp_path
     path.write_text(json.dumps(squad))
     questions = load_qa(None, qa_file=path)
     assert questions.ids == ["g1"] and questions.groups == [1] and len(questions.skipped) == 4
-    assert questions.skipped[0] == f"{path}: article 0, paragraph 0, question 0 (id e1): empty context"
+    assert questions.skipped[0] == f"{path}:article 0, paragraph 0, question 0 (id e1): empty context"
     assert "(id m1): answer 'old' is not at answer_start 2; it occurs at 8" in questions.skipped[1]
     assert "(id n1): no question" in questions.skipped[2]
-    assert questions.skipped[3] == f"{path}: article 1: no 'paragraphs' list"
+    assert questions.skipped[3] == f"{path}:article 1: no 'paragraphs' list"
     path.write_text('{"data": [ {"paragraphs": ')
     with pytest.raises(ValueError, match=r"train\.json is not valid JSON"):
         load_qa(None, qa_file=path)
@@ -188,11 +188,11 @@ def test_jsonl_first_occurrence_explicit_start_bad_lines_and_context_groups(tmp_
     assert [r.answer_start for r in questions.records] == [0, 12, 5, 4]
     assert questions.answers == ["red", "red", "sky", "oak"]  # whitespace around an answer is not the answer's
     assert questions.ids == ["line 1", "line 2", "sky-1", "line 10"] and questions.groups == [0, 0, 1, 2]
-    assert questions.skipped == [f"{path}: line 3: answer 'crow' is not in its context",
-                                 f"{path}: line 4: not JSON (Expecting property name enclosed in double quotes at "
+    assert questions.skipped == [f"{path}:line 3: answer 'crow' is not in its context",
+                                 f"{path}:line 4: not JSON (Expecting property name enclosed in double quotes at "
                                  "column 2)",
-                                 f"{path}: line 6: empty context",
-                                 f"{path}: line 9: answer 'fox' is not at answer_start 1; it occurs at 4"]
+                                 f"{path}:line 6: empty context",
+                                 f"{path}:line 9: answer 'fox' is not at answer_start 1; it occurs at 4"]
     assert questions.unanswerable_dropped == 1
     kept = load_qa(None, qa_file=path, unanswerable="keep")
     assert kept.answers == ["red", "red", "sky", NO_ANSWER_TEXT, "oak"] and kept.groups == [0, 0, 1, 1, 2]
@@ -379,7 +379,7 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
     assert run_script("forward_feature_tqa.py", [*common, "--qa-file", str(bad_table), "--models", "tiny_bert_qa"],
                       monkeypatch) == 0
     out = capsys.readouterr().out
-    assert f"skipped {bad_table}: line 44: not JSON" in out
+    assert f"[withlong] skipped {bad_table}:line 44: not JSON" in out
     assert "skipped sample 42 (line 43): ValueError: the answer (28 tokens) lies in no single window" in out
     store = Store(results)
     features, labels, meta = store.load_features("withlong", "tiny_bert_qa")
@@ -415,7 +415,8 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
     stage3 = ["--results", str(results), "--datasets", "minisquad,mytable", "--models", *TINY_MODELS]
     assert run_script("evaluate_metric_tqa.py", stage3, monkeypatch) == 0
     out = capsys.readouterr().out
-    assert "minisquad: models ranked by each metric" in out and "mytable: models ranked by each metric" in out
+    ranked = "models ranked by the consensus of the metrics and by each metric"
+    assert f"minisquad: {ranked}" in out and f"mytable: {ranked}" in out
     import metrics
 
     emms = store.load_scores("minisquad", "emms")
@@ -423,7 +424,7 @@ def test_chain_stage_1_2_3_on_a_squad_file_and_a_qa_table(work, tmp_path, monkey
         features = store.load_features("minisquad", name)[0]
         assert emms[name]["score"] == pytest.approx(metrics.emms(features, [flabels]), rel=1e-9)
     ranked = sorted(TINY_MODELS, key=lambda name: -emms[name]["score"])
-    ranking_table = out.split("minisquad: models ranked by each metric")[1]
+    ranking_table = out.split("minisquad: models ranked by the consensus of the metrics and by each metric")[1]
     first_row = next(line for line in ranking_table.splitlines() if line.startswith("| 1 "))
     assert ranked[0] in first_row.split("|")[2]
 

@@ -84,8 +84,8 @@ def test_table_rows_that_cannot_be_read_are_named_skipped_and_counted(tmp_path, 
     ])
     samples = TASK.load_samples(None, _args(dataset_dir=str(table)))
     printed = capsys.readouterr().out
-    assert f"{table} row 4: no answer" in printed and f"{table} row 5: no image" in printed
-    assert f"{table} row 6: the answer 'The' is empty after normalisation" in printed
+    assert f"[set] skipped {table}:row 4: no answer" in printed and f"[set] skipped {table}:row 5: no image" in printed
+    assert f"[set] skipped {table}:row 6: the answer 'The' is empty after normalisation" in printed
     assert samples.name == "set" and samples.settings["skipped_rows"] == 3
     assert samples.texts == ["yes", "2"]
     assert samples.labels.tolist() == [0, 1, 0]
@@ -249,7 +249,7 @@ def test_offline_dual_encoder_zoo_runs_the_three_stages_on_digit_pairs(tmp_path,
     emms = store.load_scores("digit_pairs", "emms")
     assert emms["efficientnet_lite0_last+minilm"]["score"] == pytest.approx(
         metrics.emms(features, [flabels[np.unique(labels)]], labels, ridge=1.5), rel=1e-9)
-    assert "digit_pairs: models ranked by each metric" in capsys.readouterr().out
+    assert "digit_pairs: models ranked by the consensus of the metrics and by each metric" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +348,7 @@ def test_vilt_and_blip_run_the_three_stages_on_each_format(tiny_checkpoints, tmp
                                  results=str(results))
     outcome = evaluate.run(settings)
     assert outcome["counts"] == {"scored": 5, "skipped": 0, "failed": 0, "not applicable": 1}
-    assert "table: models ranked by each metric" in capsys.readouterr().out
+    assert "table: models ranked by the consensus of the metrics and by each metric" in capsys.readouterr().out
     truth = tmp_path / "vqa_accuracy.json"   # the ground-truth format of data/ground_truth/*.json
     truth.write_text(json.dumps({"zoo": "tiny", "description": "VQA accuracy", "source": "made up",
                                  "measure": {"table": "VQA accuracy (%)"},

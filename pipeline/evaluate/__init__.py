@@ -25,8 +25,10 @@ from metrics.registry import Needs
 from pipeline import stages
 from pipeline.evaluate import report
 from pipeline.evaluate.plan import OPTIONS, Plan, Problem, Settings, UsageError, make_plan
+from pipeline.kinds import ProblemKind
 from pipeline.evaluate.scoring import Scorer
-from pipeline.evaluate.tables import evaluate, plots, summary, tables
+from pipeline.evaluate.evaluation import evaluate
+from pipeline.evaluate.tables import plots, summary, tables
 
 
 def run(settings: Settings, out=print) -> dict:
@@ -34,19 +36,31 @@ def run(settings: Settings, out=print) -> dict:
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
-    plan = make_plan(settings)
+    given = _scores_made_elsewhere(settings)
+    plan = make_plan(settings, given)
     try:
         plan.store.check_writable()
     except OSError as error:
         raise UsageError(str(error)) from None
-    registry = metric_registry.METRICS
-    total = sum(len(plan.models[d]) * sum(registry[n].needs != Needs.ZOO_LABELS for n in plan.metrics[d])
-                + sum(registry[n].needs == Needs.ZOO_LABELS for n in plan.metrics[d]) for d in plan.datasets)
-    with tqdm(total=total, desc=f"stage 3 ({plan.task.name}, {plan.zoo})", unit="cell") as bar:
-        scorer = Scorer(plan, say=tqdm.write)
-        scorer.run(bar)
-    problems, counts = scorer.problems, scorer.counts
-    evaluation = evaluate(plan, problems)
+    if given is None:
+        registry = metric_registry.METRICS
+        total = sum(len(plan.models[d]) * sum(registry[n].needs != Needs.ZOO_LABELS for n in plan.metrics[d])
+                    + sum(registry[n].needs == Needs.ZOO_LABELS for n in plan.metrics[d]) for d in plan.datasets)
+        with tqdm(total=total, desc=f"stage 3 ({plan.task.name}, {plan.zoo})", unit="cell") as bar:
+            scorer = Scorer(plan, say=tqdm.write)
+            scorer.run(bar)
+        problems, counts, stability = scorer.problems, scorer.counts, scorer.stability
+        make_command = scorer.hints.stage1
+    else:
+        make_command = None   # nothing is read from the store, so nothing can be missing
+        problems, stability = [], {}
+        counts = {"scored": 0, "skipped": sum(len(s) for d in given.values() for s in d.values()), "failed": 0,
+                  "not applicable": 0}
+        for duplicate in given.duplicates:
+            problems.append(Problem(duplicate.dataset, duplicate.model, duplicate.metric, ProblemKind.NOTE,
+                                    f"{settings.scores}: line {duplicate.line} repeats line {duplicate.first_line}; "
+                                    "read once"))
+    evaluation = evaluate(plan, problems, given, stability)
     written = []
     if counts["scored"] + counts["skipped"]:   # a run that scored nothing leaves an earlier run's tables
         for name, table in tables(plan, evaluation).items():
@@ -58,8 +72,20 @@ def run(settings: Settings, out=print) -> dict:
             "zoo": plan.zoo, "task": plan.task.name, "feature_dim": settings.feature_dim,
             "ground_truth": plan.truth.path if plan.truth else None,
             "datasets": evaluation, "counts": counts, "problems": [vars(p) for p in problems]}))
-    summary(out, plan, problems, counts, written, time.perf_counter() - started, scorer.hints.stage1)
+    summary(out, plan, problems, counts, written, time.perf_counter() - started, make_command)
     return {"plan": plan, "evaluation": evaluation, "problems": problems, "counts": counts, "written": written}
+
+
+def _scores_made_elsewhere(settings: Settings):
+    """The --scores table ({dataset: {metric: {model: score}}}), or None."""
+    if not settings.scores:
+        return None
+    from pipeline.evaluate.external_scores import read_scores_csv
+
+    try:
+        return read_scores_csv(settings.scores)
+    except (OSError, ValueError) as error:
+        raise UsageError(str(error)) from None
 
 
 def parse(constants: Mapping, argv=None):
@@ -77,6 +103,7 @@ def main(constants: Mapping, argv=None, out=print) -> int:
                         flabel_encoders=args.flabel_encoders, results=str(args.results), overwrite=args.overwrite,
                         dataset_dir=args.dataset_dir, ground_truth=args.ground_truth, device=args.device,
                         metric_options=args.metric_options, feature_dim=args.feature_dim, jobs=args.jobs,
+                        interval_draws=args.interval_draws, stability_draws=args.stability_draws, scores=args.scores,
                         zoo_named=_given("--zoo", sys.argv[1:] if argv is None else argv))
     try:
         outcome = run(settings, out=out)

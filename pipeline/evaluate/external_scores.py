@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pipeline.evaluate.uncertainty import CONSENSUS
+from pipeline.models.baselines import BASELINES   # read as the baselines, not as metrics
 
-BASELINES = ("source_accuracy", "params")
 COLUMNS = ("dataset", "model", "metric", "score")
 RESERVED_METRICS = ("dataset", CONSENSUS)
 

@@ -35,6 +35,12 @@ OPTIONS = (
     Option("FEATURE_DIM", None, "None: features as stored (the paper); D: each candidate reduced by PCA to width D",
            int),
     Option("JOBS", 1, "cells (models) scored at once in worker processes (BLAS threads shared out over the cores)"),
+    Option("INTERVAL_DRAWS", 1000, "seeded bootstrap resamples of the candidates behind each τ's 90% interval; 0: no "
+                                   "intervals"),
+    Option("STABILITY_DRAWS", 10, "without a ground truth: seeded half-subsamples of the samples on which each "
+                                  "metric's pick is made again; 0: none"),
+    Option("SCORES", None, "a CSV of scores made elsewhere (dataset,model,metric,score): its tables are made "
+                           "instead of scoring the store's features"),
 )
 
 
@@ -58,6 +64,9 @@ class Settings:
     metric_options: dict = field(default_factory=dict)  # {metric: {keyword: value}}, e.g. {"emms": {"ridge": 40}}
     feature_dim: int | None = None    # every candidate's features reduced by PCA to this width (evaluate/reduce.py)
     jobs: int = 1                     # cells scored at once, in worker processes (at most one per core)
+    interval_draws: int = 1000        # bootstrap resamples behind each τ's interval (0: none)
+    stability_draws: int = 10         # half-subsamples behind each pick's stability without a ground truth (0: none)
+    scores: str | None = None         # a CSV of scores made elsewhere, evaluated instead of the store's
     zoo_named: bool = True            # False: the zoo is a script's default, so a dataset outside its ground
     #                                   truth is scored on the models stored for it, not on the zoo's members
 
@@ -105,7 +114,9 @@ class Plan:
         return self.networks.get(stored, stored)
 
 
-def make_plan(settings: Settings) -> Plan:
+def make_plan(settings: Settings, given: dict | None = None) -> Plan:
+    """The plan of a run; `given`: a table of scores made elsewhere ({dataset: {metric: {model: score}}}), whose
+    datasets, models and metrics it is then (nothing is scored)."""
     try:
         task = tasks.get(settings.task)
     except ValueError as error:
@@ -116,15 +127,33 @@ def make_plan(settings: Settings) -> Plan:
     if settings.feature_dim is not None and (not isinstance(settings.feature_dim, int) or settings.feature_dim < 1):
         raise UsageError(f"--feature-dim must be a positive width (or none: the features as stored), "
                          f"got {settings.feature_dim!r}")
-    if not isinstance(settings.jobs, int) or settings.jobs < 1:
-        raise UsageError(f"--jobs must be a whole number of at least 1, got {settings.jobs!r}")
+    for name in ("jobs", "interval_draws", "stability_draws"):
+        value, least = getattr(settings, name), 1 if name == "jobs" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise UsageError(f"--{name.replace('_', '-')} must be a whole number of at least {least}, got {value!r}")
     store = Store(settings.results)
+    if given is not None:
+        return _plan_of_scores(settings, task, store, truth, given)
     datasets = _datasets(settings, task, truth, store)
     plan = Plan(settings, task, store, truth, datasets, {}, {})
     for dataset in datasets:
         plan.models[dataset] = _models(plan, zoo, dataset)
         plan.metrics[dataset] = _metrics(settings, task, store, dataset, plan.models[dataset])
     return plan
+
+
+def _plan_of_scores(settings: Settings, task: tasks.Task, store: Store, truth: GroundTruth | None,
+                    given: dict) -> Plan:
+    """The plan of a table of scores made elsewhere: its datasets (those --datasets names, where given), models
+    and metrics (the baselines apart)."""
+    from pipeline.models.baselines import BASELINES
+
+    datasets = [d for d in given if not settings.datasets or d in settings.datasets]
+    if not datasets:
+        raise UsageError(f"{settings.scores} holds none of the datasets {settings.datasets}; it has {sorted(given)}")
+    models = {d: sorted({m for scores in given[d].values() for m in scores}) for d in datasets}
+    names = {d: [n for n in given[d] if n not in BASELINES] for d in datasets}
+    return Plan(settings, task, store, truth, datasets, models, names)
 
 
 def _zoo(settings: Settings, task: tasks.Task) -> tasks.Zoo | None:

@@ -26,15 +26,32 @@ class Marked:
     mark: str = "*"
 
 
+@dataclass(frozen=True)
+class Interval:
+    """An interval [low, high] in one cell: printed "[low, high]", written to JSON as {"low", "high"}."""
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, low, high) -> "Interval | None":
+        """The interval, or None (no value) where an end is missing or NaN."""
+        if low is None or high is None or math.isnan(low) or math.isnan(high):
+            return None
+        return cls(float(low), float(high))
+
+
 @dataclass
 class Table:
     title: str
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
     digits: int = 4
-    note: str = ""   # printed under the table (what a mark means)
+    note: str = ""     # printed under the table where a cell is marked (what a mark means)
+    legend: str = ""   # printed under the table always (what a column means)
 
     def cell(self, value: Any) -> str:
+        if isinstance(value, Interval):
+            return f"[{value.low:.{self.digits}f}, {value.high:.{self.digits}f}]"
         if isinstance(value, Marked):
             return self.cell(value.value) + value.mark
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -55,19 +72,29 @@ class Table:
         rule = "|" + "|".join("-" * (w + 1) + ":" if right else ":" + "-" * (w + 1)
                               for w, right in zip(widths, numeric)) + "|"
         note = [f"\n{self.note}"] if self.note and any(isinstance(v, Marked) for r in self.rows for v in r) else []
+        note += [f"\n{self.legend}"] if self.legend else []
         return "\n".join([f"### {self.title}", "", line(self.columns), rule, *map(line, body), *note]) + "\n"
 
     def records(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, [v.value if isinstance(v, Marked) else v for v in row])) for row in self.rows]
+        return [dict(zip(self.columns, [_plain(v) for v in row])) for row in self.rows]
 
     def csv(self) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(self.columns)
         for row in self.rows:
-            values = [v.value if isinstance(v, Marked) else v for v in row]
+            values = [self.cell(v) if isinstance(v, Interval) else _plain(v) for v in row]
             writer.writerow(["" if self.cell(v) == MISSING else (repr(v) if isinstance(v, float) else v) for v in values])
         return buffer.getvalue()
+
+
+def _plain(value: Any) -> Any:
+    """A cell's value for CSV and JSON: a marked number's number, an interval's {"low", "high"}."""
+    if isinstance(value, Marked):
+        return value.value
+    if isinstance(value, Interval):
+        return {"low": value.low, "high": value.high}
+    return value
 
 
 def json_ready(obj: Any) -> Any:

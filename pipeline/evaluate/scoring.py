@@ -20,11 +20,13 @@ import numpy as np
 import metrics as metric_registry
 from metrics.registry import Needs
 from pipeline import defaults
+from pipeline.evaluate import correlation
 from pipeline.evaluate.cache import ScoreCache
 from pipeline.evaluate.hints import Hints
 from pipeline.evaluate.inputs import Inputs, input_caveats
 from pipeline.evaluate.plan import Plan, Problem
-from pipeline.kinds import Cell, Outcome, ProblemKind
+from pipeline.evaluate.uncertainty import CONSENSUS, consensus, half_subsamples, pick_stability
+from pipeline.kinds import Cell, FlabelKind, Outcome, ProblemKind
 from pipeline.store import MissingInputError
 
 
@@ -63,6 +65,7 @@ class Scorer:
         self.hints = Hints(plan, self.inputs)
         self.problems: list[Problem] = []
         self.counts = {outcome.value: 0 for outcome in Outcome}
+        self.stability: dict[str, dict[str, float]] = {}   # dataset -> {metric: share of half-subsamples}
         self._pool: ProcessPoolExecutor | None = None
 
     def problem(self, dataset, model, metric, kind: ProblemKind, message: str) -> None:
@@ -119,6 +122,9 @@ class Scorer:
             for result in results:
                 self.apply(result)
                 bar.update(1)
+        if self.plan.settings.stability_draws and not (self.plan.truth and self.plan.truth.for_dataset(dataset)):
+            self.stability[dataset] = self.pick_stability(
+                dataset, [m for m in models if self.inputs.meta(dataset, m) is not None])
 
     def readable(self, dataset: str, model: str) -> bool:
         """Whether the model's features load; if not, the problem is reported and its old scores dropped."""
@@ -202,9 +208,13 @@ class Scorer:
             return [Result(dataset, model, name, Outcome.FAILED, message=_describe(error)) for name in cell.metrics]
         return [self.compute_one(dataset, model, name, features, labels, meta) for name in cell.metrics]
 
-    def compute_one(self, dataset, model, name, features, labels, meta) -> Result:
+    def compute_one(self, dataset, model, name, features, labels, meta, rows=None) -> Result:
+        """One metric of one model; `rows`: score it on these samples only (a subsample)."""
         spec = metric_registry.METRICS[name]
         source_probs = self.inputs.source_probs(dataset, model, spec)
+        if rows is not None:
+            features, labels = features[rows], labels[rows]
+            source_probs = None if source_probs is None else source_probs[rows]
         if spec.needs == Needs.SOURCE_PROBS_LABELS and source_probs is None:
             return Result(dataset, model, name, Outcome.NOT_APPLICABLE,
                           message="no source-head probabilities (only a model with its source classifier can be "
@@ -212,6 +222,8 @@ class Scorer:
         try:
             flabels = (self.inputs.flabels(dataset, meta, lambda encoder: self.hints.stage2(dataset, encoder))
                        if self.task.reads_flabels(spec) else {})
+            if rows is not None and self.task.flabel_kind is FlabelKind.SAMPLE:
+                flabels = {encoder: table[rows] for encoder, table in flabels.items()}
             args, kwargs = self.task.metric_arguments(spec, features, labels, flabels, source_probs)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -233,14 +245,17 @@ class Scorer:
         chosen = dict(self.plan.settings.metric_options.get(spec.name, {}))
         return {**chosen, "device": device} if device != "cpu" and spec.takes_device else chosen
 
-    def compute_zoo(self, dataset: str, name: str, models: tuple[str, ...]) -> Result:
-        """The result of a whole-zoo metric on `models` (in the plan's order); writes nothing."""
+    def compute_zoo(self, dataset: str, name: str, models: tuple[str, ...], rows=None) -> Result:
+        """The result of a whole-zoo metric on `models` (in the plan's order; on the samples `rows` where given);
+        writes nothing."""
         if len(models) < 2:
             return Result(dataset, "zoo", name, Outcome.NOT_APPLICABLE,
                           message=f"a whole-zoo metric needs the features of at least 2 models; {len(models)} loaded")
         spec = metric_registry.METRICS[name]
         try:
             loaded = {m: self.inputs.features(dataset, m, self.hints.stage1(dataset, [m])) for m in models}
+            if rows is not None:
+                loaded = {m: (features[rows], labels[rows], meta) for m, (features, labels, meta) in loaded.items()}
             labels = loaded[models[0]][1]
             differing = [m for m in models if not np.array_equal(loaded[m][1], labels)]
             if differing:
@@ -253,6 +268,46 @@ class Scorer:
         except Exception as error:
             return Result(dataset, "zoo", name, Outcome.FAILED, message=_describe(error))
         return Result(dataset, "zoo", name, values={m: (values[m], seconds) for m in models})
+
+    # ----- the stability of the picks without a ground truth ---------------------------------------------------
+    def pick_stability(self, dataset: str, models: list[str]) -> dict[str, float]:
+        """{metric: share of seeded half-subsamples of the samples on which the metric (and the consensus of the
+        metrics) picks the model it picks on all samples}. Each half keeps half of every class (of every group of a
+        per-sample task: its rows); the scores on it are computed here and not stored. A metric that fails on a
+        half is left out of that half."""
+        registry = metric_registry.METRICS
+        names = [n for n in self.plan.metrics[dataset] if registry[n].needs != Needs.SOURCE_PROBS_LABELS
+                 or any(self.store.load_source_probs(dataset, m) is not None for m in models)]
+        full = {n: {m: e["score"] for m, e in self.cache.stored(dataset, n).items() if m in models} for n in names}
+        names = [n for n in names if len(full[n]) > 1 and not correlation.all_tied(full[n])]
+        if len(models) < 2 or not names:
+            return {}
+        loaded = {m: self.inputs.features(dataset, m, self.hints.stage1(dataset, [m])) for m in models}
+        labels = loaded[models[0]][1]
+        halves = half_subsamples(labels if self.task.flabel_kind is FlabelKind.CLASS else len(labels),
+                                 draws=self.plan.settings.stability_draws)
+        draws = {n: [] for n in (CONSENSUS, *names)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # the caveats of a half are those of the whole, already reported
+            for rows in halves:
+                half = {n: {m: v for m, v in self.scores_on(dataset, n, loaded, rows).items() if m in full[n]}
+                        for n in names}
+                for name, scores in half.items():
+                    if len(scores) == len(full[name]):
+                        draws[name].append(scores)
+                usable = {n: s for n, s in half.items() if len(s) > 1 and not correlation.all_tied(s)}
+                if usable:
+                    draws[CONSENSUS].append(consensus(usable))
+        full[CONSENSUS] = consensus({n: full[n] for n in names})
+        return {n: pick_stability(full[n], draws[n]) for n in draws if draws[n]}
+
+    def scores_on(self, dataset: str, name: str, loaded: dict, rows) -> dict[str, float]:
+        """{model: score} of one metric on the samples `rows` (the models where it failed left out)."""
+        if metric_registry.METRICS[name].needs == Needs.ZOO_LABELS:
+            result = self.compute_zoo(dataset, name, tuple(loaded), rows)
+            return {m: v for m, (v, _) in result.values.items()}
+        results = [self.compute_one(dataset, m, name, *loaded[m], rows=rows) for m in loaded]
+        return {r.model: r.values[r.model][0] for r in results if r.outcome is Outcome.SCORED}
 
     # ----- recording ------------------------------------------------------------------------------------------
     def apply(self, result: Result) -> None:

@@ -8,124 +8,156 @@ from pathlib import Path
 import numpy as np
 
 import metrics as metric_registry
-from pipeline.evaluate import correlation, report
+from pipeline.evaluate import correlation, report, uncertainty
+from pipeline.evaluate.evaluation import CONSENSUS, MIN_INTERVAL_MODELS, RANDOM, mean_interval
 from pipeline.evaluate.plan import Plan, Problem
 from pipeline.kinds import ProblemKind
+from pipeline.models.baselines import BASELINES
 
 
-def evaluate(plan: Plan, problems: list[Problem]) -> dict:
-    """Scores of every (dataset, metric) from the store, their correlations or rankings, and their agreement."""
-    out = {}
-    for dataset in plan.datasets:
-        models = plan.models[dataset]
-        scores, seconds, flabel_weights = {}, {}, {}
-        for name in plan.metrics[dataset]:
-            stored = plan.store.load_scores(dataset, plan.score_file(name))
-            scores[name] = {m: stored[m]["score"] for m in models if m in stored}
-            seconds[name] = sum(stored[m].get("seconds", 0.0) for m in models if m in stored)
-            flabel_weights.update({m: stored[m]["flabel_weights"] for m in models
-                                   if "flabel_weights" in stored.get(m, {})})
-        truth = plan.truth.for_dataset(dataset) if plan.truth else None
-        constant = [n for n, s in scores.items() if len(s) > 1 and correlation.all_tied(s)]
-        for name in constant:
-            value = next(iter(scores[name].values()))
-            problems.append(Problem(dataset, "*", name, ProblemKind.NOTE,
-                                    f"all {len(scores[name])} models score the same ({value:.6g}): the metric does "
-                                    f"not tell them apart here, so it ranks none of them (no ranking by name)"))
-        ranked = {n: s for n, s in scores.items() if s and n not in constant}
-        entry = {"models": models, "scores": scores, "seconds": seconds, "has_ground_truth": truth is not None,
-                 "wide_models": _wide_models(plan, dataset, models),
-                 "flabel_weights": flabel_weights, "constant": constant,
-                 "agreement": correlation.agreement(ranked),
-                 "ranking": {n: correlation.ranking(s) for n, s in ranked.items()}}
-        if truth is not None:
-            absent = [m for m in models if m not in truth]
-            if absent:
-                problems.append(Problem(dataset, ", ".join(absent), "*", ProblemKind.NO_GROUND_TRUTH,
-                                        f"model(s) {absent} have no fine-tuned result for {dataset!r} in "
-                                        f"{plan.truth.path}; left out of the correlations (check the names; the "
-                                        f"file has {sorted(truth)})"))
-            entry["truth"] = {m: truth[m] for m in models if m in truth}
-            entry["correlations"] = {}
-            for name, metric_scores in scores.items():
-                if not metric_scores:
-                    continue
-                try:
-                    entry["correlations"][name] = correlation.correlate(metric_scores, truth)
-                except ValueError as error:
-                    problems.append(Problem(dataset, "*", name, ProblemKind.CORRELATION, str(error)))
-        out[dataset] = entry
-    return out
-
-
-def _wide_models(plan: Plan, dataset: str, models: list[str]) -> list[str]:
-    """The models scored with no more samples than feature dimensions (after --feature-dim, if given)."""
-    wide = []
-    for model in models:
-        try:
-            meta = plan.store.features_meta(dataset, model)
-        except ValueError:
-            continue
-        if meta is not None:
-            width = meta["D"] if plan.settings.feature_dim is None else min(meta["D"], plan.settings.feature_dim)
-            if meta["N"] <= width:
-                wide.append(model)
-    return wide
-
-
-COLUMN_NAMES = {"weighted_tau": "weighted τ", "weighted_tau_truth_ranked": "weighted τ (truth-ranked)",
-                "kendall_tau": "τ-b", "pearson": "Pearson", "rel1": "Rel@1", "rel3": "Rel@3"}
+COLUMN_NAMES = {"weighted_tau": "weighted τ", "low": "90% low", "high": "90% high",
+                "weighted_tau_truth_ranked": "weighted τ (truth-ranked)", "kendall_tau": "τ-b", "pearson": "Pearson",
+                "rel1": "Rel@1", "rel3": "Rel@3"}
+BASELINE_NOTE = ("consensus: the mean normalised rank over the metrics; source_accuracy, params: the candidates' "
+                 "published source-task accuracy and size, as baselines (docs/trust.md); random: the mean τ of a "
+                 "random ranking")
 
 
 def tables(plan: Plan, evaluation: dict) -> dict[str, report.Table]:
     """{file name: Table} of everything stage 3 prints and writes."""
-    zoo = plan.zoo
-    out = {}
+    zoo, out = plan.zoo, {}
     with_truth = [d for d in plan.datasets if evaluation[d]["has_ground_truth"]]
     metric_names = list(dict.fromkeys(n for d in plan.datasets for n in plan.metrics[d]))
     if with_truth:
-        for name in [n for n in metric_names if any(evaluation[d]["scores"].get(n) for d in with_truth)]:
-            table = report.Table(f"{name} on zoo {zoo}: correlation with fine-tuning",
-                                 ["dataset", *COLUMN_NAMES.values(), "models", "seconds"])
-            for dataset in with_truth:
-                found = evaluation[dataset]["correlations"].get(name)
-                values = [found[k] if found else None for k in COLUMN_NAMES]
-                table.rows.append([dataset, *values, len(evaluation[dataset]["scores"].get(name, {})),
-                                   evaluation[dataset]["seconds"].get(name)])
-            table.rows.append(["mean", *_column_means(table.rows, range(1, len(COLUMN_NAMES) + 1)), None,
-                               *_column_means(table.rows, [len(COLUMN_NAMES) + 2])])
-            out[f"{zoo}/{plan.prefix}_{name}"] = table
-        width = (f", every candidate reduced by PCA to width {plan.settings.feature_dim}"
-                 if plan.settings.feature_dim is not None else "")
-        summary = report.Table(f"zoo {zoo}: weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset "
-                               f"and metric{width}", ["dataset", *metric_names])
-        for dataset in with_truth:
-            summary.rows.append([dataset, *[evaluation[dataset]["correlations"].get(n, {}).get("weighted_tau")
-                                            for n in metric_names]])
-        summary.rows.append(["mean", *_column_means(summary.rows, range(1, len(metric_names) + 1))])
-        _mark_saturated(plan, summary, metric_names, [evaluation[d] for d in with_truth])
-        out[f"{zoo}/{plan.prefix}_summary"] = summary
-        out[f"{zoo}/{plan.prefix}_candidates"] = _candidates_table(zoo, with_truth, metric_names, evaluation)
-        out[f"{zoo}/{plan.prefix}_picks"] = _picks_table(zoo, with_truth, metric_names, evaluation)
+        columns = _summary_columns(metric_names, [evaluation[d] for d in with_truth])
+        for name in [n for n in columns if n != RANDOM]:
+            out[f"{zoo}/{plan.prefix}_{name}"] = _metric_table(plan, evaluation, with_truth, name)
+        out[f"{zoo}/{plan.prefix}_summary"] = _summary_table(plan, evaluation, with_truth, columns)
+        if plan.settings.interval_draws:
+            out[f"{zoo}/{plan.prefix}_intervals"] = _interval_table(plan, evaluation, with_truth, columns)
+            out[f"{zoo}/{plan.prefix}_baselines"] = _beats_table(plan, evaluation, with_truth, columns)
+        out[f"{zoo}/{plan.prefix}_candidates"] = _candidates_table(zoo, with_truth, columns, evaluation)
+        out[f"{zoo}/{plan.prefix}_picks"] = _picks_table(zoo, with_truth, columns, evaluation)
     for dataset in plan.datasets:
-        weights = _flabel_weight_table(dataset, evaluation[dataset]["flabel_weights"])
+        entry = evaluation[dataset]
+        weights = _flabel_weight_table(dataset, entry["flabel_weights"])
         if weights is not None:
             out[f"{zoo}/{plan.prefix}_{dataset}_emms_weights"] = weights
-        if evaluation[dataset]["has_ground_truth"]:
+        if entry["has_ground_truth"]:
             continue
-        names = [n for n in plan.metrics[dataset] if evaluation[dataset]["ranking"].get(n)]
-        depth = max([len(evaluation[dataset]["ranking"][n]) for n in names], default=0)
-        ranked = report.Table(f"{dataset}: models ranked by each metric (best first; fine-tune the top ones)",
-                              ["rank", *names], note=TIED_NOTE)
+        names = [n for n in (CONSENSUS, *plan.metrics[dataset]) if entry["ranking"].get(n)]
+        depth = max([len(entry["ranking"][n]) for n in names], default=0)
+        ranked = report.Table(f"{dataset}: models ranked by the consensus of the metrics and by each metric (best "
+                              "first; fine-tune the top ones)", ["rank", *names], note=TIED_NOTE)
         for rank in range(depth):
-            ranked.rows.append([rank + 1, *[_ranked_cell(evaluation[dataset]["ranking"][n], rank) for n in names]])
+            ranked.rows.append([rank + 1, *[_ranked_cell(entry["ranking"][n], rank) for n in names]])
         out[f"{zoo}/{plan.prefix}_{dataset}_ranking"] = ranked
+        if entry["stability"]:
+            out[f"{zoo}/{plan.prefix}_{dataset}_stability"] = _stability_table(dataset, entry)
         agreement = report.Table(f"{dataset}: agreement between metrics (Kendall τ-b between their rankings)",
                                  ["metric", *names], digits=2)
         for a in names:
-            agreement.rows.append([a, *[evaluation[dataset]["agreement"][a][b] for b in names]])
+            agreement.rows.append([a, *[entry["agreement"][a][b] for b in names]])
         out[f"{zoo}/{plan.prefix}_{dataset}_agreement"] = agreement
     return out
+
+
+def _summary_columns(metric_names: list[str], entries: list[dict]) -> list[str]:
+    """The metrics, the consensus, the baselines known on some dataset, and the random ranking."""
+    baselines = [b for b in BASELINES if any(b in e["baselines"] for e in entries)]
+    random = [RANDOM] if any("random" in e for e in entries) else []
+    return [*metric_names, CONSENSUS, *baselines, *random]
+
+
+def _tau(entry: dict, name: str, key: str = "weighted_tau"):
+    """A column's value on a dataset: its correlation's `key`, or for the random ranking its mean / low / high."""
+    if name == RANDOM:
+        random = entry.get("random")
+        return None if random is None else random[{"weighted_tau": "mean"}.get(key, key)]
+    return entry["correlations"].get(name, {}).get(key)
+
+
+def _metric_table(plan: Plan, evaluation: dict, datasets: list[str], name: str) -> report.Table:
+    table = report.Table(f"{name} on zoo {plan.zoo}: correlation with fine-tuning",
+                         ["dataset", *COLUMN_NAMES.values(), "models", "seconds"])
+    for dataset in datasets:
+        entry = evaluation[dataset]
+        table.rows.append([dataset, *[_tau(entry, name, key) for key in COLUMN_NAMES],
+                           len({**entry["scores"], **entry["baselines"]}.get(name, {})), entry["seconds"].get(name)])
+    mean = mean_interval(plan, evaluation, name, datasets) or {}
+    means = _column_means(table.rows, range(1, len(COLUMN_NAMES) + 1))
+    means[1:3] = [mean.get("low"), mean.get("high")]   # the mean's own interval, not the mean of the intervals
+    table.rows.append(["mean", *means, None, *_column_means(table.rows, [len(COLUMN_NAMES) + 2])])
+    return table
+
+
+def _summary_table(plan: Plan, evaluation: dict, datasets: list[str], columns: list[str]) -> report.Table:
+    width = (f", every candidate reduced by PCA to width {plan.settings.feature_dim}"
+             if plan.settings.feature_dim is not None else "")
+    table = report.Table(f"zoo {plan.zoo}: weighted τ (scipy.stats.weightedtau(score, fine-tuned)) per dataset and "
+                         f"metric{width}, the consensus and the baselines", ["dataset", *columns])
+    for dataset in datasets:
+        table.rows.append([dataset, *[_tau(evaluation[dataset], n) for n in columns]])
+    table.rows.append(["mean", *_column_means(table.rows, range(1, len(columns) + 1))])
+    _mark_saturated(plan, table, columns, [evaluation[d] for d in datasets])
+    return table
+
+
+def _interval_table(plan: Plan, evaluation: dict, datasets: list[str], columns: list[str]) -> report.Table:
+    table = report.Table(f"{plan.zoo}: 90% bootstrap interval of each weighted τ ({plan.settings.interval_draws} "
+                         f"seeded resamples of the candidates, none below {MIN_INTERVAL_MODELS} candidates; the "
+                         "mean's: resampled on every dataset at once; random: the middle 90% of random rankings)",
+                         ["dataset", *columns], digits=2)
+    for dataset in datasets:
+        entry = evaluation[dataset]
+        table.rows.append([dataset, *[report.Interval.of(_tau(entry, n, "low"), _tau(entry, n, "high"))
+                                      for n in columns]])
+    means = [mean_interval(plan, evaluation, n, datasets) or {} for n in columns if n != RANDOM]
+    random_means = [_random_mean(evaluation, datasets)] if RANDOM in columns else []
+    table.rows.append(["mean", *[report.Interval.of(m.get("low"), m.get("high")) for m in [*means, *random_means]]])
+    return table
+
+
+def _random_mean(evaluation: dict, datasets: list[str]) -> dict:
+    """The spread of the mean τ of random rankings over the datasets: the mean of their low and high ends."""
+    found = [evaluation[d]["random"] for d in datasets if "random" in evaluation[d]]
+    return {"low": float(np.mean([r["low"] for r in found])), "high": float(np.mean([r["high"] for r in found]))}
+
+
+def _beats_table(plan: Plan, evaluation: dict, datasets: list[str], columns: list[str]) -> report.Table:
+    """Which metrics beat the baselines, over the datasets' mean: yes (the mean τ is above the baseline's),
+    clearly (its whole 90% interval is), no."""
+    baselines = [n for n in columns if n in BASELINES or n == RANDOM]
+    table = report.Table(f"{plan.zoo}: does each metric beat the baselines? (mean weighted τ over the datasets where "
+                         f"it has at least {MIN_INTERVAL_MODELS} candidates; clearly: its whole 90% interval is above)",
+                         ["metric", "mean τ", "90% interval", *[f"beats {b}" for b in baselines]])
+    references = {b: (mean_interval(plan, evaluation, b, datasets) if b != RANDOM
+                      else _random_mean(evaluation, datasets)) for b in baselines}
+    for name in [n for n in columns if n not in baselines]:
+        mean = mean_interval(plan, evaluation, name, datasets)
+        if mean is None:
+            continue
+        verdicts = [_verdict(mean, references[b]) for b in baselines]
+        table.rows.append([name, mean["point"], report.Interval.of(mean["low"], mean["high"]), *verdicts])
+    return table
+
+
+def _verdict(mean: dict, reference: dict | None) -> str | None:
+    if not reference:
+        return None
+    if uncertainty.beats(mean, reference, clearly=True):
+        return "clearly"
+    beaten = uncertainty.beats(mean, reference)
+    return None if beaten is None else ("yes" if beaten else "no")
+
+
+def _stability_table(dataset: str, entry: dict) -> report.Table:
+    table = report.Table(f"{dataset}: how stable each pick is (share of seeded half-subsamples of the samples on "
+                         "which the metric picks the same top model)", ["metric", "pick", "same pick"], digits=2)
+    for name, share in entry["stability"].items():
+        ranking = entry["ranking"].get(name)
+        table.rows.append([name, ranking[0][0] if ranking else None, share])
+    return table
 
 
 SATURATED_NOTE = ("* some candidates have no more samples than feature dimensions (N <= D), where this metric "
@@ -134,7 +166,7 @@ SATURATED_NOTE = ("* some candidates have no more samples than feature dimension
 
 def _mark_saturated(plan: Plan, table: report.Table, metric_names: list[str], entries: list[dict]) -> None:
     """Mark the cells of metrics that saturate at N <= D on datasets where a scored candidate is that wide."""
-    table.note = SATURATED_NOTE
+    table.note, table.legend = SATURATED_NOTE, BASELINE_NOTE
     for row, entry in zip(table.rows, entries):
         for column, name in enumerate(metric_names, start=1):
             wide = set(entry["wide_models"]) & set(entry["scores"].get(name, {}))
@@ -144,25 +176,26 @@ def _mark_saturated(plan: Plan, table: report.Table, metric_names: list[str], en
                 row[column] = report.Marked(row[column])
 
 
-def _candidates_table(zoo, datasets, metric_names, evaluation) -> report.Table:
+def _candidates_table(zoo, datasets, columns, evaluation) -> report.Table:
     """How many models each τ of the summary is computed over (LEEP and NCE: only those with a source head)."""
-    table = report.Table(f"zoo {zoo}: candidates behind each τ of the summary", ["dataset", *metric_names])
+    table = report.Table(f"{zoo}: candidates behind each τ of the summary", ["dataset", *columns])
     for dataset in datasets:
-        truth = evaluation[dataset]["truth"]
-        table.rows.append([dataset, *[sum(m in truth for m in evaluation[dataset]["scores"].get(n, {}))
-                                      for n in metric_names]])
+        entry = evaluation[dataset]
+        scored = {**entry["scores"], **entry["baselines"], RANDOM: entry["truth"] if "random" in entry else {}}
+        table.rows.append([dataset, *[sum(m in entry["truth"] for m in scored.get(n, {})) for n in columns]])
     return table
 
 
-def _picks_table(zoo, datasets, metric_names, evaluation) -> report.Table:
+def _picks_table(zoo, datasets, columns, evaluation) -> report.Table:
     """The answer to "which model should I fine-tune?": each metric's top model, beside fine-tuning's best."""
-    table = report.Table(f"zoo {zoo}: the model each metric would pick, and the one fine-tuning picked",
-                         ["dataset", "fine-tuning", *metric_names])
+    named = [n for n in columns if n != RANDOM]
+    table = report.Table(f"{zoo}: the model each metric (and baseline) would pick, and the one fine-tuning picked",
+                         ["dataset", "fine-tuning", *named])
     for dataset in datasets:
         entry = evaluation[dataset]
         best = correlation.ranking(entry["truth"])[0][0] if entry["truth"] else None
-        picks = [_top(entry["ranking"].get(n), entry["truth"]) for n in metric_names]
-        table.rows.append([dataset, best, *picks])
+        rankings = {**entry["ranking"], **{b: correlation.ranking(s) for b, s in entry["baselines"].items()}}
+        table.rows.append([dataset, best, *[_top(rankings.get(n), entry["truth"]) for n in named]])
     return table
 
 
@@ -212,7 +245,8 @@ def plots(plan: Plan, evaluation: dict) -> list[Path]:
         entry = evaluation[dataset]
         if not entry["has_ground_truth"] or not entry["correlations"]:
             continue
-        panels = [{"metric": n, "scores": entry["scores"][n], "truth": entry["truth"],
+        scored = {**entry["scores"], **entry["baselines"]}
+        panels = [{"metric": n, "scores": scored[n], "truth": entry["truth"],
                    "weighted_tau": entry["correlations"][n]["weighted_tau"]} for n in entry["correlations"]]
         measure = plan.truth.measure.get(plan.truth.dataset_key(dataset), plan.task.measure)
         paths.append(report.scatter_plot(plan.store, f"{plan.zoo}/plots/{plan.prefix}_{dataset}",
@@ -223,8 +257,11 @@ def plots(plan: Plan, evaluation: dict) -> list[Path]:
 
 def summary(out, plan: Plan, problems: list[Problem], counts: dict, written: list[Path], seconds: float,
             make_command) -> None:
-    out(f"scored {counts['scored']} cell(s), skipped {counts['skipped']} already scored (--overwrite true "
-        f"re-scores them), {counts['failed']} failed, {counts['not applicable']} not applicable")
+    if plan.settings.scores:
+        out(f"read {counts['skipped']} score(s) of {len(plan.datasets)} dataset(s) from {plan.settings.scores}")
+    else:
+        out(f"scored {counts['scored']} cell(s), skipped {counts['skipped']} already scored (--overwrite true "
+            f"re-scores them), {counts['failed']} failed, {counts['not applicable']} not applicable")
     missing: dict[str, list[str]] = {}    # dataset -> models without features: one stage-1 command each
     grouped: dict[tuple, list[str]] = {}  # the same message for several models: one line
     for p in problems:

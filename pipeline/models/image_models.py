@@ -157,13 +157,26 @@ def model_spec(name: str, *, pretrained: bool = True, image_size: int | None = N
     if name in VIT_TIMM:
         return _timm_spec(name, VIT_TIMM[name], pretrained, image_size, checkpoint)
     library, _, bare = name.partition(":") if name.startswith(("tv:", "timm:")) else ("", "", name)
-    if library in ("", "tv") and bare in _torchvision_names():
-        weights = CNN_SUPERVISED_WEIGHTS if bare in CNN_SUPERVISED and not library else "DEFAULT"
+    weights = torchvision_weights(name)
+    if weights is not None:
         return _torchvision_spec(name, bare, weights, pretrained, image_size, checkpoint)
     if library in ("", "timm") and _timm_known(bare):
         return _timm_spec(name, bare, pretrained, image_size, checkpoint)
     raise ValueError(f"unknown model {name!r}: not a zoo member, nor in torchvision.models.list_models() or "
                      "timm.list_models()")
+
+
+def torchvision_weights(name: str):
+    """The torchvision weights the image zoo loads for `name` (``IMAGENET1K_V1`` for the paper's CNNs, as the
+    published code's ``pretrained=True``; ``DEFAULT`` for any other torchvision name), or None for a name that is not
+    torchvision's. Their ``meta`` holds the ImageNet accuracy and the parameter count, offline."""
+    from torchvision.models import get_model_weights
+
+    library, _, bare = name.partition(":") if name.startswith(("tv:", "timm:")) else ("", "", name)
+    if library not in ("", "tv") or bare not in _torchvision_names():
+        return None
+    tag = CNN_SUPERVISED_WEIGHTS if bare in CNN_SUPERVISED and not library else "DEFAULT"
+    return getattr(get_model_weights(bare), tag)
 
 
 def build(name: str, **kwargs) -> Extractor:
@@ -178,10 +191,7 @@ def _torchvision_names() -> set[str]:
     return set(torchvision.models.list_models())
 
 
-def _torchvision_spec(name, bare, weights_tag, pretrained, image_size, checkpoint) -> ModelSpec:
-    from torchvision.models import get_model_weights
-
-    weights = getattr(get_model_weights(bare), weights_tag)
+def _torchvision_spec(name, bare, weights, pretrained, image_size, checkpoint) -> ModelSpec:
     crop, resize = weights.transforms().crop_size[0], weights.transforms().resize_size[0]
     size = image_size or crop
 

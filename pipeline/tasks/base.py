@@ -185,6 +185,11 @@ class Task:
         loading it; a model is stored under its own name by default."""
         return [model]
 
+    def baselines(self, meta: dict) -> dict[str, float]:
+        """The simple baselines of a stored candidate (its meta), {``source_accuracy``, ``params``}, where known
+        (:mod:`pipeline.models.baselines`); none by default."""
+        return {}
+
     def zoo_models(self, zoo_name: str) -> list[str]:
         """The models of a zoo of this task (what --models takes); ValueError naming the known zoos otherwise."""
         return list(zoo(zoo_name, self.name).members)

@@ -51,9 +51,10 @@ class Captioning(Task):
         from pipeline.tasks.captioning.data import load_captions
 
         pairs = load_captions(name, data_root=args.data_root, caption_file=args.dataset_dir, split=args.split,
-                              max_per_image=args.max_per_image, max_samples=args.max_samples)
+                              max_per_image=args.max_per_image, max_samples=args.max_samples,
+                              strict=getattr(args, "strict", False))
         settings = {"split": pairs.split, "max_per_image": args.max_per_image, "max_samples": args.max_samples,
-                    "source": pairs.source}
+                    "source": pairs.source, "skipped_rows": len(getattr(pairs, "skipped", ()))}
         return Samples(pairs.name, pairs, np.asarray(pairs.image_ids, dtype=np.int64), pairs.captions, settings,
                        pairs.source, [str(path) for path in pairs.image_paths])
 

@@ -27,10 +27,22 @@ Sources, looked up under ``<data_root>/<name>/``:
 ``split`` defaults to ``"train"`` (a user choosing a model has the training captions, not the test
 ones); ``"all"`` keeps every split. ``max_per_image`` keeps each image's first captions, ``max_samples``
 the first pairs, both after the split, so a quick run is a prefix of the same fixed order.
+
+Bad rows follow the policy of :mod:`pipeline.tasks.rows`: a pair whose image file is missing, whose caption is
+empty, or that is not (image path, caption), and a duplicate, is named by its file and place (``row N`` of a
+table, a header being row 1; ``image N`` / ``image N sentence M`` of a Karpathy file; ``annotation N`` of a COCO
+file, from 0), skipped and counted (``CaptionSet.skipped``, recorded as ``skipped_rows``), never a reason to
+reject the dataset; with ``strict`` the first one raises. A Karpathy image entry whose image is missing is one bad
+row (its captions go with it). A duplicate is the same (image file, caption) pair again; the first is kept (an
+image's several different captions are the dataset, not duplicates). A dataset with no pair left is a ValueError
+listing every bad row (the first 20 and a count); an empty table says "the table has no rows", a header alone
+"only a header"; a split with no image says to check the split name. Files are read as UTF-8: one that is not is
+a ValueError naming the file and the line. What stops a dataset as a whole: a file not found, a file that is not
+JSON, a Karpathy dataset none of whose first images is in one of its image folders, a COCO split without its
+image folder (not downloaded, rather than bad rows).
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -39,9 +51,13 @@ from typing import Callable
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pipeline.tasks import rows as bad_rows
+from pipeline.tasks.rows import BadRows
+
 DEFAULT_SPLIT = "train"
 TABLE_DELIMITERS = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 KARPATHY_URL = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
+FOLDER_PROBE = 10  # a Karpathy file's image folder is the usual one holding one of its first images
 
 # Folders each dataset's images usually come in (as unpacked from its download), tried in order.
 IMAGE_FOLDERS = {
@@ -70,13 +86,13 @@ class CaptionSet(Dataset):
     ``transform(image)`` when a transform is set."""
 
     def __init__(self, name: str, captions: list[str], image_paths: list[Path], image_ids: list[int], *,
-                 split: str, source: str, transform: Callable | None = None):
+                 split: str, source: str, transform: Callable | None = None, skipped: list[str] | None = None):
         if not (len(captions) == len(image_paths) == len(image_ids)):
             raise ValueError("captions, image_paths and image_ids must have one entry per pair")
         if not captions:
-            raise ValueError(f"caption dataset {name!r} ({source}, split {split!r}) holds no pairs; "
-                             "check the split name (train, val, test, restval or all)")
+            raise ValueError(f"caption dataset {name!r} ({source}) holds no pairs")
         self.name = name
+        self.skipped = list(skipped or [])   # "<file>:<row>: <reason>" of each bad row left out
         self.captions = list(captions)
         self.image_paths = list(image_paths)
         self.image_ids = list(image_ids)
@@ -107,8 +123,11 @@ class CaptionSet(Dataset):
 def load_captions(name: str | None, *, data_root: str | os.PathLike = "data",
                   caption_file: str | os.PathLike | None = None, split: str | None = None,
                   max_per_image: int | None = None, max_samples: int | None = None,
-                  transform: Callable | None = None) -> CaptionSet:
-    """The caption dataset `name` (or the table/split file `caption_file`) as a :class:`CaptionSet`."""
+                  transform: Callable | None = None, strict: bool = False,
+                  say: Callable[[str], None] = print) -> CaptionSet:
+    """The caption dataset `name` (or the table/split file `caption_file`) as a :class:`CaptionSet`. Bad rows
+    are skipped, counted and reported through `say` (``strict``: the first one raises, see
+    :mod:`pipeline.tasks.rows`)."""
     split = split or DEFAULT_SPLIT
     for option, value in (("max_per_image", max_per_image), ("max_samples", max_samples)):
         if value is not None and (not isinstance(value, int) or value < 1):
@@ -119,16 +138,24 @@ def load_captions(name: str | None, *, data_root: str | os.PathLike = "data",
             raise FileNotFoundError(f"caption file {path} not found (expected a .csv/.tsv table of "
                                     "(image path, caption) rows or a Karpathy dataset_<name>.json)")
         name = name or dataset_name_of(path)
-        records, source = _read_file(path, name, split)
+        bad = BadRows(strict)
+        records, source = _read_file(path, name, split, bad)
     else:
         if not name:
             raise ValueError("give a caption dataset name or a caption file")
-        records, source = _find_source(name, Path(data_root), split)
+        bad = BadRows(strict)
+        records, source = _find_source(name, Path(data_root), split, bad)
+    if not records:
+        if bad:
+            raise bad_rows.none_left(f"caption dataset {name!r} ({source}) has no usable pair", bad.rows)
+        raise ValueError(f"caption dataset {name!r} ({source}, split {split!r}) holds no pairs; check the split "
+                         "name (train, val, test, restval or all)")
     records = _limit(records, max_per_image, max_samples)
+    bad_rows.report(name, bad.rows, say, kept=len(records), what="pairs")
     ids: dict[Path, int] = {}
     image_ids = [ids.setdefault(image, len(ids)) for image, _ in records]
     return CaptionSet(name, [caption for _, caption in records], [image for image, _ in records], image_ids,
-                      split=split, source=str(source), transform=transform)
+                      split=split, source=str(source), transform=transform, skipped=bad.lines)
 
 
 def dataset_name_of(caption_file: str | os.PathLike) -> str:
@@ -138,19 +165,19 @@ def dataset_name_of(caption_file: str | os.PathLike) -> str:
     return path.stem.removeprefix("dataset_") if path.suffix.lower() == ".json" else path.stem
 
 
-def _find_source(name: str, data_root: Path, split: str) -> tuple[list[tuple[Path, str]], Path]:
+def _find_source(name: str, data_root: Path, split: str, bad: BadRows) -> tuple[list[tuple[Path, str]], Path]:
     folder = next((f for f in (data_root / name, data_root / name.lower()) if f.is_dir()), data_root / name)
     karpathy = folder / f"dataset_{name.lower()}.json"
     tables = [folder / f"captions{suffix}" for suffix in (".csv", ".tsv")]
     if karpathy.is_file():
-        return _read_karpathy(karpathy, name, split), karpathy
+        return _read_karpathy(karpathy, name, split, bad), karpathy
     for table in tables:
         if table.is_file():
-            return _read_table(table), table
+            return _read_table(table, bad), table
     if name.lower() == "coco":
         annotations = folder / "annotations" / f"captions_{split}2017.json"
         if annotations.is_file():
-            return _read_coco(annotations, folder / f"{split}2017"), annotations
+            return _read_coco(annotations, folder / f"{split}2017", bad), annotations
     where = WHERE_TO_GET.get(name.lower(), "a Karpathy split file or a table of (image path, caption) rows")
     looked = [karpathy, *tables] + ([folder / "annotations" / f"captions_{split}2017.json"]
                                     if name.lower() == "coco" else [])
@@ -158,65 +185,129 @@ def _find_source(name: str, data_root: Path, split: str) -> tuple[list[tuple[Pat
                             f"Get {where}, and put them in {folder}/ (or pass --caption-file PATH)")
 
 
-def _read_file(path: Path, name: str, split: str) -> tuple[list[tuple[Path, str]], Path]:
+def _read_file(path: Path, name: str, split: str, bad: BadRows) -> tuple[list[tuple[Path, str]], Path]:
     if path.suffix.lower() == ".json":
-        return _read_karpathy(path, name, split), path
+        return _read_karpathy(path, name, split, bad), path
     if path.suffix.lower() not in TABLE_DELIMITERS:
         raise ValueError(f"caption file {path}: expected .csv, .tsv, .txt or a Karpathy .json, got {path.suffix!r}")
-    return _read_table(path), path
+    return _read_table(path, bad), path
 
 
-def _read_karpathy(path: Path, name: str, split: str) -> list[tuple[Path, str]]:
-    with open(path) as handle:
-        images = json.load(handle).get("images")
+def _json(path: Path):
+    try:
+        return json.loads(bad_rows.read_text(path))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from None
+
+
+class _Pairs:
+    """The pairs kept from one file, in order: each checked for a caption, an existing image, and a repeat."""
+
+    def __init__(self, path: Path, bad: BadRows):
+        self.path, self.bad, self.records = path, bad, []
+        self._exists: dict[Path, bool] = {}
+
+    def exists(self, image: Path) -> bool:
+        return self._exists.setdefault(image, image.is_file())
+
+    def add(self, row: str, image: Path, caption, missing_hint: str = "") -> None:
+        if caption is None or not isinstance(caption, str) or not caption.strip():
+            why = "no caption" if caption is None else "empty caption" if isinstance(caption, str) else \
+                f"the caption is not text ({caption!r})"
+            return self.bad.skip(self.path, row, why)
+        if not self.exists(image):
+            return self.bad.skip(self.path, row, f"image {image} not found{missing_hint}")
+        caption = caption.strip()
+        if not self.bad.duplicate([(("pair", image, caption), "the same image and caption")], self.path, row):
+            self.records.append((image, caption))
+
+
+def _read_karpathy(path: Path, name: str, split: str, bad: BadRows) -> list[tuple[Path, str]]:
+    data = _json(path)
+    images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise ValueError(f"{path} is not a Karpathy split file (no 'images' list)")
-    chosen = [image for image in images if split == "all" or image.get("split") == split]
-    root = _karpathy_image_folder(path.parent, name, chosen[:1])
-    return [(root / image.get("filepath", "") / image["filename"], sentence["raw"].strip())
-            for image in chosen for sentence in image["sentences"]]
+    chosen = [(number, image) for number, image in enumerate(images)
+              if split == "all" or (isinstance(image, dict) and image.get("split") == split)]
+    whole = [(number, image) for number, image in chosen if isinstance(image, dict)
+             and isinstance(image.get("filename"), str) and image["filename"]
+             and isinstance(image.get("filepath", ""), str) and isinstance(image.get("sentences"), list)]
+    root = _karpathy_image_folder(path.parent, name, [image for _, image in whole[:FOLDER_PROBE]])
+    pairs = _Pairs(path, bad)
+    kept = {number for number, _ in whole}
+    for number, image in chosen:
+        if number not in kept:
+            bad.skip(path, f"image {number}", "not an image entry with a 'filename' and a list of 'sentences'")
+            continue
+        file = root / image.get("filepath", "") / image["filename"]
+        if not pairs.exists(file):
+            bad.skip(path, f"image {number}", f"image {file} not found ({len(image['sentences'])} caption(s))")
+            continue
+        for sentence_number, sentence in enumerate(image["sentences"]):
+            raw = sentence.get("raw") if isinstance(sentence, dict) else None
+            pairs.add(f"image {number} sentence {sentence_number}", file, raw)
+    return pairs.records
 
 
 def _karpathy_image_folder(folder: Path, name: str, first: list[dict]) -> Path:
-    """The folder (among the dataset's usual ones) that holds the first image; the first existing one else."""
+    """The folder (among the dataset's usual ones) that holds one of the first images; the first of them where
+    there is no image entry. None holding any: FileNotFoundError (the images are not there at all)."""
     candidates = [folder / sub for sub in IMAGE_FOLDERS.get(name.lower(), ("images", ""))]
     if first:
-        relative = Path(first[0].get("filepath", "")) / first[0]["filename"]
+        relatives = [Path(image.get("filepath", "")) / image["filename"] for image in first]
         for candidate in candidates:
-            if (candidate / relative).is_file():
+            if any((candidate / relative).is_file() for relative in relatives):
                 return candidate
-        raise FileNotFoundError(f"images of {name!r} not found: looked for {relative} in "
+        raise FileNotFoundError(f"images of {name!r} not found: looked for {relatives[0]} in "
                                 f"{', '.join(str(c) for c in candidates)}. "
                                 f"Get {WHERE_TO_GET.get(name.lower(), 'the images')} and unpack them in {folder}/")
     return candidates[0]
 
 
-def _read_table(path: Path) -> list[tuple[Path, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.reader(handle, delimiter=TABLE_DELIMITERS.get(path.suffix.lower(), ",")) if row]
-    if rows and not Path(rows[0][0].strip()).suffix:
+def _read_table(path: Path, bad: BadRows) -> list[tuple[Path, str]]:
+    delimiter = TABLE_DELIMITERS.get(path.suffix.lower(), ",")
+    rows = [(number, row) for number, row in bad_rows.table_rows(path, delimiter) if any(c.strip() for c in row)]
+    expected = "one (image path, caption) pair a row, after an optional header"
+    if not rows:
+        raise bad_rows.no_rows(path, expected)
+    if not Path(rows[0][1][0].strip()).suffix:
+        if len(rows) == 1:
+            raise bad_rows.only_header(path, expected)
         rows = rows[1:]
-    records = []
-    for number, row in enumerate(rows, start=1):
-        if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise ValueError(f"{path}: row {number} {row!r} is not (image path, caption); quote captions that "
-                             "contain the delimiter")
-        records.append((path.parent / row[0].strip(), row[1].strip()))
-    missing = next((image for image, _ in records if not image.is_file()), None)
-    if missing is not None:
-        raise FileNotFoundError(f"{path}: image {missing} not found (image paths are relative to {path.parent})")
-    return records
+    pairs = _Pairs(path, bad)
+    for number, row in rows:
+        if len(row) < 2 or not row[0].strip():
+            bad.skip(path, f"row {number}", f"{row!r} is not (image path, caption); quote captions that contain "
+                                            "the delimiter")
+            continue
+        pairs.add(f"row {number}", path.parent / row[0].strip(), row[1],
+                  f" (image paths are relative to {path.parent})")
+    return pairs.records
 
 
-def _read_coco(annotations: Path, image_folder: Path) -> list[tuple[Path, str]]:
-    with open(annotations) as handle:
-        coco = json.load(handle)
-    files = {image["id"]: image["file_name"] for image in coco["images"]}
-    captions: dict[int, list[str]] = {}
-    for annotation in coco["annotations"]:
-        captions.setdefault(annotation["image_id"], []).append(annotation["caption"].strip())
-    return [(image_folder / files[image_id], caption)
-            for image_id in sorted(files) for caption in captions.get(image_id, [])]
+def _read_coco(annotations: Path, image_folder: Path, bad: BadRows) -> list[tuple[Path, str]]:
+    if not image_folder.is_dir():
+        raise FileNotFoundError(f"{image_folder}/ not found: the images of {annotations.name} "
+                                f"({WHERE_TO_GET['coco']})")
+    coco = _json(annotations)
+    try:
+        files = {image["id"]: image["file_name"] for image in coco["images"]}
+        listed = list(coco["annotations"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{annotations} is not a COCO captions file with 'images' (id, file_name) and "
+                         f"'annotations' ({type(error).__name__}: {error})") from None
+    captions: dict[int, list[tuple[int, object]]] = {}
+    for number, annotation in enumerate(listed):
+        image_id = annotation.get("image_id") if isinstance(annotation, dict) else None
+        if image_id not in files:
+            bad.skip(annotations, f"annotation {number}", f"image_id {image_id!r} is not among the 'images'")
+            continue
+        captions.setdefault(image_id, []).append((number, annotation.get("caption")))
+    pairs = _Pairs(annotations, bad)
+    for image_id in sorted(files):
+        for number, caption in captions.get(image_id, []):
+            pairs.add(f"annotation {number}", image_folder / files[image_id], caption)
+    return pairs.records
 
 
 def _limit(records: list[tuple[Path, str]], max_per_image: int | None,

@@ -72,6 +72,13 @@ class Classification(Task):
     def stored_names(self, model: str) -> list[str]:
         return names.candidate_names(model)
 
+    def baselines(self, meta: dict) -> dict[str, float]:
+        from pipeline.models.baselines import image_baselines
+        from pipeline.models.image_models import RANDOM_INIT
+
+        pretrained = meta.get("pretrained", meta.get("weights") != RANDOM_INIT)
+        return image_baselines(meta.get("network", meta["model"]), meta["model"], pretrained)
+
     def candidate(self, model: str, args: argparse.Namespace) -> Candidate:
         from pipeline.models import image_models
 

@@ -62,7 +62,8 @@ class ReferringExpressions(Task):
         from pipeline.tasks.rec.data import box_text, load_refs
 
         refs = load_refs(name, data_root=args.data_root, dataset_dir=args.dataset_dir, split=args.split,
-                         split_by=args.split_by, image_dir=args.image_dir, max_samples=args.max_samples)
+                         split_by=args.split_by, image_dir=args.image_dir, max_samples=args.max_samples,
+                         strict=getattr(args, "strict", False))
         settings = {"split": refs.split, "split_by": args.split_by, "max_samples": args.max_samples,
                     "skipped_rows": len(refs.skipped)}
         texts = [box_text(box) for box in refs.normalised_boxes()]

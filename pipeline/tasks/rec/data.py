@@ -4,7 +4,8 @@ Sources, looked up in a dataset folder (``<data_root>/<name>/`` or the folder gi
 
 - **A table of your own**, ``refs.jsonl``: one JSON object per line, ``{"image": path relative to the folder (or
   absolute), "expression": text, "bbox": [x, y, w, h] in pixels (COCO convention: top-left corner, width, height),
-  "split": "train"}``; ``split`` is optional (a row without one is ``train``). Order: the file's rows.
+  "split": "train"}``; ``split`` is optional (a row without one is ``train``), no other key is read (an unknown
+  key, e.g. a misspelled ``"spilt"``, makes the row bad). Order: the file's rows.
 - **RefCOCO / RefCOCO+ / RefCOCOg** in the layout of their authors' toolkit (github.com/lichengunc/refer):
   ``refs(<split_by>).p`` (``unc``, ``umd`` or ``google``: a pickle of the referred objects, each with its COCO
   annotation id, its split and its sentences) and ``instances.json`` (the COCO images and annotations those refer
@@ -16,11 +17,17 @@ Sources, looked up in a dataset folder (``<data_root>/<name>/`` or the folder gi
   The ``.p`` file is read by :func:`load_plain_pickle`, which refuses anything but plain built-in data (a pickle
   can name any function to call while it is read; this one names none).
 
-A row that cannot be a sample (malformed JSON or fields, an empty expression, a box of zero or negative size or
+Bad rows follow the policy of :mod:`pipeline.tasks.rows`: a row that cannot be a sample (malformed JSON, a
+missing or unknown key, named with the expected keys; an empty expression, a box of zero or negative size or
 outside the image by more than :data:`BOX_TOLERANCE_PX` pixels, a missing or unreadable image, a ref whose
-annotation or image is not in ``instances.json``) is reported with its file and row, skipped and counted
-(``RefSet.skipped``); a file that cannot be read as a whole is a ValueError naming it. A box that pokes out of the
-image by at most the tolerance (COCO's float boxes often end a fraction of a pixel past the border) is clipped.
+annotation or image is not in ``instances.json``) and a duplicate are named by their file and place (``line N``
+of refs.jsonl; ``ref N`` / ``ref N sentence M`` of the refs file, from 0), skipped and counted (``RefSet.skipped``,
+recorded as ``skipped_rows``); with ``strict`` the first one raises. A duplicate is the same image, expression
+(spaces collapsed) and box as an earlier sample; the first is kept. A dataset with no sample left is a ValueError
+listing every bad row (the first 20 and a count) and the splits its rows have; an empty refs.jsonl says "the
+table has no rows". A file that cannot be read as a whole (not UTF-8: the file and the line named) is a
+ValueError naming it. A box that pokes out of the image by at most the tolerance (COCO's float boxes often end a
+fraction of a pixel past the border) is clipped.
 
 ``split`` defaults to ``"train"``; ``"all"`` keeps every split. ``max_samples`` keeps the first samples of the
 split, so a quick run is a prefix of the same fixed order.
@@ -37,11 +44,15 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipeline.tasks import rows as bad_rows
+from pipeline.tasks.rows import BadRows
+
 REFS_TABLE = "refs.jsonl"
 DEFAULT_SPLIT = "train"
 SPLIT_BYS = ("unc", "umd", "google")  # the toolkit's split files, tried in this order when none is asked for
 BOX_TOLERANCE_PX = 1.0
-SHOWN_PROBLEMS = 20  # bad rows printed one by one; the rest are counted
+TABLE_KEYS = ("image", "expression", "bbox")
+TABLE_OPTIONAL_KEYS = ("split",)
 WHERE_TO_GET = ("refs(unc).p / refs(umd).p and instances.json from https://github.com/lichengunc/refer "
                 "(data/refcoco.zip, refcoco+.zip, refcocog.zip) and COCO train2014 images from "
                 "https://cocodataset.org/#download")
@@ -64,9 +75,9 @@ class RefSet:
         if not (len(self.image_paths) == len(self.expressions) == len(self.boxes) == len(self.sizes)):
             raise ValueError("image_paths, expressions, boxes and sizes must have one entry per sample")
         if not self.expressions:
-            raise ValueError(f"referring-expression dataset {self.name!r} ({self.source}, split {self.split!r}) holds "
-                             f"no usable sample ({len(self.skipped)} rows skipped); check the split name "
-                             "(train, val, test, testA, testB or all) and the rows reported above")
+            raise bad_rows.none_left(f"referring-expression dataset {self.name!r} ({self.source}, split "
+                                     f"{self.split!r}) holds no usable sample ({len(self.skipped)} rows skipped)",
+                                     self.skipped)
         ids: dict[Path, int] = {}
         self.image_ids = [ids.setdefault(path, len(ids)) for path in self.image_paths]
 
@@ -96,8 +107,9 @@ def box_text(box: tuple[float, float, float, float]) -> str:
 # ----- reading ---------------------------------------------------------------------------------------------
 def load_refs(name: str | None, *, data_root: str | os.PathLike = "data", dataset_dir: str | os.PathLike | None = None,
               split: str | None = None, split_by: str | None = None, image_dir: str | os.PathLike | None = None,
-              max_samples: int | None = None, say=print) -> RefSet:
-    """The samples of dataset `name` under `data_root` (or of the folder / refs.jsonl `dataset_dir`)."""
+              max_samples: int | None = None, say=print, strict: bool = False) -> RefSet:
+    """The samples of dataset `name` under `data_root` (or of the folder / refs.jsonl `dataset_dir`). Bad rows are
+    skipped, counted and reported through `say` (``strict``: the first one raises, see :mod:`pipeline.tasks.rows`)."""
     split = split or DEFAULT_SPLIT
     if max_samples is not None and (not isinstance(max_samples, int) or max_samples < 1):
         raise ValueError(f"max_samples must be a positive integer or None, got {max_samples!r}")
@@ -113,7 +125,7 @@ def load_refs(name: str | None, *, data_root: str | os.PathLike = "data", datase
                       Path(data_root) / name)
         table = folder / REFS_TABLE
     if table.is_file():
-        refs = _read_table(name, table, split, max_samples)
+        refs = _read_table(name, table, split, max_samples, BadRows(strict))
     else:
         pickled = _refer_file(folder, split_by)
         if pickled is None:
@@ -122,7 +134,7 @@ def load_refs(name: str | None, *, data_root: str | os.PathLike = "data", datase
                                     f"{', '.join(map(str, looked))}. Write a {REFS_TABLE} (one JSON object a line: "
                                     f"image, expression, bbox [x, y, w, h], split), or get {WHERE_TO_GET}")
         images = _coco_images(folder, Path(data_root), image_dir)
-        refs = _read_refer(name, pickled, folder / "instances.json", images, split, max_samples)
+        refs = _read_refer(name, pickled, folder / "instances.json", images, split, max_samples, BadRows(strict))
     _report(refs, say)
     return refs
 
@@ -136,39 +148,47 @@ def dataset_name_of(path: str | os.PathLike) -> str:
 
 
 def _report(refs: RefSet, say) -> None:
-    for line in refs.skipped[:SHOWN_PROBLEMS]:
-        say(f"skipped {line}")
-    if refs.skipped:
-        more = f" ({len(refs.skipped) - SHOWN_PROBLEMS} not shown)" if len(refs.skipped) > SHOWN_PROBLEMS else ""
-        say(f"{refs.name}: {len(refs.skipped)} row(s) skipped{more}, {len(refs)} samples kept")
+    bad_rows.report(refs.name, refs.skipped, say, kept=len(refs), what="samples")
 
 
 class _Rows:
-    """Collects the kept samples and the skipped rows of one file."""
+    """Collects the kept samples and the bad rows of one file, and the splits its rows are of."""
 
-    def __init__(self, source: Path):
-        self.source = source
-        self.paths, self.expressions, self.boxes, self.sizes, self.skipped = [], [], [], [], []
+    def __init__(self, source: Path, bad: BadRows):
+        self.source, self.bad = source, bad
+        self.paths, self.expressions, self.boxes, self.sizes = [], [], [], []
+        self.splits: set[str] = set()
 
     def skip(self, row, why: str) -> None:
-        self.skipped.append(f"{self.source}:{row}: {why}")
+        self.bad.skip(self.source, row, why)
 
     def add(self, row, image: Path, expression, bbox, size) -> None:
-        """Checks the expression and the box against the image size, then keeps the sample or skips the row."""
+        """Checks the expression and the box against the image size and for a repeat, then keeps the sample or
+        skips the row."""
         if not isinstance(expression, str) or not expression.strip():
             return self.skip(row, f"the expression must be a non-empty string, got {expression!r}")
         box = _checked_box(bbox, size)
         if isinstance(box, str):
             return self.skip(row, box)
+        expression = " ".join(expression.split())
+        if self.bad.duplicate([(("sample", image, expression, box), "the same image, expression and box")],
+                              self.source, row):
+            return
         self.paths.append(image)
-        self.expressions.append(" ".join(expression.split()))
+        self.expressions.append(expression)
         self.boxes.append(box)
         self.sizes.append(size)
 
     def refs(self, name: str, split: str, max_samples: int | None) -> RefSet:
+        if not self.paths:
+            others = sorted(self.splits - {split})
+            hint = (f"; its rows are of split(s) {', '.join(others)}" if others and split != "all" else
+                    "; check the split name (train, val, test, testA, testB or all)" if not self.bad else "")
+            raise bad_rows.none_left(f"referring-expression dataset {name!r} ({self.source}, split {split!r}) "
+                                     f"holds no usable sample ({len(self.bad)} rows skipped){hint}", self.bad.rows)
         end = max_samples if max_samples is not None else len(self.paths)
         return RefSet(name, self.paths[:end], self.expressions[:end], self.boxes[:end], self.sizes[:end], split,
-                      str(self.source), self.skipped)
+                      str(self.source), self.bad.lines)
 
 
 def _checked_box(bbox, size: tuple[int, int]) -> tuple[float, float, float, float] | str:
@@ -203,38 +223,43 @@ def _image_size(path: Path) -> tuple[int, int] | str:
         return f"image {path} cannot be read ({type(error).__name__}: {error})"
 
 
-def _read_table(name: str, table: Path, split: str, max_samples: int | None) -> RefSet:
-    rows = _Rows(table)
+def _read_table(name: str, table: Path, split: str, max_samples: int | None, bad: BadRows) -> RefSet:
+    rows = _Rows(table, bad)
     sizes: dict[Path, tuple[int, int] | str] = {}
-    try:
-        lines = table.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"{table} cannot be read as UTF-8 text ({error}); it must hold one JSON object a "
-                         "line") from None
+    lines = bad_rows.read_text(table).split("\n")   # not splitlines: U+2028 and the like may sit inside a string
+    if not any(line.strip() for line in lines):
+        raise bad_rows.no_rows(table, 'one JSON object a line: {"image", "expression", "bbox": [x, y, w, h], '
+                                      '"split"}')
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        where = f"line {number}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            rows.skip(f"row {number}", f"not JSON ({error.msg} at column {error.colno})")
+            rows.skip(where, f"not JSON ({error.msg} at column {error.colno})")
             continue
-        if not isinstance(row, dict) or not all(key in row for key in ("image", "expression", "bbox")):
-            rows.skip(f"row {number}", 'expected an object with "image", "expression", "bbox" (and an optional '
-                                       f'"split"), got {line.strip()[:80]}')
+        if not isinstance(row, dict):
+            rows.skip(where, 'not a JSON object {"image", "expression", "bbox", "split"}, got '
+                             f"{line.strip()[:80]}")
+            continue
+        problem = bad_rows.key_problem(row, TABLE_KEYS, TABLE_OPTIONAL_KEYS)
+        if problem:
+            rows.skip(where, problem)
             continue
         row_split = row.get("split", DEFAULT_SPLIT)
         if not isinstance(row_split, str) or not isinstance(row["image"], str) or not row["image"]:
-            rows.skip(f"row {number}", f"image and split must be strings, got {row['image']!r}, {row_split!r}")
+            rows.skip(where, f"image and split must be strings, got {row['image']!r}, {row_split!r}")
             continue
+        rows.splits.add(row_split)
         if split != "all" and row_split != split:
             continue
         image = (table.parent / row["image"]).resolve()
         size = sizes.setdefault(image, _image_size(image))
         if isinstance(size, str):
-            rows.skip(f"row {number}", size)
+            rows.skip(where, size)
             continue
-        rows.add(f"row {number}", image, row["expression"], row["bbox"], size)
+        rows.add(where, image, row["expression"], row["bbox"], size)
     return rows.refs(name, split, max_samples)
 
 
@@ -279,7 +304,7 @@ def _coco_images(folder: Path, data_root: Path, image_dir) -> Path:
 
 
 def _read_refer(name: str, pickled: Path, instances: Path, images: Path, split: str,
-                max_samples: int | None) -> RefSet:
+                max_samples: int | None, bad: BadRows) -> RefSet:
     refs = load_plain_pickle(pickled)
     if not isinstance(refs, list):
         raise ValueError(f"{pickled} holds a {type(refs).__name__}; the refer toolkit's refs file is a list of refs")
@@ -287,19 +312,20 @@ def _read_refer(name: str, pickled: Path, instances: Path, images: Path, split: 
         raise FileNotFoundError(f"{instances} not found: the boxes of {pickled.name} are in the toolkit's "
                                 f"instances.json next to it ({WHERE_TO_GET})")
     try:
-        coco = json.loads(instances.read_text())
+        coco = json.loads(bad_rows.read_text(instances))
         image_of = {image["id"]: image for image in coco["images"]}
         annotation_of = {annotation["id"]: annotation for annotation in coco["annotations"]}
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{instances} is not a COCO instances file with 'images' and 'annotations' "
                          f"({type(error).__name__}: {error})") from None
-    rows = _Rows(pickled)
+    rows = _Rows(pickled, bad)
     present: dict[Path, bool] = {}
     for number, ref in enumerate(refs):
         row = f"ref {number}"
         if not isinstance(ref, dict) or not isinstance(ref.get("sentences"), list):
             rows.skip(row, "not a ref with 'ann_id', 'split' and a list of 'sentences'")
             continue
+        rows.splits.add(str(ref.get("split")))
         if split != "all" and ref.get("split") != split:
             continue
         annotation = annotation_of.get(ref.get("ann_id"))

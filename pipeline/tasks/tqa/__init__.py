@@ -19,8 +19,6 @@ from pipeline.kinds import FlabelKind
 from pipeline.models.text import MINILM
 from pipeline.tasks.base import Candidate, FeatureModel, Samples, Task, Zoo, register, register_zoo
 
-SHOWN_SKIPPED = 10   # bad rows printed one a line; the rest are counted
-
 
 class TextQA(Task):
     name = "tqa"
@@ -56,7 +54,8 @@ class TextQA(Task):
         from pipeline.tasks.tqa.data import load_qa
 
         questions = load_qa(name, data_root=args.data_root, qa_file=args.dataset_dir, split=args.split,
-                            unanswerable=args.unanswerable, max_samples=args.max_samples)
+                            unanswerable=args.unanswerable, max_samples=args.max_samples,
+                            strict=getattr(args, "strict", False))
         _report_skipped(questions)
         settings = {"split": questions.split, "unanswerable": args.unanswerable, "max_samples": args.max_samples,
                     "skipped_rows": len(questions.skipped), "unanswerable_dropped": questions.unanswerable_dropped,
@@ -84,10 +83,10 @@ class TextQA(Task):
 
 
 def _report_skipped(questions) -> None:
-    for line in questions.skipped[:SHOWN_SKIPPED]:
-        print(f"[{questions.name}] skipped {line}", flush=True)
-    if len(questions.skipped) > SHOWN_SKIPPED:
-        print(f"[{questions.name}] ... and {len(questions.skipped) - SHOWN_SKIPPED} more bad rows skipped", flush=True)
+    """The bad rows in the one format of :func:`pipeline.tasks.rows.report`, then what was kept and dropped."""
+    from pipeline.tasks.rows import report
+
+    report(questions.name, questions.skipped)
     if questions.skipped or questions.unanswerable_dropped:
         print(f"[{questions.name}] {len(questions)} questions kept, {len(questions.skipped)} bad row(s) skipped, "
               f"{questions.unanswerable_dropped} unanswerable dropped (--unanswerable {questions.unanswerable})",

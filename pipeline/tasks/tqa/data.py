@@ -7,9 +7,10 @@ Sources, looked up under ``<data_root>/<name>/`` (or one file given by path, ``q
   and ``.answer_start``, v2.0's ``is_impossible``) named as SQuAD names its files (``train-v1.1.json``,
   ``dev-v1.1.json``, ``train-v2.0.json``, ``dev-v2.0.json``) or ``<split>.json``. The first answer is the gold one
   (SQuAD's dev files list several). Order: articles, paragraphs, questions as in the file.
-- **A table** ``qa.jsonl``: one JSON object a line with ``context``, ``question``, ``answer`` and optionally
-  ``answer_start`` (without it, the answer's first occurrence in the context) and ``id`` (default: the line
-  number). An empty or null answer marks an unanswerable question. Order: the lines. A table has no split.
+- **A table** ``qa.jsonl``: one JSON object a line with the keys ``context``, ``question``, ``answer`` and
+  optionally ``answer_start`` (without it, the answer's first occurrence in the context) and ``id`` (default:
+  ``line N``), and no other key. An empty or null answer marks an unanswerable question; a line without the key
+  ``answer`` (e.g. ``"answers"``, misspelled) is a bad row. Order: the lines. A table has no split.
 
 A record's *group* (the stored label) is the index of its context: SQuAD's paragraph in file order, or a table's
 distinct context in order of first appearance, so questions on the same passage share a label.
@@ -18,10 +19,16 @@ Unanswerable questions (SQuAD v2.0 ``is_impossible``, or no answer): ``unanswera
 them out; ``"keep"`` keeps them with the answer text :data:`NO_ANSWER_TEXT` (what stage 2 embeds) and
 ``answer_start = -1`` (stage 1 then pools the model's [CLS] token, where SQuAD v2.0 models point for "no answer").
 
-Bad rows never stop a run: a row that is not JSON, lacks a field, has an empty context or question, or whose
-answer is not in its context (or not at its ``answer_start``) is named with its file and line (or article,
-paragraph and question id), skipped and counted (:attr:`QASet.skipped`). A file that cannot be read as a whole
-(not JSON, not SQuAD's layout) is a ValueError naming the file.
+Bad rows follow the policy of :mod:`pipeline.tasks.rows`: a row that is not JSON, misses a key or has an unknown
+one (named with the expected keys, a near miss with "did you mean"), has an empty context or question, or whose
+answer is not in its context (or not at its ``answer_start``), and a duplicate, is named by its file and place
+(``line N`` of a table; ``article A, paragraph P, question Q (id X)`` of a SQuAD file, from 0), skipped and counted
+(:attr:`QASet.skipped`, recorded as ``skipped_rows``); with ``strict`` the first one raises. A duplicate is a
+record with the id of an earlier one (SQuAD's ``id``, a table's ``id`` key), or the same context, question,
+answer and answer offset as an earlier one (the same row); the first is kept. A dataset with no question left is
+a ValueError listing every bad row (the first 20 and a count); an empty table says "the table has no rows". A
+file that cannot be read as a whole (not UTF-8: the file and the line named; not JSON; not SQuAD's layout) is a
+ValueError naming the file.
 """
 from __future__ import annotations
 
@@ -31,12 +38,19 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.tasks import rows as bad_rows
+from pipeline.tasks.rows import BadRows
+
 DEFAULT_SPLIT = "train"
 UNANSWERABLE = ("drop", "keep")
 NO_ANSWER_TEXT = "no answer"   # the F-label text of a kept unanswerable question
 TABLE_NAME = "qa.jsonl"
 SQUAD_VERSIONS = ("v2.0", "v1.1")
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/"
+TABLE_KEYS = ("context", "question", "answer")
+TABLE_OPTIONAL_KEYS = ("answer_start", "id")
+SQUAD_KEYS = ("question", "answers")
+SQUAD_OPTIONAL_KEYS = ("id", "is_impossible", "plausible_answers")
 
 
 @dataclass(frozen=True)
@@ -100,9 +114,12 @@ class QASet:
 
 
 def load_qa(name: str | None, *, data_root: str | os.PathLike = "data", qa_file: str | os.PathLike | None = None,
-            split: str | None = None, unanswerable: str = "drop", max_samples: int | None = None) -> QASet:
+            split: str | None = None, unanswerable: str = "drop", max_samples: int | None = None,
+            strict: bool = False) -> QASet:
     """The QA dataset `name` under `data_root` (or the file `qa_file`) as a :class:`QASet`; ``max_samples``
-    keeps the first records of the fixed order (after bad rows and dropped unanswerable questions)."""
+    keeps the first records of the fixed order (after bad rows and dropped unanswerable questions). Bad rows are
+    skipped and counted in :attr:`QASet.skipped` (``strict``: the first one raises, see :mod:`pipeline.tasks.rows`);
+    the task prints them."""
     split = split or DEFAULT_SPLIT
     if unanswerable not in UNANSWERABLE:
         raise ValueError(f"unanswerable must be one of {', '.join(UNANSWERABLE)}, got {unanswerable!r}")
@@ -119,16 +136,17 @@ def load_qa(name: str | None, *, data_root: str | os.PathLike = "data", qa_file:
     else:
         path = _find_source(name, Path(data_root), split)
     reader = _read_table if path.suffix.lower() == ".jsonl" else _read_squad
-    rows, skipped = reader(path)
+    bad = BadRows(strict)
+    rows = reader(path, bad)
     kept = [row for row in rows if row.answerable or unanswerable == "keep"]
     dropped = len(rows) - len(kept)
     if max_samples is not None:
         kept = kept[:max_samples]
     if not kept:
-        raise ValueError(f"QA dataset {name!r} ({path}) holds no usable question: {len(skipped)} bad row(s), "
-                         f"{dropped} unanswerable dropped (--unanswerable keep keeps those)")
+        raise bad_rows.none_left(f"QA dataset {name!r} ({path}) holds no usable question: {len(bad)} bad row(s), "
+                                 f"{dropped} unanswerable dropped (--unanswerable keep keeps those)", bad.rows)
     return QASet(name, kept, None if reader is _read_table else split, str(path.resolve()), unanswerable,
-                 skipped, dropped)
+                 bad.lines, dropped)
 
 
 def dataset_name_of(path: str | os.PathLike) -> str:
@@ -159,11 +177,11 @@ def _find_source(name: str, data_root: Path, split: str) -> Path:
 
 
 # ----- SQuAD JSON ---------------------------------------------------------------------------------------------
-def _read_squad(path: Path) -> tuple[list[QARecord], list[str]]:
+def _read_squad(path: Path, bad: BadRows) -> list[QARecord]:
+    text = bad_rows.read_text(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            articles = json.load(handle).get("data")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        articles = json.loads(text).get("data")
+    except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); expected SQuAD's layout "
                          "{\"data\": [{\"paragraphs\": [{\"context\", \"qas\": [...]}]}]}") from None
     except AttributeError:
@@ -172,26 +190,36 @@ def _read_squad(path: Path) -> tuple[list[QARecord], list[str]]:
         raise ValueError(f"{path} is not a SQuAD file: no 'data' list of articles ({{\"data\": [{{\"paragraphs\": "
                          "[{\"context\", \"qas\"}]}]})")
     rows: list[QARecord] = []
-    skipped: list[str] = []
     group = 0
     for a, article in enumerate(articles):
         paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
         if not isinstance(paragraphs, list):
-            skipped.append(f"{path}: article {a}: no 'paragraphs' list")
+            bad.skip(path, f"article {a}", "no 'paragraphs' list")
             continue
         for p, paragraph in enumerate(paragraphs):
-            where = f"{path}: article {a}, paragraph {p}"
+            where = f"article {a}, paragraph {p}"
             if not isinstance(paragraph, dict) or not isinstance(paragraph.get("qas"), list):
-                skipped.append(f"{where}: no 'qas' list")
+                bad.skip(path, where, "no 'qas' list")
                 continue
             for q, qa in enumerate(paragraph["qas"]):
                 qid = str(qa.get("id", f"{a}/{p}/{q}")) if isinstance(qa, dict) else f"{a}/{p}/{q}"
+                row = f"{where}, question {q} (id {qid})"
                 try:
-                    rows.append(_squad_record(qa, paragraph.get("context"), qid, group))
+                    record = _squad_record(qa, paragraph.get("context"), qid, group)
                 except ValueError as error:
-                    skipped.append(f"{where}, question {q} (id {qid}): {error}")
+                    bad.skip(path, row, str(error))
+                    continue
+                if not bad.duplicate(_same(record, "id" in qa), path, row):
+                    rows.append(record)
             group += 1
-    return rows, skipped
+    return rows
+
+
+def _same(record: QARecord, has_id: bool) -> list[tuple]:
+    """The keys of a record that a later one may not repeat: its id (where the file gives one) and its content."""
+    content = (("row", record.context, record.question, record.answer, record.answer_start),
+               "the same context, question and answer")
+    return ([(("id", record.id), f"the same id {record.id!r}")] if has_id else []) + [content]
 
 
 def _squad_record(qa, context, qid: str, group: int) -> QARecord:
@@ -200,6 +228,8 @@ def _squad_record(qa, context, qid: str, group: int) -> QARecord:
     question = _text(qa.get("question"), "question")
     context = _text(context, "context")
     answers = qa.get("answers")
+    if "answers" not in qa and not qa.get("is_impossible"):
+        raise ValueError(bad_rows.key_problem(qa, SQUAD_KEYS, SQUAD_OPTIONAL_KEYS, unknown_allowed=True))
     if qa.get("is_impossible") or answers == []:
         return QARecord(qid, context, question, NO_ANSWER_TEXT, -1, group)
     if not isinstance(answers, list) or not isinstance(answers[0], dict):
@@ -208,14 +238,12 @@ def _squad_record(qa, context, qid: str, group: int) -> QARecord:
 
 
 # ----- qa.jsonl -----------------------------------------------------------------------------------------------
-def _read_table(path: Path) -> tuple[list[QARecord], list[str]]:
+def _read_table(path: Path, bad: BadRows) -> list[QARecord]:
     rows: list[QARecord] = []
-    skipped: list[str] = []
     groups: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text ({error}); expected one JSON object a line") from None
+    lines = bad_rows.read_text(path).split("\n")   # not splitlines: U+2028 and the like may sit inside a JSON string
+    if not any(line.strip() for line in lines):
+        raise bad_rows.no_rows(path, "one JSON object a line with the keys context, question, answer")
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -223,20 +251,27 @@ def _read_table(path: Path) -> tuple[list[QARecord], list[str]]:
             row = json.loads(line)
             if not isinstance(row, dict):
                 raise ValueError("not a JSON object {\"context\", \"question\", \"answer\"}")
+            problem = bad_rows.key_problem(row, TABLE_KEYS, TABLE_OPTIONAL_KEYS)
+            if problem:
+                raise ValueError(problem)
             context = _text(row.get("context"), "context")
             question = _text(row.get("question"), "question")
             qid = str(row.get("id", f"line {number}"))
             group = groups.get(context, len(groups))   # numbered among the rows kept
-            if row.get("answer") in (None, ""):
-                rows.append(QARecord(qid, context, question, NO_ANSWER_TEXT, -1, group))
+            if row["answer"] in (None, ""):
+                record = QARecord(qid, context, question, NO_ANSWER_TEXT, -1, group)
             else:
-                rows.append(_located(qid, context, question, row["answer"], row.get("answer_start"), group))
-            groups.setdefault(context, group)
+                record = _located(qid, context, question, row["answer"], row.get("answer_start"), group)
         except json.JSONDecodeError as error:
-            skipped.append(f"{path}: line {number}: not JSON ({error.msg} at column {error.colno})")
+            bad.skip(path, f"line {number}", f"not JSON ({error.msg} at column {error.colno})")
+            continue
         except ValueError as error:
-            skipped.append(f"{path}: line {number}: {error}")
-    return rows, skipped
+            bad.skip(path, f"line {number}", str(error))
+            continue
+        if not bad.duplicate(_same(record, "id" in row), path, f"line {number}"):
+            rows.append(record)
+            groups.setdefault(context, group)
+    return rows
 
 
 # ----- shared checks ------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class VisualQuestionAnswering(Task):
 
         vqa = load_vqa(name, data_root=args.data_root, dataset_dir=args.dataset_dir, split=args.split,
                        max_samples=args.max_samples, min_answer_count=args.min_answer_count,
-                       max_answers=args.max_answers)
+                       max_answers=args.max_answers, strict=getattr(args, "strict", False))
         settings = {"split": vqa.split, "max_samples": args.max_samples, "min_answer_count": args.min_answer_count,
                     "max_answers": args.max_answers, "format": vqa.data_format, "skipped_rows": vqa.skipped,
                     "dropped_questions": vqa.dropped}

@@ -30,9 +30,19 @@ is applied to every period (the script passes ``re.UNICODE`` as the count argume
 Class set (:func:`choose_classes`): the normalised answers of the chosen split (after ``max_samples``), those
 seen at least ``min_answer_count`` times, of those the ``max_answers`` most frequent (VQA v2 practice: 3,129);
 classes are ordered by frequency, ties alphabetically. Questions whose answer is not kept are dropped and
-counted (``VQASet.dropped``), rows that cannot be read (missing field, empty answer) are reported by file and
-row, skipped and counted (``VQASet.skipped``). Images are opened in stage 1 only: a missing or unreadable image
-raises OSError naming the file and the row, which stage 1 skips and counts in the meta.
+counted (``VQASet.dropped``).
+
+Bad rows follow the policy of :mod:`pipeline.tasks.rows`: a row without an image, a question or an answer (or
+whose answer is empty after normalisation, or whose question or answer is not text), a VQA v2 question without
+an integer ``image_id`` or without an annotation, a COCO-QA image id that is not a number, a DAQUAR question that
+names no image, and a duplicate, is named by its file and place (``row N`` of a table, the header being row 1;
+``line N`` of COCO-QA's questions.txt or of DAQUAR's question line; ``question N`` of a CLEVR or VQA v2 file, from
+0), skipped and counted (``VQASet.skipped``, recorded as ``skipped_rows``); with ``strict`` the first one raises.
+A duplicate is the same question on the same image again (the same image file and question text, whatever the
+answer); in VQA v2, the same ``question_id`` again. The first is kept. A dataset with no question left is a
+ValueError listing every bad row (the first 20 and a count). A table with no rows, or a header only, says so; a
+file that is not UTF-8 is a ValueError naming the file and the line. Images are opened in stage 1 only: a missing
+or unreadable image raises OSError naming the file and the row, which stage 1 skips and counts in the meta.
 """
 from __future__ import annotations
 
@@ -48,10 +58,13 @@ from typing import Callable
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pipeline.tasks import rows as bad_rows
+from pipeline.tasks.rows import BadRows
+
 DEFAULT_SPLIT = "train"
 TABLES = ("questions.csv", "questions.tsv")
 FORMATS = ("table", "clevr", "vqav2", "cocoqa", "daquar")
-SHOWN_PROBLEMS = 5  # malformed rows printed one by one before the rest are only counted
+TABLE_COLUMNS = ("image", "question", "answer")
 
 # ----- the VQA evaluation's answer normalisation (vqaEval.py of the VQA API) ----------------------------
 _CONTRACTIONS = {
@@ -169,9 +182,9 @@ class VQASet(Dataset):
 
 @dataclass
 class _Read:
-    """What a reader found: the readable rows in file order, the problems of the others, the file read."""
+    """What a reader found: the readable rows in file order, the bad rows (skipped), the file read."""
     questions: list[Question]
-    problems: list[str]
+    bad: BadRows
     source: Path
     split: str | None
     data_format: str
@@ -179,9 +192,10 @@ class _Read:
 
 def load_vqa(name: str | None, *, data_root: str | os.PathLike = "data", dataset_dir: str | os.PathLike | None = None,
              split: str | None = None, max_samples: int | None = None, min_answer_count: int = 1,
-             max_answers: int | None = None, say: Callable[[str], None] = print) -> VQASet:
+             max_answers: int | None = None, say: Callable[[str], None] = print, strict: bool = False) -> VQASet:
     """The VQA dataset `name` under `data_root` (or the folder / table file `dataset_dir`) as a :class:`VQASet`.
-    Malformed rows and dropped questions are reported through `say` and counted."""
+    Bad rows are skipped, counted and reported through `say` (``strict``: the first one raises, see
+    :mod:`pipeline.tasks.rows`); dropped questions are reported and counted."""
     for option, value, least in (("max_samples", max_samples, 1), ("min_answer_count", min_answer_count, 1),
                                  ("max_answers", max_answers, 1)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < least):
@@ -190,29 +204,33 @@ def load_vqa(name: str | None, *, data_root: str | os.PathLike = "data", dataset
     split = split or DEFAULT_SPLIT
     if dataset_dir is not None:
         name = name or dataset_name_of(dataset_dir)
-        read = read_path(Path(dataset_dir).expanduser(), split)
+        read = read_path(Path(dataset_dir).expanduser(), split, BadRows(strict))
     else:
         if not name:
             raise ValueError("give a VQA dataset name (a folder under the data root) or --dataset-dir PATH")
-        read = read_path(Path(data_root) / name, split)
-    for problem in read.problems[:SHOWN_PROBLEMS]:
-        say(f"[{name}] skipped {problem}")
-    if len(read.problems) > SHOWN_PROBLEMS:
-        say(f"[{name}] ... and {len(read.problems) - SHOWN_PROBLEMS} more malformed rows skipped")
+        read = read_path(Path(data_root) / name, split, BadRows(strict))
+    where = f"{read.source}" + (f", split {read.split!r}" if read.split is not None else "")
+    if not read.questions:
+        if read.bad:
+            raise bad_rows.none_left(f"VQA dataset {name!r} ({where}) has no readable question", read.bad.rows)
+        raise ValueError(f"VQA dataset {name!r} ({where}) holds no question; check the split name")
     questions = read.questions[:max_samples] if max_samples is not None else read.questions
     classes = choose_classes([row.answer for row in questions], min_answer_count, max_answers)
     kept_answers = set(classes)
     kept = [row for row in questions if row.answer in kept_answers]
     dropped = len(questions) - len(kept)
+    if not kept:
+        raise bad_rows.none_left(f"VQA dataset {name!r} ({where}) has no question left ({len(read.questions)} read, "
+                                 f"{len(read.bad)} bad row(s) skipped, {dropped} dropped); check --min-answer-count "
+                                 "/ --max-answers", read.bad.rows)
+    bad_rows.report(name, read.bad.rows, say)
     if dropped:
         say(f"[{name}] dropped {dropped} of {len(questions)} questions whose answer is not among the {len(classes)} "
             f"kept (min_answer_count {min_answer_count}, max_answers {max_answers})")
-    if not kept:
-        raise ValueError(f"VQA dataset {name!r} ({read.source}, split {read.split!r}) has no question left "
-                         f"({len(read.questions)} read, {len(read.problems)} malformed, {dropped} dropped); check "
-                         "the split and --min-answer-count / --max-answers")
+    if read.bad:
+        say(f"[{name}] {len(read.bad)} bad row(s) skipped, {len(kept)} questions kept")
     return VQASet(name, kept, classes, split=read.split, source=str(read.source.resolve()),
-                  data_format=read.data_format, skipped=len(read.problems), dropped=dropped)
+                  data_format=read.data_format, skipped=len(read.bad), dropped=dropped)
 
 
 def choose_classes(answers: list[str], min_answer_count: int = 1, max_answers: int | None = None) -> list[str]:
@@ -233,17 +251,18 @@ def dataset_name_of(path: str | os.PathLike) -> str:
     return path.name
 
 
-def read_path(path: Path, split: str) -> _Read:
-    """Read a table file or a folder in any of the formats (see the module docstring)."""
+def read_path(path: Path, split: str, bad: BadRows | None = None) -> _Read:
+    """Read a table file or a folder in any of the formats (see the module docstring); bad rows go to `bad`."""
+    bad = bad if bad is not None else BadRows()
     if path.is_file():
-        return _read_table(path)
+        return _read_table(path, bad)
     if not path.is_dir():
         raise FileNotFoundError(f"no VQA dataset at {path}: expected a folder holding {', '.join(TABLES)}, CLEVR "
                                 "questions/, VQA v2 question and annotation files, COCO-QA questions.txt or DAQUAR "
                                 "qa.894.raw.<split>.txt (see pipeline/tasks/vqa/data.py), or a .csv/.tsv table")
     looked = []
     for reader in (_find_table, _find_clevr, _find_vqav2, _find_cocoqa, _find_daquar):
-        found, wanted = reader(path, split)
+        found, wanted = reader(path, split, bad)
         if found is not None:
             return found
         looked += wanted
@@ -252,74 +271,78 @@ def read_path(path: Path, split: str) -> _Read:
 
 
 # ----- the table ------------------------------------------------------------------------------------------
-def _find_table(folder: Path, split: str):
+def _find_table(folder: Path, split: str, bad: BadRows):
     tables = [folder / table for table in TABLES]
     found = next((table for table in tables if table.is_file()), None)
-    return (_read_table(found) if found else None), tables
+    return (_read_table(found, bad) if found else None), tables
 
 
-def _read_table(path: Path) -> _Read:
+def _read_table(path: Path, bad: BadRows) -> _Read:
     delimiter = {".csv": ",", ".tsv": "\t"}.get(path.suffix.lower())
     if delimiter is None:
         raise ValueError(f"VQA table {path}: expected a .csv or .tsv file, got {path.suffix!r}")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = [cell.strip().lower() for cell in next(reader, [])]
-        missing = [column for column in ("image", "question", "answer") if column not in header]
-        if missing:
-            raise ValueError(f"VQA table {path}: the first row must be a header naming the columns image, question "
-                             f"and answer; missing {missing} in {header}")
-        columns = [header.index(column) for column in ("image", "question", "answer")]
-        questions, problems = [], []
-        for number, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            cells = [row[c].strip() if c < len(row) else "" for c in columns]
-            _add(questions, problems, f"{path} row {number}", path.parent / cells[0] if cells[0] else None,
-                 cells[1], cells[2])
-    return _Read(questions, problems, path, None, "table")
+    rows = [(number, row) for number, row in bad_rows.table_rows(path, delimiter) if any(c.strip() for c in row)]
+    expected = "a header image,question,answer and one question a row"
+    if not rows:
+        raise bad_rows.no_rows(path, expected)
+    header = [cell.strip().lower() for cell in rows[0][1]]
+    missing = [column for column in TABLE_COLUMNS if column not in header]
+    if missing:
+        raise ValueError(f"VQA table {path}: the first row must be a header naming the columns image, question "
+                         f"and answer; missing {missing} in {header}{bad_rows.column_hint(missing, header)}")
+    if len(rows) == 1:
+        raise bad_rows.only_header(path, expected)
+    columns = [header.index(column) for column in TABLE_COLUMNS]
+    questions: list[Question] = []
+    for number, row in rows[1:]:
+        cells = [row[c].strip() if c < len(row) else "" for c in columns]
+        _add(questions, bad, path, f"row {number}", path.parent / cells[0] if cells[0] else None, cells[1], cells[2])
+    return _Read(questions, bad, path, None, "table")
 
 
-def _add(questions: list[Question], problems: list[str], where: str, image: Path | None, question, answer) -> None:
-    """Append the row if it is whole (an image, a question, an answer that normalises to words), else say why."""
+def _add(questions: list[Question], bad: BadRows, file: Path, row: str, image: Path | None, question, answer,
+         key: tuple | None = None) -> None:
+    """Append the row if it is whole (an image, a question, an answer that normalises to words) and not a repeat
+    (of `key`; by default the same image and question), else skip it as a bad row saying why."""
     missing = [field for field, value in (("image", image), ("question", question), ("answer", answer))
                if value is None or (isinstance(value, str) and not value.strip())]
     wrong = [field for field, value in (("question", question), ("answer", answer))
              if value is not None and not isinstance(value, str)]
     if missing or wrong:
-        problems.append(f"{where}: " + "; ".join([f"no {field}" for field in missing]
-                                                 + [f"the {field} is not text" for field in wrong]))
-        return
+        return bad.skip(file, row, "; ".join([f"no {field}" for field in missing]
+                                             + [f"the {field} is not text" for field in wrong]))
     normalised = normalize_answer(answer)
     if not normalised:
-        problems.append(f"{where}: the answer {answer!r} is empty after normalisation")
-        return
-    questions.append(Question(Path(image), question.strip(), normalised, where))
+        return bad.skip(file, row, f"the answer {answer!r} is empty after normalisation")
+    question = question.strip()
+    same = (key, f"the same question_id {key[1]!r}") if key is not None else \
+        (("question", str(image), question), "the same image and question")
+    if not bad.duplicate([same], file, row):
+        questions.append(Question(Path(image), question, normalised, f"{file}:{row}"))
 
 
 # ----- CLEVR ----------------------------------------------------------------------------------------------
-def _find_clevr(folder: Path, split: str):
+def _find_clevr(folder: Path, split: str, bad: BadRows):
     path = folder / "questions" / f"CLEVR_{split}_questions.json"
     if not path.is_file():
         return None, [path]
     entries = _json_list(path, "questions")
-    questions, problems = [], []
+    questions: list[Question] = []
     images = folder / "images" / split
     for number, entry in enumerate(entries):
-        where = f"{path} question {number}"
         if not isinstance(entry, dict):
-            problems.append(f"{where}: not an object")
+            bad.skip(path, f"question {number}", "not an object")
             continue
         filename = entry.get("image_filename")
-        _add(questions, problems, where, images / filename if isinstance(filename, str) and filename else None,
+        _add(questions, bad, path, f"question {number}",
+             images / filename if isinstance(filename, str) and filename else None,
              entry.get("question"), entry.get("answer"))
-    return _Read(questions, problems, path, split, "clevr"), [path]
+    return _Read(questions, bad, path, split, "clevr"), [path]
 
 
 def _json_list(path: Path, key: str) -> list:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = json.loads(bad_rows.read_text(path))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from None
     entries = data.get(key) if isinstance(data, dict) else None
@@ -329,7 +352,7 @@ def _json_list(path: Path, key: str) -> list:
 
 
 # ----- VQA v2 ---------------------------------------------------------------------------------------------
-def _find_vqav2(folder: Path, split: str):
+def _find_vqav2(folder: Path, split: str, bad: BadRows):
     names = (f"v2_OpenEnded_mscoco_{split}2014_questions.json", f"v2_mscoco_{split}2014_annotations.json")
     places = [folder, folder / "annotations"]
     found = [next((place / n for place in places if (place / n).is_file()), None) for n in names]
@@ -342,26 +365,28 @@ def _find_vqav2(folder: Path, split: str):
     for annotation in _json_list(found[1], "annotations"):
         if isinstance(annotation, dict) and "question_id" in annotation:
             answers[annotation["question_id"]] = annotation.get("multiple_choice_answer")
-    questions, problems = [], []
+    questions: list[Question] = []
     images = folder / f"{split}2014"
     for number, entry in enumerate(_json_list(found[0], "questions")):
-        where = f"{found[0]} question {number}"
+        where = f"question {number}"
         if not isinstance(entry, dict) or not isinstance(entry.get("image_id"), int):
-            problems.append(f"{where}: no integer image_id")
+            bad.skip(found[0], where, "no integer image_id")
             continue
         if entry.get("question_id") not in answers:
-            problems.append(f"{where}: question_id {entry.get('question_id')!r} has no annotation in {found[1].name}")
+            bad.skip(found[0], where, f"question_id {entry.get('question_id')!r} has no annotation in "
+                                      f"{found[1].name}")
             continue
         image = images / f"COCO_{split}2014_{entry['image_id']:012d}.jpg"
-        _add(questions, problems, where, image, entry.get("question"), answers[entry["question_id"]])
-    return _Read(questions, problems, found[0], split, "vqav2"), [found[0]]
+        _add(questions, bad, found[0], where, image, entry.get("question"), answers[entry["question_id"]],
+             key=("question_id", entry["question_id"]))
+    return _Read(questions, bad, found[0], split, "vqav2"), [found[0]]
 
 
 # ----- COCO-QA --------------------------------------------------------------------------------------------
 COCOQA_FILES = ("questions.txt", "answers.txt", "img_ids.txt")
 
 
-def _find_cocoqa(folder: Path, split: str):
+def _find_cocoqa(folder: Path, split: str, bad: BadRows):
     places = [folder / split, folder]
     place = next((p for p in places if (p / COCOQA_FILES[0]).is_file()), None)
     if place is None:
@@ -371,18 +396,18 @@ def _find_cocoqa(folder: Path, split: str):
         path = place / filename
         if not path.is_file():
             raise FileNotFoundError(f"COCO-QA {place}: {filename} is missing (needs {', '.join(COCOQA_FILES)})")
-        columns.append(path.read_text(encoding="utf-8").splitlines())
+        columns.append(bad_rows.read_text(path).splitlines())
     if len({len(column) for column in columns}) != 1:
         raise ValueError(f"COCO-QA {place}: {', '.join(COCOQA_FILES)} must have one line per question each; they have "
                          f"{', '.join(str(len(c)) for c in columns)} lines")
-    questions, problems = [], []
+    questions: list[Question] = []
+    path = place / COCOQA_FILES[0]
     for number, (question, answer, image_id) in enumerate(zip(*columns), start=1):
-        where = f"{place / COCOQA_FILES[0]} line {number}"
         if not image_id.strip().isdigit():
-            problems.append(f"{where}: image id {image_id!r} in img_ids.txt is not a number")
+            bad.skip(path, f"line {number}", f"image id {image_id!r} in img_ids.txt is not a number")
             continue
-        _add(questions, problems, where, _coco_image(folder, int(image_id)), question, answer)
-    return _Read(questions, problems, place / COCOQA_FILES[0], split, "cocoqa"), []
+        _add(questions, bad, path, f"line {number}", _coco_image(folder, int(image_id)), question, answer)
+    return _Read(questions, bad, path, split, "cocoqa"), []
 
 
 def _coco_image(folder: Path, image_id: int) -> Path:
@@ -394,24 +419,22 @@ def _coco_image(folder: Path, image_id: int) -> Path:
 _DAQUAR_IMAGE = re.compile(r"\bimage(\d+)\b")
 
 
-def _find_daquar(folder: Path, split: str):
+def _find_daquar(folder: Path, split: str, bad: BadRows):
     path = folder / f"qa.894.raw.{split}.txt"
     if not path.is_file():
         return None, [path]
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    lines = [line for line in lines if line]
+    lines = [(number, line.strip()) for number, line in enumerate(bad_rows.read_text(path).splitlines(), start=1)]
+    lines = [(number, line) for number, line in lines if line]
     if len(lines) % 2:
         raise ValueError(f"DAQUAR {path}: expected question and answer lines in pairs, got {len(lines)} lines")
-    questions, problems = [], []
-    for number in range(0, len(lines), 2):
-        question, answer = lines[number], lines[number + 1]
-        where = f"{path} question line {number + 1}"
+    questions: list[Question] = []
+    for (number, question), (_, answer) in zip(lines[::2], lines[1::2]):
         found = _DAQUAR_IMAGE.findall(question)
         if not found:
-            problems.append(f"{where}: the question names no image (expected '... in the image<k> ?')")
+            bad.skip(path, f"line {number}", "the question names no image (expected '... in the image<k> ?')")
             continue
-        _add(questions, problems, where, folder / "images" / f"image{found[-1]}.png", question, answer)
-    return _Read(questions, problems, path, split, "daquar"), [path]
+        _add(questions, bad, path, f"line {number}", folder / "images" / f"image{found[-1]}.png", question, answer)
+    return _Read(questions, bad, path, split, "daquar"), [path]
 
 
 # ----- an offline VQA set ---------------------------------------------------------------------------------
