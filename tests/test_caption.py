@@ -18,6 +18,7 @@ from PIL import Image
 from pipeline.tasks.captioning.models import (CaptionCollator, CaptionFeatureModel, load_caption_model,
                                      resolve_checkpoint)
 from pipeline.tasks.captioning.data import load_captions
+from pipeline.tasks.captioning.example import tiny_captioner
 from pipeline.models.text import masked_mean
 from pipeline.models.hub import MissingCheckpointError
 from conftest import run_script
@@ -30,31 +31,7 @@ TINY_MODELS = ("tiny_bert", "tiny_gpt2", "tiny_bert_wide")
 
 
 def make_tiny_captioner(folder: Path, decoder: str = "bert", encoder_dim: int = 32, seed: int = 0) -> Path:
-    from transformers import (BertConfig, BertTokenizer, GPT2Config, ViTConfig, ViTImageProcessor,
-                              VisionEncoderDecoderConfig, VisionEncoderDecoderModel)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizer(str(folder / "vocab.txt"))
-    encoder = ViTConfig(image_size=32, patch_size=8, hidden_size=encoder_dim, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64)
-    if decoder == "bert":
-        decoder_config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                                    num_attention_heads=2, intermediate_size=64, is_decoder=True,
-                                    add_cross_attention=True)
-    else:
-        decoder_config = GPT2Config(vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64,
-                                    add_cross_attention=True, bos_token_id=tokenizer.cls_token_id,
-                                    eos_token_id=tokenizer.sep_token_id)
-    with torch.random.fork_rng():  # seeded weights, the global generator left as it was
-        torch.manual_seed(seed)
-        config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder_config)
-        model = VisionEncoderDecoderModel(config)
-    model.config.decoder_start_token_id = tokenizer.cls_token_id
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
-    return folder
+    return tiny_captioner(folder, WORDS, decoder=decoder, encoder_dim=encoder_dim, seed=seed)
 
 
 def make_images(folder: Path, count: int) -> list[str]:

@@ -142,3 +142,12 @@ def test_scores_equal_to_rounding_are_ties_whatever_their_last_bits():
     assert TIE_RTOL == 1e-9
     assert snap_ties([1.0, 1.0 + 1e-6]).tolist() == [1.0, 1.0 + 1e-6]   # a real difference is not a tie
     assert snap_ties([2.0, 2.0 + 1e-10, 5.0]).tolist() == [2.0, 2.0, 5.0]
+
+
+def test_rounding_noise_around_zero_is_a_tie():
+    """EMMS's exact fit at N <= D: 0, -0.0 and -3.6e-16 are one score, though no relative tolerance joins them."""
+    from pipeline.evaluate.correlation import TIE_ATOL, all_tied, snap_ties
+
+    assert TIE_ATOL == 1e-12
+    assert all_tied({"a": 0.0, "b": -0.0, "c": -3.552713678800501e-16})
+    assert snap_ties([0.0, -3.6e-16, 1e-11]).tolist() == [-3.6e-16, -3.6e-16, 1e-11]   # 1e-11 apart is not a tie

@@ -91,3 +91,20 @@ def test_without_a_ground_truth_the_consensus_comes_first_and_each_pick_has_its_
     assert set(shares) == {"consensus", "logme", "knn", "hscore"} and shares["consensus"] == 1.0
     assert all(share in {k / 6 for k in range(7)} for share in shares.values())
     assert all(row["pick"] == "strong" for row in stability["rows"])
+    assert all(row["halves"] == "6 of 6" for row in stability["rows"])
+
+
+def test_a_half_on_which_a_metric_ties_every_model_is_not_counted_as_a_pick(tmp_path):
+    # N = 60 > D = 40 on all samples, 30 <= 40 on a half: H-score saturates at C - 1 there and picks nobody
+    rng = np.random.default_rng(1)
+    store = Store(tmp_path / "results")
+    labels = np.arange(60) % 4
+    centres = rng.normal(size=(4, 40))
+    for model, signal in (("strong", 3.0), ("good", 1.5), ("noise", 0.0)):
+        store.save_features("wide", model, signal * centres[labels] + rng.normal(size=(60, 40)), labels, {})
+    argv = ["--results", str(store.root), "--datasets", "wide", "--metrics", "logme,hscore", "--stability-draws", "4"]
+    assert evaluate_metric_cls.main(argv) == 0
+    rows = json.loads(store.table_path("cnn_supervised/classification_wide_stability.json").read_text())["rows"]
+    by_metric = {row["metric"]: row for row in rows}
+    assert by_metric["hscore"]["halves"] == "0 of 4" and by_metric["hscore"]["same pick"] is None
+    assert by_metric["logme"]["halves"] == "4 of 4" and by_metric["logme"]["same pick"] == 1.0

@@ -16,7 +16,9 @@ For a zoo of M models with scores s_m and fine-tuned results t_m (the ground tru
 Ties: scores equal to within a relative ``TIE_RTOL`` = 1e-9 (e.g. H-score saturating at C-1 as 9.0,
 8.999999999999998 and 9.000000000000002) are the same score here (:func:`snap_ties`): rankings list them in name
 order, and every correlation sees them as ties (Kendall tau-b and scipy's weighted tau both count ties), so no
-table depends on the BLAS thread count's rounding.
+table depends on the BLAS thread count's rounding. Scores within an absolute ``TIE_ATOL`` = 1e-12 of each other
+tie too: rounding noise around zero (EMMS's exact fit at N <= D gives 0, -0.0 and -3.6e-16) has no relative
+scale, and no metric here tells models apart by 1e-12.
 
 Deliberate differences from the published scripts: the published code correlates lists in dict order (and
 some weight Pearson by it); here models are matched by name and sorted, so the result does not depend on the
@@ -35,18 +37,19 @@ from scipy import stats
 CORRELATION_KEYS = ("weighted_tau", "weighted_tau_truth_ranked", "kendall_tau", "pearson", "rel1", "rel3")
 MIN_MODELS = 3
 TIE_RTOL = 1e-9
+TIE_ATOL = 1e-12
 
 
-def snap_ties(values: np.ndarray, rtol: float = TIE_RTOL) -> np.ndarray:
+def snap_ties(values: np.ndarray, rtol: float = TIE_RTOL, atol: float = TIE_ATOL) -> np.ndarray:
     """A copy of `values` in which each run of values that differ from their sorted neighbour by at most
-    `rtol` times their magnitude takes the run's smallest value (a tie)."""
+    `rtol` times their magnitude, or by at most `atol`, takes the run's smallest value (a tie)."""
     values = np.asarray(values, dtype=np.float64)
     snapped = values.copy()
     order = np.argsort(values, kind="stable")
     anchor = values[order[0]] if len(values) else 0.0
     for previous, current in zip(order[:-1], order[1:]):
         a, b = values[previous], values[current]
-        if abs(b - a) > rtol * max(abs(a), abs(b)):
+        if abs(b - a) > max(rtol * max(abs(a), abs(b)), atol):
             anchor = b
         snapped[current] = anchor
     return snapped

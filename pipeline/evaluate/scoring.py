@@ -270,11 +270,12 @@ class Scorer:
         return Result(dataset, "zoo", name, values={m: (values[m], seconds) for m in models})
 
     # ----- the stability of the picks without a ground truth ---------------------------------------------------
-    def pick_stability(self, dataset: str, models: list[str]) -> dict[str, float]:
-        """{metric: share of seeded half-subsamples of the samples on which the metric (and the consensus of the
-        metrics) picks the model it picks on all samples}. Each half keeps half of every class (of every group of a
-        per-sample task: its rows); the scores on it are computed here and not stored. A metric that fails on a
-        half is left out of that half."""
+    def pick_stability(self, dataset: str, models: list[str]) -> dict[str, dict]:
+        """{metric: {"same_pick": share, "halves": k, "draws": n}}: the share of the k of n seeded half-subsamples
+        of the samples on which the metric (and the consensus of the metrics) picks the model it picks on all
+        samples. Each half keeps half of every class (of every group of a per-sample task: its rows); the scores on
+        it are computed here and not stored. A half on which the metric fails, or gives every model the same score
+        (it picks none: a metric that saturates at N <= D can do so on half the samples), is not one of its k."""
         registry = metric_registry.METRICS
         names = [n for n in self.plan.metrics[dataset] if registry[n].needs != Needs.SOURCE_PROBS_LABELS
                  or any(self.store.load_source_probs(dataset, m) is not None for m in models)]
@@ -293,13 +294,14 @@ class Scorer:
                 half = {n: {m: v for m, v in self.scores_on(dataset, n, loaded, rows).items() if m in full[n]}
                         for n in names}
                 for name, scores in half.items():
-                    if len(scores) == len(full[name]):
+                    if len(scores) == len(full[name]) and not correlation.all_tied(scores):
                         draws[name].append(scores)
                 usable = {n: s for n, s in half.items() if len(s) > 1 and not correlation.all_tied(s)}
                 if usable:
                     draws[CONSENSUS].append(consensus(usable))
         full[CONSENSUS] = consensus({n: full[n] for n in names})
-        return {n: pick_stability(full[n], draws[n]) for n in draws if draws[n]}
+        return {n: {"same_pick": pick_stability(full[n], draws[n]) if draws[n] else None, "halves": len(draws[n]),
+                    "draws": len(halves)} for n in draws}
 
     def scores_on(self, dataset: str, name: str, loaded: dict, rows) -> dict[str, float]:
         """{model: score} of one metric on the samples `rows` (the models where it failed left out)."""

@@ -153,10 +153,14 @@ def _verdict(mean: dict, reference: dict | None) -> str | None:
 
 def _stability_table(dataset: str, entry: dict) -> report.Table:
     table = report.Table(f"{dataset}: how stable each pick is (share of seeded half-subsamples of the samples on "
-                         "which the metric picks the same top model)", ["metric", "pick", "same pick"], digits=2)
+                         "which the metric picks the same top model)", ["metric", "pick", "same pick", "halves"],
+                         digits=2)
+    table.legend = ("halves: those the share is over; a half on which every model gets the same score (a metric that "
+                  "saturates at N <= D can on half the samples) picks none and is not counted")
     for name, share in entry["stability"].items():
         ranking = entry["ranking"].get(name)
-        table.rows.append([name, ranking[0][0] if ranking else None, share])
+        table.rows.append([name, ranking[0][0] if ranking else None, share["same_pick"],
+                           f"{share['halves']} of {share['draws']}"])
     return table
 
 
