@@ -80,7 +80,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import warnings
 import zlib
 from typing import Mapping, Sequence
 
