@@ -6,6 +6,7 @@ label formats it takes (:class:`Target`). Every caveat a metric raises is a :cla
 contract every metric follows is in docs/metrics.md.
 """
 from metrics._warnings import MetricWarning
+from metrics.cell import score_cell
 from metrics.emms import EmmsFit, emms, emms_fit
 from metrics.etran import etran
 from metrics.gbc import gbc
@@ -62,5 +63,5 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in (
 )}
 
 __all__ = ["METRICS", "EmmsFit", "MetricSpec", "MetricWarning", "Needs", "Target", "emms", "emms_fit", "etran",
-           "gbc", "hscore", "reg_hscore", "knn", "leep", "logme", "nce", "ncti", "nleep", "parc", "sfda",
-           "transrate"]
+           "gbc", "hscore", "reg_hscore", "knn", "leep", "logme", "nce", "ncti", "nleep", "parc", "score_cell",
+           "sfda", "transrate"]

@@ -23,9 +23,18 @@ def pca_reduce(x: np.ndarray, n_components: int | None = None,
     mean = x.mean(axis=0)
     centred = x - mean
     if n_samples >= dim:
-        eigenvalues, vectors = np.linalg.eigh(centred_cross(centred))
+        spectrum = np.linalg.eigh(centred_cross(centred))
     else:
-        eigenvalues, vectors = np.linalg.eigh(centred @ centred.T)   # left singular vectors
+        spectrum = np.linalg.eigh(centred @ centred.T)   # left singular vectors
+    return pca_from_spectrum(centred, spectrum, n_components, variance)
+
+
+def pca_from_spectrum(centred: np.ndarray, spectrum: tuple[np.ndarray, np.ndarray], n_components: int | None = None,
+                      variance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pca_reduce` from the centred features and the eigendecomposition it takes: of XcᵀXc when N >= D,
+    else of Xc Xcᵀ (shared by :class:`metrics._stats.CellStatistics`; neither is written)."""
+    n_samples, dim = centred.shape
+    eigenvalues, vectors = spectrum
     order = np.argsort(eigenvalues)[::-1]
     eigenvalues = np.clip(eigenvalues[order], 0.0, None)
     explained = eigenvalues / max(n_samples - 1, 1)

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels, as_positive_int, check_samples_per_class
+from metrics._checks import as_features, as_positive_int, check_samples_per_class
 from metrics._gram import class_means_and_variances
-from metrics._pca import pca_reduce
+from metrics._pca import pca_from_spectrum
+from metrics._stats import CellStatistics
 
 VARIANCE_FLOOR = 1e-4
 _PAIR_BLOCK_ELEMENTS = 1 << 22  # class pairs x dimensions held at once
@@ -36,14 +37,22 @@ _PAIR_BLOCK_ELEMENTS = 1 << 22  # class pairs x dimensions held at once
 def gbc(features, labels, *, gaussian: str = "spherical", pca_dim: int | None = None,
         published_spherical: bool = False) -> float:
     """Gaussian Bhattacharyya Coefficient of features (N, D) for labels (N,). Higher is better."""
+    return _score_from(CellStatistics(features, labels), gaussian=gaussian, pca_dim=pca_dim,
+                       published_spherical=published_spherical)
+
+
+def _score_from(stats: CellStatistics, *, gaussian: str = "spherical", pca_dim: int | None = None,
+                published_spherical: bool = False) -> float:
+    """:func:`gbc` from a cell's shared statistics (the PCA from the shared centred Gram's eigh)."""
     if gaussian not in ("spherical", "diagonal"):
         raise ValueError(f"gaussian must be 'spherical' or 'diagonal', got {gaussian!r}")
-    x = as_features(features)
-    targets, n_classes = as_labels(labels, x.shape[0])
+    targets, n_classes = stats.classes, stats.n_classes
     check_samples_per_class(targets, 2, "GBC")
     pca_dim = as_positive_int(pca_dim, "pca_dim", optional=True)
     if pca_dim is not None:
-        x, _ = pca_reduce(x, n_components=pca_dim)
+        x, _ = pca_from_spectrum(stats.centred, stats.pca_spectrum(), n_components=pca_dim)
+    else:
+        x = as_features(stats.source)
     means, variances = class_means_and_variances(x, targets, n_classes)
     variances = np.maximum(variances, VARIANCE_FLOOR)
     log_weight = 1.0

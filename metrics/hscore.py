@@ -37,15 +37,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels
-from metrics._gram import centred_cross, check_precision, class_sums
-from metrics._spectral import eigh, rank_mask
+from metrics import _gram
+from metrics._gram import check_precision
+from metrics._spectral import rank_mask
+from metrics._stats import CellStatistics
 
 
 def hscore(features, labels, *, device=None, precision: str = "float64") -> float:
     """H-score tr(cov(f)^+ cov(E[f|y])) (higher = more transferable); ``device`` runs the Gram in torch,
     ``precision="float32"`` computes it in float32 (see the module docstring)."""
-    spectrum = _ClassScatterSpectrum(as_features(features), labels, device, precision)
+    check_precision(precision)
+    return _hscore_from(CellStatistics(features, labels), device=device, precision=precision)
+
+
+def _hscore_from(stats: CellStatistics, *, device=None, precision: str = "float64") -> float:
+    """:func:`hscore` from a cell's shared statistics."""
+    spectrum = _ClassScatterSpectrum(stats, device, check_precision(precision))
     keep = rank_mask(spectrum.scatter_values, spectrum.size)
     # cov = scatter / (N - 1), so (N - 1) cancels against the 1/(N - 1) of cov(E[f | y]).
     return float((spectrum.between[keep] / spectrum.scatter_values[keep]).sum())
@@ -54,20 +61,34 @@ def hscore(features, labels, *, device=None, precision: str = "float64") -> floa
 def reg_hscore(features, labels, *, device=None, precision: str = "float64") -> float:
     """H-score with the Ledoit-Wolf shrinkage covariance in place of cov(f) (higher = more transferable).
 
-    The score does not change with the features' scale; they are divided by their largest magnitude first, since
-    the shrinkage's fourth moments of raw features overflow float64 from magnitudes of about 1e77."""
-    x = as_features(features)
-    peak = float(max(x.max(), -x.min()))   # the largest magnitude, without an N x D temporary
-    if peak > 0:
-        x /= peak   # our own copy
-    spectrum = _ClassScatterSpectrum(x, labels, device, precision)
+    The score does not change with the features' scale; the scatter's eigenvalues, the between-class parts and
+    the squared row norms are divided by the square of the features' largest magnitude first, since the
+    shrinkage's fourth moments of raw features overflow float64 from magnitudes of about 1e77."""
+    check_precision(precision)
+    return _reg_hscore_from(CellStatistics(features, labels), device=device, precision=precision)
+
+
+_PEAK_RANGE = (1e-100, 1e100)   # beyond it the Gram of the raw features under- or overflows: scale them first
+
+
+def _reg_hscore_from(stats: CellStatistics, *, device=None, precision: str = "float64") -> float:
+    """:func:`reg_hscore` from a cell's shared statistics (the unscaled spectrum, divided by peak^2)."""
+    check_precision(precision)
+    peak = stats.peak
+    if peak > 0 and not _PEAK_RANGE[0] <= peak <= _PEAK_RANGE[1]:
+        from metrics._checks import as_features
+
+        stats = CellStatistics(as_features(stats.source) / peak, stats.labels)
+        peak = 1.0
+    spectrum = _ClassScatterSpectrum(stats, device, precision)
+    square = peak * peak if peak > 0 else 1.0
     n, d = spectrum.n, spectrum.d
-    cov_values = np.maximum(spectrum.scatter_values, 0.0) / n
-    shrinkage = _ledoit_wolf_shrinkage(cov_values, spectrum.row_norms_sq, n, d)
+    cov_values = np.maximum(spectrum.scatter_values / square, 0.0) / n
+    shrinkage = _ledoit_wolf_shrinkage(cov_values, stats.row_norms_sq / square, n, d)
     # Directions outside the span of the samples have eigenvalue shrinkage * mu but no between-class part.
     shrunk = (1.0 - shrinkage) * cov_values + shrinkage * cov_values.sum() / d
     keep = rank_mask(shrunk, spectrum.size)
-    return float((1.0 - shrinkage) * (spectrum.between[keep] / shrunk[keep]).sum() / (n - 1))
+    return float((1.0 - shrinkage) * (spectrum.between[keep] / square / shrunk[keep]).sum() / (n - 1))
 
 
 def _ledoit_wolf_shrinkage(cov_values: np.ndarray, row_norms_sq: np.ndarray, n: int, d: int) -> float:
@@ -83,23 +104,20 @@ def _ledoit_wolf_shrinkage(cov_values: np.ndarray, row_norms_sq: np.ndarray, n: 
 
 class _ClassScatterSpectrum:
     """The eigenvalues of the centred scatter XcᵀXc restricted to the span of the samples, and for each
-    eigenvector j the between-class part ``between[j] = sum_c (v_jᵀ s_c)^2 / n_c``. ``x`` is the caller's
-    checked copy (``as_features``), centred in place: one N x D array at a time."""
+    eigenvector j the between-class part ``between[j] = sum_c (v_jᵀ s_c)^2 / n_c``, from the cell's shared
+    centred copy, Gram and eigendecomposition (:class:`metrics._stats.CellStatistics`)."""
 
-    def __init__(self, x: np.ndarray, labels, device, precision):
-        check_precision(precision)
-        self.n, self.d = x.shape
+    def __init__(self, stats: CellStatistics, device, precision):
+        self.n, self.d = stats.shape
         self.size = max(self.n, self.d)
-        classes, n_classes = as_labels(labels, self.n)
-        counts = np.bincount(classes)
-        x -= x.mean(axis=0)
-        self.row_norms_sq = np.einsum("ij,ij->i", x, x)
-        if self.n > self.d:
-            self.scatter_values, vectors = eigh(centred_cross(x, device=device, dtype=precision), device)
-            projected = class_sums(x, classes, n_classes) @ vectors  # s_cᵀ v_j
+        counts = stats.counts
+        side = stats.small_side()
+        self.scatter_values, vectors = stats.spectrum(side, device, precision)
+        if side == "features":
+            projected = stats.centred_class_sums() @ vectors  # s_cᵀ v_j
         else:
-            self.scatter_values, u = eigh(centred_cross(x.T, device=device, dtype=precision), device)
             # With Xc Xcᵀ = U W Uᵀ, the scatter's eigenvectors are v_j = Xcᵀ u_j / sqrt(w_j), so
             # v_jᵀ s_c = v_jᵀ Xcᵀ y_c = sqrt(w_j) u_jᵀ y_c.
-            projected = class_sums(u, classes, n_classes) * np.sqrt(np.maximum(self.scatter_values, 0.0))
+            projected = _gram.class_sums(vectors, stats.classes, stats.n_classes) * \
+                np.sqrt(np.maximum(self.scatter_values, 0.0))
         self.between = (projected ** 2 / counts[:, None]).sum(axis=0)

@@ -58,10 +58,11 @@ import warnings
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels, as_targets
+from metrics._checks import as_targets
 from metrics._gram import centred_cross, check_precision, class_sums
 from metrics._spectral import eigh, rank_mask
 from metrics._warnings import MetricWarning
+from metrics._stats import CellStatistics
 
 
 def logme(features, labels, *, regression: bool = False, device=None, tol: float = 1e-6,
@@ -73,56 +74,67 @@ def logme(features, labels, *, regression: bool = False, device=None, tol: float
     ``precision="float32"`` computes FᵀF in float32 (see the module docstring).
     """
     check_precision(precision)
-    x = as_features(features)
-    n = x.shape[0]
+    return _score_from(CellStatistics(features, labels), regression=regression, device=device, tol=tol,
+                       max_iter=max_iter, precision=precision)
+
+
+def _score_from(stats: CellStatistics, *, regression: bool = False, device=None, tol: float = 1e-6,
+                max_iter: int = 2000, precision: str = "float64") -> float:
+    """:func:`logme` from a cell's shared statistics: FᵀF = XcᵀXc + N mean meanᵀ from the shared centred Gram."""
+    check_precision(precision)
+    n, d = stats.shape
     if not (tol > 0 and max_iter >= 1):
         raise ValueError(f"tol must be > 0 and max_iter >= 1, got tol={tol}, max_iter={max_iter}")
     if regression:
-        targets = as_targets(labels, n, "labels")
+        targets = as_targets(stats.labels, n, "labels")
         if not np.any(targets, axis=0).all():
             raise ValueError("labels (regression targets) hold an all-zero column, whose evidence is unbounded; "
                              "drop it")
-        sigma, projected = _spectrum_and_projection(x, lambda u: u.T @ targets, device, precision)
+        sigma, projected = _spectrum_and_projection(
+            stats, lambda: np.asarray(stats.raw, dtype=np.float64).T @ targets, lambda u: u.T @ targets, device,
+            precision)
         target_sq = np.einsum("ij,ij->j", targets, targets)
     else:
-        classes, n_classes = as_labels(labels, n)
-        sigma, projected = _spectrum_and_projection(x, lambda u: class_sums(u, classes, n_classes).T, device,
-                                                    precision)
-        target_sq = np.bincount(classes).astype(np.float64)
-    start = sigma.sum() / (n * x.shape[1])   # the mean squared entry of F (sum sigma = ||F||_F^2)
+        classes, n_classes = stats.classes, stats.n_classes
+        sigma, projected = _spectrum_and_projection(stats, lambda: stats.raw_class_sums().T,
+                                                    lambda u: class_sums(u, classes, n_classes).T, device, precision)
+        target_sq = stats.counts.astype(np.float64)
+    start = sigma.sum() / (n * d)   # the mean squared entry of F (sum sigma = ||F||_F^2)
     evidences = _maximised_evidence(sigma, projected ** 2, target_sq, n, start, tol, max_iter)
     return float(evidences.mean())
 
 
-def _spectrum_and_projection(x: np.ndarray, cross_with_targets, device, precision="float64"):
+def _spectrum_and_projection(stats: CellStatistics, features_cross, samples_cross, device, precision="float64"):
     """Non-zero eigenvalues sigma (k,) of FᵀF and Uᵀ Y (k, K), U the matching left singular vectors of F.
 
-    ``cross_with_targets(M)`` returns Mᵀ Y for a matrix M with N rows.
+    ``features_cross()`` returns Fᵀ Y, ``samples_cross(M)`` Mᵀ Y for a matrix M with N rows.
     """
-    n, d = x.shape
+    n, d = stats.shape
     if n > d:
-        values, vectors = eigh(_gram_of(x, device, precision), device)
+        values, vectors = eigh(_gram_of(stats, device, precision), device)
         keep = rank_mask(values, n)
         sigma, vectors = values[keep], vectors[:, keep]
         # Uᵀ Y = diag(sigma^-1/2) Vᵀ (Fᵀ Y): U = F V sigma^-1/2 is never formed.
-        projected = (vectors.T @ cross_with_targets(x)) / np.sqrt(sigma)[:, None]
+        projected = (vectors.T @ features_cross()) / np.sqrt(sigma)[:, None]
     else:
-        values, u = eigh(centred_cross(x.T, device=device), device)   # F Fᵀ: N x N, cheaper than an SVD of F
+        values, u = eigh(centred_cross(stats.raw.T, device=device), device)   # F Fᵀ: N x N, cheaper than an SVD of F
         keep = rank_mask(values, d)
         sigma, u = values[keep], u[:, keep]
-        projected = cross_with_targets(u)
+        projected = samples_cross(u)
     if sigma.size == 0:
         raise ValueError("features are all zero: LogME needs features with some non-zero entries")
     return sigma, projected
 
 
-def _gram_of(x: np.ndarray, device, precision: str) -> np.ndarray:
-    """FᵀF. In float32 it is taken as the Gram of the centred features plus N mean meanᵀ in float64, so that a
-    mean much larger than the spread (uncentred ReLU features) does not eat float32's digits."""
+def _gram_of(stats: CellStatistics, device, precision: str) -> np.ndarray:
+    """FᵀF. In float32 it is taken as the (shared) Gram of the centred features plus N mean meanᵀ in float64, so
+    that a mean much larger than the spread (uncentred ReLU features) does not eat float32's digits. In float64
+    it is the Gram of F itself: the centred one plus N mean meanᵀ differs by rounding, which moves the
+    float64-resolution residual of a target fitted exactly (tests/test_logme.py)."""
     if precision == "float64":
-        return centred_cross(x, device=device)
-    mean = x.mean(axis=0)
-    return centred_cross(x, x_mean=mean, device=device, dtype=precision) + len(x) * np.outer(mean, mean)
+        return stats.uncentred_gram(device)
+    mean = stats.mean
+    return stats.gram("features", device, precision) + stats.shape[0] * np.outer(mean, mean)
 
 
 def _evidence_at(sigma, x2, residual_null, t, n) -> np.ndarray:

@@ -41,10 +41,11 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
-from metrics._checks import as_features, as_labels, as_positive_int, check_samples_per_class
+from metrics._checks import as_positive_int, check_samples_per_class
 from metrics._gram import row_blocks
 from metrics._leep import leep_from_validated
-from metrics._pca import pca_reduce
+from metrics._pca import pca_from_spectrum
+from metrics._stats import CellStatistics
 from metrics._sampling import stratified_subsample
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
@@ -53,8 +54,15 @@ COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
 def nleep(features, labels, *, components_per_class: int = 5, pca_variance: float = 0.8, seed: int = 0,
           covariance_type: str = "full", max_fit_samples: int | None = None) -> float:
     """N-LEEP of features (N, D) for labels (N,), ≤ 0. Higher is better."""
-    x = as_features(features)
-    targets, n_classes = as_labels(labels, x.shape[0])
+    return _score_from(CellStatistics(features, labels), components_per_class=components_per_class,
+                       pca_variance=pca_variance, seed=seed, covariance_type=covariance_type,
+                       max_fit_samples=max_fit_samples)
+
+
+def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_variance: float = 0.8, seed: int = 0,
+                covariance_type: str = "full", max_fit_samples: int | None = None) -> float:
+    """:func:`nleep` from a cell's shared statistics (the PCA from the shared centred Gram's eigh)."""
+    targets, n_classes = stats.classes, stats.n_classes
     check_samples_per_class(targets, 2, "N-LEEP")
     components_per_class = as_positive_int(components_per_class, "components_per_class")
     if not 0 < pca_variance <= 1:
@@ -63,12 +71,12 @@ def nleep(features, labels, *, components_per_class: int = 5, pca_variance: floa
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
     max_fit_samples = as_positive_int(max_fit_samples, "max_fit_samples", optional=True)
     n_components = components_per_class * n_classes
-    fitted = stratified_subsample(targets, max_fit_samples or x.shape[0], seed)   # all N when None
+    fitted = stratified_subsample(targets, max_fit_samples or stats.shape[0], seed)   # all N when None
     if n_components > len(fitted):
         raise ValueError(f"N-LEEP fits {components_per_class} x {n_classes} = {n_components} mixture components "
                          f"but only {len(fitted)} samples would fit them; lower components_per_class, "
                          f"raise max_fit_samples or add samples")
-    reduced, _ = pca_reduce(x, variance=pca_variance)
+    reduced, _ = pca_from_spectrum(stats.centred, stats.pca_spectrum(), variance=pca_variance)
     mixture = GaussianMixture(n_components=n_components, covariance_type=covariance_type, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

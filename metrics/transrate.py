@@ -25,24 +25,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics._checks import as_features, as_labels
 from metrics._gram import centred_cross, check_precision
 from metrics._spectral import logdet_identity_plus
+from metrics._stats import CellStatistics
 
 
 def transrate(features, labels, *, eps: float = 1e-4, device=None, precision: str = "float64") -> float:
     """TransRate R(Z) - mean_c R(Z_c) (higher = more transferable); ``device`` runs the Grams in torch,
     ``precision="float32"`` computes them in float32 (see the module docstring)."""
     check_precision(precision)
-    z = as_features(features)
-    classes, n_classes = as_labels(labels, z.shape[0])
+    return _score_from(CellStatistics(features, labels), eps=eps, device=device, precision=precision)
+
+
+def _score_from(stats: CellStatistics, *, eps: float = 1e-4, device=None, precision: str = "float64") -> float:
+    """:func:`transrate` from a cell's shared statistics: the whole coding rate from the shared centred Gram."""
+    check_precision(precision)
+    z = stats.centred   # the features centred by their overall mean (shared: read, never written)
+    classes, n_classes = stats.classes, stats.n_classes
     if not (np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive number, got {eps}")
-    z -= z.mean(axis=0)  # our own copy
     order = np.argsort(classes, kind="stable")
     bounds = np.cumsum(np.bincount(classes, minlength=n_classes))[:-1]
     class_rates = [coding_rate(block, eps, device, precision) for block in np.split(z[order], bounds)]
-    return coding_rate(z, eps, device, precision) - float(np.mean(class_rates))
+    whole = 0.5 * logdet_identity_plus(stats.gram(stats.small_side(), device, precision), 1.0 / (len(z) * eps),
+                                       device)
+    return whole - float(np.mean(class_rates))
 
 
 def coding_rate(z: np.ndarray, eps: float, device=None, precision: str = "float64") -> float:

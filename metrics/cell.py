@@ -1,0 +1,116 @@
+"""Score a cell once (issue 26): all the named metrics of one model's features on one dataset, each shared
+statistic computed once.
+
+:class:`CellStatistics` holds, computed on first access and cached, what several metrics derive from the same
+features: the validated float64 copy of the features centred by their column means (one N x D array, as
+H-score held before), the means, the features' largest magnitude, the squared row norms, the centred Gram
+XcᵀXc (D x D, when N > D) or Xc Xcᵀ (N x N), blocked as :mod:`metrics._gram` does, its eigendecomposition, the
+integer classes and their counts, and the class sums of the centred and of the raw features. Each metric that
+uses them has a private ``_score_from(stats, **options)`` and its public function is
+``_score_from(CellStatistics(features, labels), **options)``, so a metric scored here equals its separate call
+by construction (same operations on the same numbers):
+
+====================  ==========================================================================================
+statistic             metrics
+====================  ==========================================================================================
+centred copy Xc       hscore, reg_hscore, transrate (its class blocks), gbc / nleep (PCA scores)
+centred Gram          hscore, reg_hscore, transrate (whole coding rate), gbc / nleep (PCA, N >= D),
+                      logme with precision="float32" (FᵀF = XcᵀXc + N mean meanᵀ, N > D)
+eigh of that Gram     hscore, reg_hscore (eigenvalues divided by the squared peak), gbc, nleep (N > D)
+raw class sums        logme (Fᵀ Y of the one-hot targets)
+classes, counts       every metric above
+====================  ==========================================================================================
+
+Metrics that share nothing with these (emms, sfda, knn, parc, leep, nce) are called as they are, after the
+statistics above are released, so the peak memory is that of the largest single metric. Whole-zoo metrics
+(ncti, etran) are scored over a zoo, not a cell: :func:`score_cell` refuses them.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from metrics._stats import CellStatistics
+from metrics.registry import Needs
+
+__all__ = ["CellStatistics", "SHARED", "score_cell"]
+
+
+# ---------------------------------------------------------------------------------------------- score_cell
+
+# metric: the function of its module that scores it from CellStatistics (a metric module imports no peer, so
+# they are reached through the registry's functions)
+SHARED = {"hscore": "_hscore_from", "reg_hscore": "_reg_hscore_from", "transrate": "_score_from",
+          "logme": "_score_from", "gbc": "_score_from", "nleep": "_score_from"}
+
+
+def _shared(metrics: dict) -> dict:
+    return {name: getattr(sys.modules[metrics[name].function.__module__], attribute)
+            for name, attribute in SHARED.items()}
+
+
+def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None) -> dict[str, float]:
+    """All the metrics ``names`` of one cell, each shared statistic computed once (see the module docstring).
+
+    ``features`` (N, D) and ``labels`` (N,) integer classes, or real-valued targets (N, K) for the metrics
+    that take them (LogME with ``options={"logme": {"regression": True}}``); ``flabels``: EMMS's F-labels,
+    class tables when ``labels`` are integer classes, per-sample F-labels when ``labels`` is None or
+    real-valued; ``source_probs`` (N, Z) for LEEP and NCE. ``options`` {metric: {keyword: value}} is passed to
+    each metric after the registry's ``defaults``, as a separate call through the registry would. Returns
+    {name: score} in the order of ``names``; every value equals the metric's separate call, and the metric's
+    warnings are emitted as that call emits them. A metric that raises stops the call (its error is raised).
+    """
+    from metrics import METRICS
+
+    names = list(dict.fromkeys([names] if isinstance(names, str) else names))
+    unknown = [name for name in names if name not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
+    zoo = [name for name in names if METRICS[name].needs == Needs.ZOO_LABELS]
+    if zoo:
+        raise ValueError(f"{zoo} are scored over a zoo of models (relative to the other models' features), not "
+                         f"on one cell: call them with {{model: features}} and the labels")
+    options = dict(options or {})
+    stray = [name for name in options if name not in names]
+    if stray:
+        raise ValueError(f"options given for metric(s) {stray} that are not scored here ({names})")
+    shared = _shared(METRICS)
+    stats = CellStatistics(features, labels)
+    scores = {}
+    try:
+        for name in [name for name in names if name in shared]:
+            scores[name] = shared[name](stats, **_kwargs(METRICS[name], options))
+    finally:
+        stats.release()
+    del stats
+    for name in [name for name in names if name not in shared]:
+        spec = METRICS[name]
+        kwargs = _kwargs(spec, options)
+        if spec.needs == Needs.SOURCE_PROBS_LABELS:
+            if source_probs is None:
+                raise ValueError(f"{name} needs source_probs (the source head's probabilities)")
+            scores[name] = spec.function(source_probs, labels, **kwargs)
+        elif spec.needs == Needs.FEATURES_FLABELS:
+            if flabels is None:
+                raise ValueError(f"{name} needs flabels (F-label class tables or per-sample F-labels)")
+            per_sample = labels is None or not _are_classes(labels)
+            scores[name] = (spec.function(features, flabels, **kwargs) if per_sample
+                            else spec.function(features, flabels, labels, **kwargs))
+        else:
+            scores[name] = spec.function(features, labels, **kwargs)
+    return {name: scores[name] for name in names}
+
+
+def _kwargs(spec, options: dict) -> dict:
+    return {**spec.defaults, **options.get(spec.name, {})}
+
+
+def _are_classes(labels) -> bool:
+    """1-D integer labels (or integral floats): class labels; anything else is real-valued targets."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        return False
+    if array.dtype.kind in "iub":
+        return True
+    return array.dtype.kind == "f" and bool(np.isfinite(array).all() and np.all(array == np.round(array)))
