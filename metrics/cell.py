@@ -28,6 +28,7 @@ statistics above are released, so the peak memory is that of the largest single 
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def _shared(metrics: dict) -> dict:
             for name, attribute in SHARED.items()}
 
 
-def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None) -> dict[str, float]:
+def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None, seconds=None,
+               errors=None) -> dict[str, float]:
     """All the metrics ``names`` of one cell, each shared statistic computed once (see the module docstring).
 
     ``features`` (N, D) and ``labels`` (N,) integer classes, or real-valued targets (N, K) for the metrics
@@ -59,7 +61,12 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     real-valued; ``source_probs`` (N, Z) for LEEP and NCE. ``options`` {metric: {keyword: value}} is passed to
     each metric after the registry's ``defaults``, as a separate call through the registry would. Returns
     {name: score} in the order of ``names``; every value equals the metric's separate call, and the metric's
-    warnings are emitted as that call emits them. A metric that raises stops the call (its error is raised).
+    warnings are emitted as that call emits them.
+
+    A metric that raises stops the call with its error, unless ``errors`` is a dict: then the error is stored
+    there under the metric's name, the metric is left out of the result and the others go on. ``seconds``, a
+    dict, receives each metric's wall seconds (a shared statistic is counted in the first metric that needs it).
+    Unknown names, whole-zoo metrics (ncti, etran) and options for metrics not named raise ValueError.
     """
     from metrics import METRICS
 
@@ -75,31 +82,46 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     stray = [name for name in options if name not in names]
     if stray:
         raise ValueError(f"options given for metric(s) {stray} that are not scored here ({names})")
+    seconds = {} if seconds is None else seconds
     shared = _shared(METRICS)
     stats = CellStatistics(features, labels)
     scores = {}
+
+    def run(name, call):
+        start = time.perf_counter()
+        try:
+            scores[name] = call()
+        except Exception as error:
+            if errors is None:
+                raise
+            errors[name] = error
+        finally:
+            seconds[name] = time.perf_counter() - start
+
     try:
         for name in [name for name in names if name in shared]:
-            scores[name] = shared[name](stats, **_kwargs(METRICS[name], options))
+            run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options)))
     finally:
         stats.release()
     del stats
     for name in [name for name in names if name not in shared]:
-        spec = METRICS[name]
-        kwargs = _kwargs(spec, options)
-        if spec.needs == Needs.SOURCE_PROBS_LABELS:
-            if source_probs is None:
-                raise ValueError(f"{name} needs source_probs (the source head's probabilities)")
-            scores[name] = spec.function(source_probs, labels, **kwargs)
-        elif spec.needs == Needs.FEATURES_FLABELS:
-            if flabels is None:
-                raise ValueError(f"{name} needs flabels (F-label class tables or per-sample F-labels)")
-            per_sample = labels is None or not _are_classes(labels)
-            scores[name] = (spec.function(features, flabels, **kwargs) if per_sample
-                            else spec.function(features, flabels, labels, **kwargs))
-        else:
-            scores[name] = spec.function(features, labels, **kwargs)
-    return {name: scores[name] for name in names}
+        run(name, lambda: _call(METRICS[name], features, labels, flabels, source_probs, _kwargs(METRICS[name], options)))
+    return {name: scores[name] for name in names if name in scores}
+
+
+def _call(spec, features, labels, flabels, source_probs, kwargs):
+    """A metric that shares nothing, called as it is."""
+    if spec.needs == Needs.SOURCE_PROBS_LABELS:
+        if source_probs is None:
+            raise ValueError(f"{spec.name} needs source_probs (the source head's probabilities)")
+        return spec.function(source_probs, labels, **kwargs)
+    if spec.needs == Needs.FEATURES_FLABELS:
+        if flabels is None:
+            raise ValueError(f"{spec.name} needs flabels (F-label class tables or per-sample F-labels)")
+        if labels is None or not _are_classes(labels):
+            return spec.function(features, flabels, **kwargs)
+        return spec.function(features, flabels, labels, **kwargs)
+    return spec.function(features, labels, **kwargs)
 
 
 def _kwargs(spec, options: dict) -> dict:

@@ -180,6 +180,22 @@ def test_bad_names_and_options():
         score_cell(features, labels, ["hscore"], options={"hscore": {"precision": "float16"}})
 
 
+def test_errors_and_seconds_per_metric():
+    """With ``errors={}`` a metric that raises fails only itself; ``seconds`` gets every metric's time."""
+    features, labels, tables, probs = make_cell(**CELLS["n>d"])
+    errors, seconds = {}, {}
+    names = ["hscore", "emms", "leep", "transrate", "knn"]
+    bad = {"transrate": {"eps": -1.0}, "emms": {"ridge": -1.0}}
+    got = score_cell(features, labels, names, flabels=tables, options=bad, errors=errors, seconds=seconds)
+    assert list(got) == ["hscore", "knn"] and set(errors) == {"emms", "leep", "transrate"}
+    assert "source_probs" in str(errors["leep"]) and "eps" in str(errors["transrate"])
+    assert "ridge" in str(errors["emms"])
+    assert got["hscore"] == separate("hscore", features, labels, tables, probs)
+    assert set(seconds) == set(names) and all(value >= 0 for value in seconds.values())
+    with pytest.raises(ValueError, match="eps"):
+        score_cell(features, labels, names, flabels=tables, source_probs=probs, options=bad)
+
+
 def test_a_metrics_warning_is_emitted_as_by_its_separate_call():
     features, labels, tables, probs = make_cell(**CELLS["n<=d"])
     with pytest.warns(MetricWarning, match="EMMS with N=40"):
