@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from metrics import _gram
-from metrics._checks import as_features, as_labels
+from metrics._checks import as_features, as_features_blockwise, as_labels
 from metrics._spectral import eigh
 
 
@@ -40,9 +40,15 @@ class CellStatistics:
             self._cache["mean"], self._cache["centred"] = mean, x
         return self._cache["centred"]
 
+    def _numeric_array(self) -> bool:
+        return isinstance(self.source, np.ndarray) and self.source.dtype.kind in "biuf"
+
     @property
     def shape(self) -> tuple[int, int]:
-        return self.centred.shape
+        """(N, D), validated; for a numeric ndarray without the float64 copy (LogME in float64 needs none)."""
+        if "centred" in self._cache or not self._numeric_array():
+            return self.centred.shape
+        return self._cached("shape", lambda: as_features_blockwise(self.source).shape)
 
     @property
     def mean(self) -> np.ndarray:
@@ -59,9 +65,8 @@ class CellStatistics:
     def raw(self) -> np.ndarray:
         """The caller's features as an array, never written (an ndarray or memmap is not copied); products of
         it in :mod:`metrics._gram` convert each block to float64, so they equal those of the float64 copy."""
-        self.centred   # validation first
-        return self.source if isinstance(self.source, np.ndarray) else self._cached(
-            "raw", lambda: np.asarray(self.source))
+        self.shape   # validation first
+        return self.source if self._numeric_array() else self._cached("raw", lambda: np.asarray(self.source))
 
     @property
     def row_norms_sq(self) -> np.ndarray:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _shared(metrics: dict) -> dict:
 
 
 def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None, seconds=None,
-               errors=None) -> dict[str, float]:
+               errors=None, caught=None) -> dict[str, float]:
     """All the metrics ``names`` of one cell, each shared statistic computed once (see the module docstring).
 
     ``features`` (N, D) and ``labels`` (N,) integer classes, or real-valued targets (N, K) for the metrics
@@ -66,6 +67,9 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     A metric that raises stops the call with its error, unless ``errors`` is a dict: then the error is stored
     there under the metric's name, the metric is left out of the result and the others go on. ``seconds``, a
     dict, receives each metric's wall seconds (a shared statistic is counted in the first metric that needs it).
+    ``caught``, a dict, receives each metric's warnings (a list of ``warnings.WarningMessage``, all of them, as
+    ``warnings.simplefilter("always")`` shows them) instead of their being emitted, so that a caller can tell
+    which metric said what.
     Unknown names, whole-zoo metrics (ncti, etran) and options for metrics not named raise ValueError.
     """
     from metrics import METRICS
@@ -88,15 +92,20 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     scores = {}
 
     def run(name, call):
-        start = time.perf_counter()
-        try:
-            scores[name] = call()
-        except Exception as error:
-            if errors is None:
-                raise
-            errors[name] = error
-        finally:
-            seconds[name] = time.perf_counter() - start
+        with warnings.catch_warnings(record=caught is not None) as recorded:
+            if caught is not None:
+                warnings.simplefilter("always")
+            start = time.perf_counter()
+            try:
+                scores[name] = call()
+            except Exception as error:
+                if errors is None:
+                    raise
+                errors[name] = error
+            finally:
+                seconds[name] = time.perf_counter() - start
+        if caught is not None:
+            caught[name] = list(recorded)
 
     try:
         for name in [name for name in names if name in shared]:

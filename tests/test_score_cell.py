@@ -202,6 +202,16 @@ def test_a_metrics_warning_is_emitted_as_by_its_separate_call():
         score_cell(features, labels, ["hscore", "emms"], flabels=tables)
 
 
+def test_each_metrics_warnings_can_be_caught_apart():
+    features, labels, tables, probs = make_cell(**CELLS["n<=d"])
+    caught = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # nothing escapes
+        score_cell(features, labels, ["hscore", "emms", "knn"], flabels=tables, caught=caught)
+    assert set(caught) == {"hscore", "emms", "knn"} and not caught["hscore"] and not caught["knn"]
+    assert [w.category for w in caught["emms"]] == [MetricWarning] and "EMMS with N=40" in str(caught["emms"][0].message)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_callers_arrays_are_not_written(dtype):
     features, labels, tables, probs = make_cell(**CELLS["n>d"])
