@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 import metrics as metric_registry
+from metrics.cell import SHARED
 from metrics.registry import Needs
 from pipeline import defaults
 from pipeline.evaluate import correlation
@@ -206,7 +207,49 @@ class Scorer:
             features, labels, meta = self.inputs.features(dataset, model, self.hints.stage1(dataset, [model]))
         except (MissingInputError, ValueError) as error:
             return [Result(dataset, model, name, Outcome.FAILED, message=_describe(error)) for name in cell.metrics]
-        return [self.compute_one(dataset, model, name, features, labels, meta) for name in cell.metrics]
+        together = self.compute_together(dataset, model, cell.metrics, features, labels)
+        return [together.get(name) or self.compute_one(dataset, model, name, features, labels, meta)
+                for name in cell.metrics]
+
+    def compute_together(self, dataset, model, names, features, labels) -> dict[str, Result]:
+        """The metrics of `names` that share statistics (``metrics.cell.SHARED``: the centred Gram and its eigh)
+        and are called on the features and labels as they are, scored by one ``metrics.score_cell``, each with
+        its own time (a shared statistic counts in the first metric that needs it), caveats and failure; {} when
+        fewer than two qualify (the rest go through :meth:`compute_one`, as before)."""
+        registry = metric_registry.METRICS
+        names = [name for name in names if name in SHARED and self._plain_arguments(registry[name], features, labels)]
+        if len(names) < 2:
+            return {}
+        errors, seconds, caught = {}, {}, {}
+        try:
+            values = metric_registry.score_cell(features, labels, names,
+                                                options={name: self.options(registry[name]) for name in names},
+                                                errors=errors, seconds=seconds, caught=caught)
+        except Exception:   # not a metric's failure (score_cell's own checks): each metric on its own, as before
+            return {}
+        results = {}
+        for name in names:
+            spec = registry[name]
+            try:
+                if name in errors:
+                    raise errors[name]
+                _check_finite({model: values[name]})
+            except Exception as error:  # a failed metric: reported, the other metrics go on
+                results[name] = Result(dataset, model, name, Outcome.FAILED, message=_describe(error))
+                continue
+            caveats = list(dict.fromkeys([*input_caveats(self.task, spec, labels, {}),
+                                          *(str(w.message) for w in caught.get(name, []))]))
+            results[name] = Result(dataset, model, name, values={model: (values[name], seconds[name])},
+                                   caveats=caveats)
+        return results
+
+    def _plain_arguments(self, spec, features, labels) -> bool:
+        """Whether the task calls this metric as metric(features, labels) with no extra keyword and no F-labels
+        (what score_cell does)."""
+        if spec.needs != Needs.FEATURES_LABELS or spec.details is not None or self.task.reads_flabels(spec):
+            return False
+        args, kwargs = self.task.metric_arguments(spec, features, labels, {}, None)
+        return len(args) == 2 and args[0] is features and args[1] is labels and not kwargs
 
     def compute_one(self, dataset, model, name, features, labels, meta, rows=None) -> Result:
         """One metric of one model; `rows`: score it on these samples only (a subsample)."""
