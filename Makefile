@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 test: venv
 	$(PY) -m pytest -q
 
-# The whole pipeline offline on real weights and real images (see demo.sh; ~40 s after set-up).
+# The whole pipeline offline on real weights and real images (see demo.sh and docs/demo.md; minutes on 2 cores).
 demo: venv
 	PY=$(PY) bash demo.sh
 

@@ -1,6 +1,6 @@
 """The store: every path under ``results/`` is built here and nowhere else.
 
-Layout (the README's "The store" section says the same)::
+Layout (docs/store.md says the same)::
 
     results/features/<dataset>/<model>_feature.npy   float32 (N, D)
     results/features/<dataset>/<model>_label.npy     int64 (N,)

@@ -381,3 +381,19 @@ def test_beats_rule():
     assert beats({"point": 0.5, "low": 0.3}, random_baseline) is False    # above the mean only is not enough
     assert beats({"point": math.nan, "low": math.nan}, {"point": 0.1}) is None
     assert beats(metric, {"point": math.nan}) is None
+
+
+def test_random_mean_tau_is_the_spread_of_a_mean_of_independent_rankings():
+    from pipeline.evaluate.uncertainty import random_mean_tau
+
+    truths = [dict(zip("abcdef", rng.permutation(6).astype(float))) for rng in map(np.random.default_rng, range(3))]
+    result = random_mean_tau(truths, draws=4000)
+    assert result == random_mean_tau(truths, draws=4000)                       # seeded
+    one = [random_ranking_tau(t) for t in truths]                                # exact per dataset (6! rankings)
+    assert result["mean"] == pytest.approx(np.mean([r["mean"] for r in one]), abs=0.01)
+    # brute force: the sd of a mean of 3 independent τ is sqrt(sum sd_k^2) / 3, narrower than each dataset's
+    sd = np.sqrt(sum(r["sd"] ** 2 for r in one)) / 3
+    assert result["high"] - result["low"] == pytest.approx(2 * 1.645 * sd, rel=0.1)
+    assert result["high"] < np.mean([r["high"] for r in one]) - 0.1
+    with pytest.raises(ValueError, match="no ground truth"):
+        random_mean_tau([])

@@ -119,9 +119,9 @@ def _interval_table(plan: Plan, evaluation: dict, datasets: list[str], columns: 
 
 
 def _random_mean(evaluation: dict, datasets: list[str]) -> dict:
-    """The spread of the mean τ of random rankings over the datasets: the mean of their low and high ends."""
-    found = [evaluation[d]["random"] for d in datasets if "random" in evaluation[d]]
-    return {"low": float(np.mean([r["low"] for r in found])), "high": float(np.mean([r["high"] for r in found]))}
+    """The mean τ over the datasets of independent random rankings (:func:`uncertainty.random_mean_tau`)."""
+    truths = [evaluation[d]["truth"] for d in datasets if "random" in evaluation[d]]
+    return uncertainty.random_mean_tau(truths) if truths else {}
 
 
 def _beats_table(plan: Plan, evaluation: dict, datasets: list[str], columns: list[str]) -> report.Table:

@@ -321,6 +321,44 @@ def random_ranking_tau(truth: Mapping[str, float], *, draws: int = DRAWS, level:
     return out
 
 
+def random_mean_tau(truths: Sequence[Mapping[str, float]], *, draws: int = DRAWS, level: float = LEVEL,
+                    seed: int = 0) -> dict:
+    """The mean over datasets of the weighted τ of independent random rankings: the baseline of a mean τ.
+
+    Each draw ranks the models of every dataset by its own seeded random permutation and averages the datasets'
+    τ; ``low`` and ``high`` are the quantiles of that mean over the draws. (The mean of each dataset's quantiles
+    would be the spread of one ranking repeated on every dataset, too wide by about the square root of the
+    number of datasets.)
+
+    Returns
+    -------
+    dict
+        ``mean``, ``low``, ``high``, ``draws``, ``datasets``; NaN statistics where a truth is constant.
+
+    Raises
+    ------
+    ValueError
+        No truth, a truth of fewer than 3 models or not finite, or bad `draws` / `level`.
+    """
+    _check(draws, level)
+    if len(truths) == 0:
+        raise ValueError("no ground truth: pass the {model: result} of at least one dataset")
+    out = {"mean": math.nan, "low": math.nan, "high": math.nan, "draws": draws, "datasets": len(truths)}
+    rng = np.random.default_rng(seed)
+    taus = []
+    for truth in truths:
+        _, _, t = correlation.paired(truth, truth)
+        if np.ptp(t) == 0:
+            return out
+        rankings = rng.permuted(np.tile(np.arange(len(t), dtype=np.float64), (draws, 1)), axis=1)
+        taus.append(weighted_tau_rows(rankings, np.broadcast_to(t, rankings.shape)))
+    means = np.mean(taus, axis=0)
+    tail = (1 - level) / 2
+    out.update(mean=float(np.mean(means)), low=float(np.quantile(means, tail)),
+               high=float(np.quantile(means, 1 - tail)))
+    return out
+
+
 def consensus(scores_by_metric: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     """A consensus score per model: the mean over the metrics of its rank normalised to [0, 1].
 

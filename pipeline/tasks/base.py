@@ -1,6 +1,6 @@
 """The task protocol: everything that differs between tasks, declared in one place per task.
 
-A task module (``pipeline/tasks/<task>.py``) subclasses :class:`Task` and registers an instance with
+A task package (``pipeline/tasks/<task>/``, its ``__init__.py``) subclasses :class:`Task` and registers an instance with
 :func:`pipeline.tasks.register`. The stages never ask "which task is this?": they call the task.
 
 - **Stage 1** (:mod:`pipeline.extract`): :meth:`Task.dataset_args` and :meth:`Task.load_samples` give the
