@@ -74,13 +74,19 @@ def test_baselines_come_from_the_weights_metadata_offline():
     assert tasks.get("tqa").baselines({"model": "bert-base-uncased"}) == {}
 
 
-def test_without_a_ground_truth_the_consensus_comes_first_and_each_pick_has_its_stability(tmp_path, capsys):
-    rng = np.random.default_rng(0)
+def three_models(tmp_path, dataset: str, *, n: int, dim: int, seed: int) -> Store:
+    """A store with the features of three models on 4 classes, class signal strong > good > noise (none)."""
+    rng = np.random.default_rng(seed)
     store = Store(tmp_path / "results")
-    labels = np.arange(120) % 4
-    centres = rng.normal(size=(4, 8))
+    labels = np.arange(n) % 4
+    centres = rng.normal(size=(4, dim))
     for model, signal in (("strong", 3.0), ("good", 1.5), ("noise", 0.0)):
-        store.save_features("mine", model, signal * centres[labels] + rng.normal(size=(120, 8)), labels, {})
+        store.save_features(dataset, model, signal * centres[labels] + rng.normal(size=(n, dim)), labels, {})
+    return store
+
+
+def test_without_a_ground_truth_the_consensus_comes_first_and_each_pick_has_its_stability(tmp_path, capsys):
+    store = three_models(tmp_path, "mine", n=120, dim=8, seed=0)
     argv = ["--results", str(store.root), "--datasets", "mine", "--metrics", "logme,knn,hscore",
             "--stability-draws", "6"]
     assert evaluate_metric_cls.main(argv) == 0
@@ -96,12 +102,7 @@ def test_without_a_ground_truth_the_consensus_comes_first_and_each_pick_has_its_
 
 def test_a_half_on_which_a_metric_ties_every_model_is_not_counted_as_a_pick(tmp_path):
     # N = 60 > D = 40 on all samples, 30 <= 40 on a half: H-score saturates at C - 1 there and picks nobody
-    rng = np.random.default_rng(1)
-    store = Store(tmp_path / "results")
-    labels = np.arange(60) % 4
-    centres = rng.normal(size=(4, 40))
-    for model, signal in (("strong", 3.0), ("good", 1.5), ("noise", 0.0)):
-        store.save_features("wide", model, signal * centres[labels] + rng.normal(size=(60, 40)), labels, {})
+    store = three_models(tmp_path, "wide", n=60, dim=40, seed=1)
     argv = ["--results", str(store.root), "--datasets", "wide", "--metrics", "logme,hscore", "--stability-draws", "4"]
     assert evaluate_metric_cls.main(argv) == 0
     rows = json.loads(store.table_path("cnn_supervised/classification_wide_stability.json").read_text())["rows"]
