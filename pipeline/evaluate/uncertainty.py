@@ -522,4 +522,5 @@ def beats(metric_tau: Mapping[str, float], baseline_tau: Mapping[str, float], *,
 
 
 __all__ = ["CONSENSUS", "DRAWS", "EXACT_MAX_MODELS", "LEVEL", "beats", "bootstrap_mean_tau", "bootstrap_tau",
-           "consensus", "half_subsamples", "pick_stability", "random_ranking_tau", "weighted_tau_rows"]
+           "consensus", "half_subsamples", "pick_stability", "random_mean_tau", "random_ranking_tau",
+           "weighted_tau_rows"]
