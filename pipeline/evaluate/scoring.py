@@ -334,8 +334,8 @@ class Scorer:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # the caveats of a half are those of the whole, already reported
             for rows in halves:
-                half = {n: {m: v for m, v in self.scores_on(dataset, n, loaded, rows).items() if m in full[n]}
-                        for n in names}
+                half = {n: {m: v for m, v in scores.items() if m in full[n]}
+                        for n, scores in self.scores_on(dataset, names, loaded, rows).items()}
                 for name, scores in half.items():
                     if len(scores) == len(full[name]) and not correlation.all_tied(scores):
                         draws[name].append(scores)
@@ -346,13 +346,22 @@ class Scorer:
         return {n: {"same_pick": pick_stability(full[n], draws[n]) if draws[n] else None, "halves": len(draws[n]),
                     "draws": len(halves)} for n in draws}
 
-    def scores_on(self, dataset: str, name: str, loaded: dict, rows) -> dict[str, float]:
-        """{model: score} of one metric on the samples `rows` (the models where it failed left out)."""
-        if metric_registry.METRICS[name].needs == Needs.ZOO_LABELS:
-            result = self.compute_zoo(dataset, name, tuple(loaded), rows)
-            return {m: v for m, (v, _) in result.values.items()}
-        results = [self.compute_one(dataset, m, name, *loaded[m], rows=rows) for m in loaded]
-        return {r.model: r.values[r.model][0] for r in results if r.outcome is Outcome.SCORED}
+    def scores_on(self, dataset: str, names: list[str], loaded: dict, rows) -> dict[str, dict[str, float]]:
+        """{metric: {model: score}} of the metrics `names` on the samples `rows` (a model where a metric failed is
+        left out of it). A model's metrics that share statistics are scored together, by one ``score_cell``, as on
+        all the samples (:meth:`compute_together`)."""
+        registry = metric_registry.METRICS
+        out = {name: {} for name in names}
+        for name in [n for n in names if registry[n].needs == Needs.ZOO_LABELS]:
+            out[name] = {m: v for m, (v, _) in self.compute_zoo(dataset, name, tuple(loaded), rows).values.items()}
+        per_model = [n for n in names if registry[n].needs != Needs.ZOO_LABELS]
+        for model, (features, labels, meta) in loaded.items():
+            together = self.compute_together(dataset, model, per_model, features[rows], labels[rows])
+            for name in per_model:
+                result = together.get(name) or self.compute_one(dataset, model, name, features, labels, meta, rows)
+                if result.outcome is Outcome.SCORED:
+                    out[name][model] = result.values[model][0]
+        return out
 
     # ----- recording ------------------------------------------------------------------------------------------
     def apply(self, result: Result) -> None:
