@@ -130,7 +130,8 @@ def emms_fit(features, flabels, labels=None, *, solver: str = "exact", ridge: fl
     if ridge == 0 and n_samples <= n_dims:
         warnings.warn(f"EMMS with N={n_samples} samples <= D={n_dims} feature dimensions and ridge=0: the "
                       f"least squares can fit the F-labels exactly: every model whose {n_samples} feature rows are "
-                      f"linearly independent gets the same score, 0, whatever its features. Pass ridge > 0 (of the order of 0.1 * N) or use more samples",
+                      f"linearly independent gets the same score, 0, whatever its features. Pass ridge > 0 (of the "
+                      f"order of 0.1 * N) or use more samples",
                       MetricWarning, stacklevel=3)
     if solver == "exact":
         weights, objectives = _solve_exact(stats)

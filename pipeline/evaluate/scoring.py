@@ -317,8 +317,9 @@ class Scorer:
         """{metric: {"same_pick": share, "halves": k, "draws": n}}: the share of the k of n seeded half-subsamples
         of the samples on which the metric (and the consensus of the metrics) picks the model it picks on all
         samples. Each half keeps half of every class (a per-sample task's half: half the rows, unstratified); the
-        scores on it are computed here and not stored. A half on which the metric fails, or gives every model the same score
-        (it picks none: a metric that saturates at N <= D can do so on half the samples), is not one of its k."""
+        scores on it are computed here and not stored. A half on which the metric fails, or gives every model the
+        same score (it picks none: a metric that saturates at N <= D can do so on half the samples), is not one of
+        its k."""
         registry = metric_registry.METRICS
         names = [n for n in self.plan.metrics[dataset] if registry[n].needs != Needs.SOURCE_PROBS_LABELS
                  or any(self.store.load_source_probs(dataset, m) is not None for m in models)]
