@@ -111,10 +111,10 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
         for name in [name for name in names if name in shared]:
             run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options)))
     finally:
-        stats.release()
-    del stats
+        stats.release()   # the shared statistics go before the metrics that share nothing run
     for name in [name for name in names if name not in shared]:
-        run(name, lambda: _call(METRICS[name], features, labels, flabels, source_probs, _kwargs(METRICS[name], options)))
+        run(name, lambda: _call(METRICS[name], features, labels, flabels, source_probs,
+                                _kwargs(METRICS[name], options)))
     return {name: scores[name] for name in names if name in scores}
 
 
