@@ -11,9 +11,19 @@ them wins. Both rules ignore label values, so the score does not change when the
 
 The kNN baseline in the PARC authors' code (Bolya et al., NeurIPS 2021) uses Euclidean distance, k=1 and
 reports a percentage; here the similarity is cosine, k defaults to 10 and the score is a fraction.
-Similarities are computed block by block from the normalised Gram matrix (no N x N matrix is held: memory is
-two float64 copies of the features plus a block of 4M similarities). The cost is N^2 D multiply-adds (1.2e13
-at N=75,750, D=2048: 38 times ``max_queries=2000``, ``bench/bench_grid.py``). ``max_queries=m`` (< N)
+Similarities are computed block by block (no N x N matrix is held) in two passes that give the float64 ranking
+exactly: a float32 screening product of the unit rows, whose error is at most
+
+    δ = γ_D (1 + u)² + 2u + u² + 4 D 2⁻⁵³,   u = 2⁻²⁴, γ_D = D u / (1 - D u)
+
+per similarity of unit vectors (Higham's bound of a float32 dot product of length D, with the rounding of the
+unit rows to float32, and a generous bound of float64's own rounding), keeps every column within 2δ of the row's k-th largest screened similarity (a set that
+holds the true k nearest: each of them screens at least s_k - δ, and the k-th screened value is at most
+s_k + δ); only those candidates are re-ranked in float64, a few query rows at a time on the union of their
+candidates, by the same matrix product as a whole float64 row (so that similarities that tie there tie here: a
+dot product of another kernel differs in the last bit). Memory: one float64 and one float32 copy of the features plus a block of 4M similarities. The cost is
+N^2 D float32 multiply-adds (1.2e13 at N=75,750, D=2048: 38 times ``max_queries=2000``,
+``bench/bench_grid.py``), about half the time of the float64 product it replaces. ``max_queries=m`` (< N)
 estimates the same number from m query samples drawn uniformly without replacement (seeded by ``seed``), each
 voted on by its k nearest among all N samples as above: an unbiased estimate of the exact score, standard
 error at most 0.5 / sqrt(m) (0.005 at m=10,000), at a cost of m N D. An all-zero feature row (dead ReLU units
@@ -28,6 +38,7 @@ from metrics._checks import as_features, as_labels, as_positive_int
 
 DEFAULT_K = 10
 _BLOCK_ELEMENTS = 1 << 22
+_RERANK_ROWS = 32   # query rows re-ranked together, on the union of their candidates
 
 
 def knn(features, labels, *, k: int = DEFAULT_K, max_queries: int | None = None, seed: int = 0) -> float:
@@ -42,17 +53,63 @@ def knn(features, labels, *, k: int = DEFAULT_K, max_queries: int | None = None,
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < n_samples:
         raise ValueError(f"k must be an integer in 1..N-1 = 1..{n_samples - 1}, got {k!r}")
     norms = np.linalg.norm(x, axis=1)
-    unit = x / np.where(norms == 0, 1.0, norms)[:, None]   # an all-zero row stays zero: similarity 0 to all
+    unit = np.divide(x, np.where(norms == 0, 1.0, norms)[:, None], out=x)   # an all-zero row: similarity 0 to all
+    screen = unit.astype(np.float32) if _screening_error(unit.shape[1]) is not None else None
     queries = _query_rows(n_samples, max_queries, seed)
     block = max(1, _BLOCK_ELEMENTS // n_samples)
     correct = 0
     for start in range(0, len(queries), block):
         rows = queries[start:start + block]
-        similarity = unit[rows] @ unit.T
-        similarity[np.arange(len(rows)), rows] = -np.inf
-        neighbours = _nearest(similarity, int(k))
+        neighbours = _nearest_exact(unit, rows, int(k)) if screen is None else \
+            _nearest_screened(unit, screen, rows, int(k))
         correct += int(np.sum(_vote(targets[neighbours], n_classes) == targets[rows]))
     return correct / len(queries)
+
+
+def _screening_error(dim: int) -> float | None:
+    """δ of the module docstring: the largest error of a float32 similarity of two float64 unit rows of length
+    ``dim``; None where the bound does not hold (D u >= 1/2), and the float64 product is used throughout."""
+    u = 2.0 ** -24
+    if dim * u >= 0.5:
+        return None
+    gamma = dim * u / (1 - dim * u)
+    float64_rounding = 4 * dim * 2.0 ** -53   # of the unit rows and of the re-ranking dot, generously
+    return gamma * (1 + u) ** 2 + 2 * u + u * u + float64_rounding
+
+
+def _nearest_exact(unit: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest (B, k) of each query row on its whole float64 row of similarities, itself excluded."""
+    similarity = unit[rows] @ unit.T
+    similarity[np.arange(len(rows)), rows] = -np.inf
+    return _nearest(similarity, k)
+
+
+def _nearest_screened(unit: np.ndarray, screen: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """:func:`_nearest_exact` from a float32 screening product: the candidates within 2δ of the k-th screened
+    similarity re-ranked in float64 (see the module docstring)."""
+    similarity = screen[rows] @ screen.T
+    similarity[np.arange(len(rows)), rows] = -np.inf
+    kth = -np.partition(-similarity, k - 1, axis=1)[:, k - 1]
+    candidate = similarity >= (kth - 2 * _screening_error(unit.shape[1]))[:, None]
+    del similarity
+    neighbours = np.empty((len(rows), k), dtype=np.int64)
+    for start in range(0, len(rows), _RERANK_ROWS):
+        part = slice(start, start + _RERANK_ROWS)
+        neighbours[part] = _rerank(unit, rows[part], candidate[part], k)
+    return neighbours
+
+
+def _rerank(unit: np.ndarray, rows: np.ndarray, candidate: np.ndarray, k: int) -> np.ndarray:
+    """The k nearest of a few rows among the union of their candidate columns (ascending, so ties still go to
+    the lower index), on float64 similarities from the same matrix product as :func:`_nearest_exact`. A column
+    that is another row's candidate but not this row's is strictly farther than this row's k-th nearest."""
+    columns = np.flatnonzero(candidate.any(axis=0))
+    similarity = unit[rows] @ unit[columns].T
+    own = np.searchsorted(columns, rows)
+    found = own < len(columns)
+    found[found] = columns[own[found]] == rows[found]
+    similarity[np.flatnonzero(found), own[found]] = -np.inf
+    return columns[_nearest(similarity, k)]
 
 
 def _query_rows(n_samples: int, max_queries: int | None, seed: int) -> np.ndarray:
