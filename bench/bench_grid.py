@@ -3,6 +3,8 @@
     python bench/bench_grid.py                      # full grid: 11 datasets x 11 CNNs, every metric (~1.6 h here)
     python bench/bench_grid.py --scale 0.1          # the quick run: every dataset's N times 0.1
     python bench/bench_grid.py --targets            # the re-based targets and float32 vs float64, sizes S and M
+    python bench/bench_grid.py --score-cell --separate-models resnet50   # each cell by one score_cell, and beside
+                                                    # it the separate calls on one model of every dataset
 
 Grid. Synthetic class-structured float32 features at the shapes stage 1 produces: for each of the paper's 11
 classification datasets its default split's size and class count (DATASETS, as
@@ -18,12 +20,16 @@ probabilities: softmax of random logits over 1000 ImageNet classes.
 ``--device cuda`` runs the dense metrics (DENSE_METRICS) on that device, ``--precision float32`` their
 products in float32 (both default to numpy float64).
 
-Per cell (dataset x model) every metric that takes one model's features is called once as the evaluate
-stage calls it (``metrics.METRICS`` with its defaults) except where OPTIONS says otherwise (the documented
-faster options, each with what it does to the numbers); NCTI and ETran are called once per dataset on the
-zoo of its 11 models. Beside EMMS: one float64 XᵀX of the same features (the floor; conversion to float64
-included, as EMMS pays it), and the released EMMS algorithm (``bench/reference_emms.py``, on the expanded
-per-sample F-labels) on cells with N <= ``--reference-max-n``.
+Per cell (dataset x model) every metric that takes one model's features is called once, on its own, with the
+registry's defaults (``metrics.METRICS``) except where OPTIONS says otherwise (the documented faster options, each
+with what it does to the numbers); NCTI and ETran are called once per dataset on the zoo of its 11 models. With
+``--score-cell`` a cell's metrics are scored by one ``metrics.score_cell``, as the evaluate stage scores them (each
+shared statistic computed once; its ``seconds`` give each metric's time inside the call, a shared statistic
+counted in the first metric that needs it), and ``--separate-models`` also calls them one by one on those models'
+cells: the report then compares the two cell by cell. Beside EMMS: one float64 XᵀX of the same features (the
+floor; conversion to float64 included, as EMMS pays it), and, with the separate calls, the released EMMS
+algorithm (``bench/reference_emms.py``, on the expanded per-sample F-labels) on cells with N <=
+``--reference-max-n``. Before the first cell every metric runs once on a tiny cell, untimed (imports, first calls).
 
 Measured: wall-clock seconds of one call; peak numpy memory of that call (tracemalloc, running during the
 timed call: it sees numpy's allocations, not BLAS/LAPACK workspace; inputs made before are not counted);
@@ -50,6 +56,7 @@ import statistics
 import sys
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,7 +194,7 @@ def nleep_work(n: int, n_classes: int, width: int, fit_samples: int | None = NLE
 def grid(args, out) -> None:
     references = _load("reference_emms")
     cell_metrics = [name for name in args.metrics if name not in ZOO_METRICS]
-    nleep_fit = grid_options("nleep", args).get("max_fit_samples")
+    warm_up(cell_metrics, args)
     for dataset in args.datasets:
         full_n, n_classes = DATASETS[dataset]
         n = max(round(args.scale * full_n), 5 * n_classes)
@@ -198,36 +205,88 @@ def grid(args, out) -> None:
             width = WIDTHS[model]
             x = np.ascontiguousarray(data["features"][:, :width])
             record = dict(dataset=dataset, model=model, n=n, d=width, c=n_classes)
-            for name in cell_metrics + ["floor", "reference_emms"]:
-                row = dict(record, metric=name)
-                if name == "floor":
-                    call = lambda: one_gram(x)  # noqa: E731
-                elif name == "reference_emms":
-                    if n > args.reference_max_n or references is None:
-                        continue
-                    per_sample = np.stack([table[labels] for table in tables], axis=2)
-                    call = lambda: references.published_emms(x, per_sample)  # noqa: E731
-                elif name == "nleep" and nleep_work(n, n_classes, width, nleep_fit) > args.nleep_max_work:
-                    work = nleep_work(n, n_classes, width, nleep_fit)
-                    out(dict(row, skipped=f"work {work:.2g} > {args.nleep_max_work:.0e}", work=work))
-                    continue
-                else:
-                    call = metric_call(name, x, labels, tables, probs, args)
-                print(f"[{dataset} x {model}] {name} ...", file=sys.stderr, flush=True)
-                result = measure(call)
-                if name == "nleep":
-                    result["work"] = nleep_work(n, n_classes, width, nleep_fit)
-                out(dict(row, **result))
-                if name == "reference_emms":
-                    del per_sample
+            if args.score_cell:
+                together(x, labels, tables, probs, cell_metrics, args, dict(record, mode="cell"), out)
+                out(dict(record, mode="cell", metric="floor", **measure(lambda: one_gram(x))))
+            if not args.score_cell or model in args.separate_models:
+                separately(x, labels, tables, probs, cell_metrics, args, references, record, out)
         for name in [m for m in args.metrics if m in ZOO_METRICS]:
-            row = dict(dataset=dataset, model=f"zoo of {len(args.models)}", n=n, d=None, c=n_classes, metric=name)
+            row = dict(dataset=dataset, model=f"zoo of {len(args.models)}", n=n, d=None, c=n_classes, metric=name,
+                       **({"mode": "cell"} if args.score_cell else {}))
             if len(args.models) < 2:
                 continue
             zoo = {model: data["features"][:, :WIDTHS[model]] for model in args.models}
             print(f"[{dataset}] {name} on the zoo ...", file=sys.stderr, flush=True)
             out(dict(row, **measure(lambda: metrics.METRICS[name](zoo, labels))))
         del data
+
+
+def warm_up(names, args) -> None:
+    """Every metric once on a tiny cell, untimed: imports and first-call costs are not the first cell's."""
+    small = make_dataset(300, 5, args.seed)
+    x = np.ascontiguousarray(small["features"][:, :64])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metrics.score_cell(x, small["labels"], names, flabels=small["tables"], source_probs=small["probs"],
+                           options={name: cell_options(name, args) for name in names})
+
+
+def together(x, labels, tables, probs, names, args, record, out) -> None:
+    """One ``metrics.score_cell`` of the cell's metrics: a row for the whole call (metric "score_cell": its
+    seconds and peak memory) and one per metric (its seconds inside the call, its value)."""
+    seconds, errors = {}, {}
+    print(f"[{record['dataset']} x {record['model']}] score_cell ...", file=sys.stderr, flush=True)
+    scores = {}
+
+    def call():
+        scores.update(metrics.score_cell(x, labels, names, flabels=tables, source_probs=probs, seconds=seconds,
+                                         errors=errors, options={name: cell_options(name, args) for name in names}))
+        return sum(seconds.values())
+
+    result = measure(call)
+    out(dict(record, metric="score_cell", **result))
+    for name in names:
+        error = errors.get(name)
+        out(dict(record, metric=name, seconds=seconds.get(name), value=_number(scores.get(name)),
+                 error=f"{type(error).__name__}: {error}"[:160] if error else result["error"]))
+
+
+def cell_options(name: str, args) -> dict:
+    """What the grid passes to a metric in score_cell: the grid's options and, for the dense metrics, the
+    device and precision asked for."""
+    extra = grid_options(name, args)
+    if name in DENSE_METRICS:
+        extra.update(device=args.device, precision=args.precision)
+    return extra
+
+
+def separately(x, labels, tables, probs, names, args, references, record, out) -> None:
+    """Each metric of the cell called on its own, as the evaluate stage called them before score_cell, beside the
+    floor (one XᵀX) and the released EMMS."""
+    n, n_classes, width = record["n"], record["c"], record["d"]
+    nleep_fit = grid_options("nleep", args).get("max_fit_samples")
+    for name in names + ["floor", "reference_emms"]:
+        row = dict(record, metric=name)
+        if name == "floor":
+            call = lambda: one_gram(x)  # noqa: E731
+        elif name == "reference_emms":
+            if n > args.reference_max_n or references is None:
+                continue
+            per_sample = np.stack([table[labels] for table in tables], axis=2)
+            call = lambda: references.published_emms(x, per_sample)  # noqa: E731
+        elif name == "nleep" and nleep_work(n, n_classes, width, nleep_fit) > args.nleep_max_work:
+            work = nleep_work(n, n_classes, width, nleep_fit)
+            out(dict(row, skipped=f"work {work:.2g} > {args.nleep_max_work:.0e}", work=work))
+            continue
+        else:
+            call = metric_call(name, x, labels, tables, probs, args)
+        print(f"[{record['dataset']} x {record['model']}] {name} ...", file=sys.stderr, flush=True)
+        result = measure(call)
+        if name == "nleep":
+            result["work"] = nleep_work(n, n_classes, width, nleep_fit)
+        out(dict(row, **result))
+        if name == "reference_emms":
+            del per_sample
 
 
 def grid_options(name: str, args) -> dict:
@@ -237,9 +296,7 @@ def grid_options(name: str, args) -> dict:
 
 def metric_call(name: str, x, labels, tables, probs, args):
     spec = metrics.METRICS[name]
-    extra = grid_options(name, args)
-    if name in DENSE_METRICS:
-        extra.update(device=args.device, precision=args.precision)
+    extra = cell_options(name, args)
     if spec.needs == "features+flabels":
         return lambda: spec(x, tables, labels, **extra)
     if spec.needs == "source_probs+labels":
@@ -323,9 +380,13 @@ def render(rows: list[dict], meta: dict) -> str:
                   + part.get("note", "")]
     lines += ["", meta["note_combined"]] if "note_combined" in meta else []
     lines.append("")
-    grid_rows = [row for row in rows if "metric" in row]
-    if grid_rows:
-        lines += grid_tables(grid_rows, meta)
+    cell_rows = [row for row in rows if "metric" in row and row.get("mode") == "cell"]
+    separate_rows = [row for row in rows if "metric" in row and row.get("mode") != "cell"]
+    if cell_rows:
+        lines += ["# Through score_cell: every cell's metrics in one call", ""] + grid_tables(cell_rows, meta)
+        lines += comparison_table(cell_rows, separate_rows)
+    if separate_rows:
+        lines += (["# Separate calls", ""] if cell_rows else []) + grid_tables(separate_rows, meta)
     target_rows = [row for row in rows if "pair" in row]
     if target_rows:
         lines += ["## Back-to-back ratios (median of the repeats, interleaved)", "",
@@ -341,6 +402,31 @@ def render(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines)
 
 
+NOT_METRICS = ("floor", "reference_emms", "score_cell")   # rows beside the metrics, not summed with them
+
+
+def comparison_table(cell_rows: list[dict], separate_rows: list[dict]) -> list[str]:
+    """score_cell against the separate calls of the same metrics, on the cells where both ran."""
+    together = {(row["dataset"], row["model"]): row for row in cell_rows if row["metric"] == "score_cell"}
+    names = {row["metric"] for row in cell_rows if row["metric"] not in NOT_METRICS and row["d"] is not None}
+    separate = {}
+    for row in separate_rows:
+        if row["metric"] in names and row.get("seconds") is not None and not row.get("error"):
+            separate.setdefault((row["dataset"], row["model"]), []).append(row["seconds"])
+    both = [cell for cell in together if len(separate.get(cell, ())) == len(names)]
+    if not both:
+        return []
+    lines = ["## score_cell against the separate calls of the same metrics, cell by cell", "",
+             "| dataset | model | N | D | separate s | score_cell s | separate / score_cell | "
+             "score_cell peak RSS GiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for cell in both:
+        row, alone = together[cell], sum(separate[cell])
+        lines.append(f"| {cell[0]} | {cell[1]} | {row['n']} | {row['d']} | {alone:.1f} | {row['seconds']:.1f} | "
+                     f"{alone / row['seconds']:.2f}x | {_s(row.get('rss_gib'))} |")
+    return lines + [""]
+
+
 def options_text() -> str:
     """What the grid's OPTIONS do, as a run records it (a later render shows the options the run had)."""
     return "; ".join(f"{name}: {note}" for name, (_, note) in OPTIONS.items())
@@ -350,11 +436,12 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
     timed = [row for row in rows if row.get("seconds") is not None and not row.get("error")]
     metric_names = list(dict.fromkeys(row["metric"] for row in rows))
     datasets = list(dict.fromkeys(row["dataset"] for row in rows))
-    total = sum(row["seconds"] for row in timed if row["metric"] not in ("floor", "reference_emms"))
+    total = sum(row["seconds"] for row in timed if row["metric"] not in NOT_METRICS)
     cells = {(row["dataset"], row["model"]) for row in rows if row["d"] is not None}
     lines = [f"## Grid: {len(datasets)} datasets, {len(cells)} cells", "",
-             f"**Every metric over the grid: {total:.0f} s ({total / 60:.1f} min)**, beside the floor and the "
-             f"released EMMS, which are not metrics of the grid. Options: {meta.get('options', options_text())}.", "",
+             f"**Every metric over the grid: {total:.0f} s ({total / 60:.1f} min)**, beside the floor, the "
+             f"released EMMS and the whole score_cell call, which are not metrics of the grid. "
+             f"Options: {meta.get('options', options_text())}.", "",
              "| metric | total s | share | slowest call s | where | max peak numpy MiB | max peak RSS GiB | "
              "calls | errors / skipped |", "|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for name in metric_names:
@@ -364,12 +451,13 @@ def grid_tables(rows: list[dict], meta: dict) -> list[str]:
             continue
         seconds = sum(row["seconds"] for row in mine)
         slowest = max(mine, key=lambda row: row["seconds"], default=None)
-        share = seconds / total if name not in ("floor", "reference_emms") and total else None
+        share = seconds / total if name not in NOT_METRICS and total else None
         rss = [row["rss_gib"] for row in mine if row.get("rss_gib") is not None]
+        peaks = [row["peak_mib"] for row in mine if row.get("peak_mib") is not None]
         problems = "; ".join(sorted({(row.get("error") or row.get("skipped"))[:90] for row in bad}))
         lines.append(f"| {name} | {seconds:.1f} | {_s(share, '{:.0%}')} | {_s(slowest and slowest['seconds'])} | "
                      f"{slowest and slowest['dataset'] + ' x ' + slowest['model']} | "
-                     f"{max((row['peak_mib'] for row in mine), default=0):.0f} | {_s(max(rss, default=None))} | "
+                     f"{_s(max(peaks, default=None), '{:.0f}')} | {_s(max(rss, default=None))} | "
                      f"{len(mine)} | {len(bad)}{': ' + problems if problems else ''} |")
     def total_of(metric, dataset=None, cells=None):
         """Seconds of a metric summed over a dataset's (or every) cell, or over the given (dataset, model) cells;
@@ -487,6 +575,10 @@ def main(argv=None) -> None:
                         help="precision of the dense metrics' products")
     parser.add_argument("--reference-max-n", type=int, default=20000,
                         help="run the released EMMS on cells with at most this many samples")
+    parser.add_argument("--score-cell", action="store_true",
+                        help="score each cell's metrics by one metrics.score_cell (every shared statistic once)")
+    parser.add_argument("--separate-models", default="",
+                        help="with --score-cell: also call each metric separately on these models' cells, to compare")
     parser.add_argument("--targets", action="store_true", help="the back-to-back ratios instead of the grid")
     parser.add_argument("--sizes", default="S,M", help="sizes of --targets")
     parser.add_argument("--only", default="", help="--targets: only pairs whose name contains one of these words")
@@ -511,10 +603,11 @@ def main(argv=None) -> None:
     args.datasets = [name for name in args.datasets.split(",") if name]
     args.models = [name for name in args.models.split(",") if name]
     args.metrics = [name for name in args.metrics.split(",") if name]
+    args.separate_models = [name for name in args.separate_models.split(",") if name]
     args.sizes = [name for name in args.sizes.split(",") if name]
     args.only = [word for word in args.only.split(",") if word]
     unknown = [name for name in args.datasets if name not in DATASETS] + \
-        [name for name in args.models if name not in WIDTHS] + \
+        [name for name in args.models + args.separate_models if name not in WIDTHS] + \
         [name for name in args.metrics if name not in metrics.METRICS] + [s for s in args.sizes if s not in SIZES]
     if unknown:
         parser.error(f"unknown {unknown}; datasets {list(DATASETS)}, models {list(WIDTHS)}, "
