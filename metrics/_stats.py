@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from metrics import _gram
+from metrics import _gram, _lda
 from metrics._checks import as_features, as_features_blockwise, as_labels
 from metrics._spectral import eigh
 
@@ -12,11 +12,13 @@ from metrics._spectral import eigh
 class CellStatistics:
     """Lazily computed, cached statistics of one cell: features (N, D) and labels (N,) (labels may be None or
     real-valued targets for a metric that reads them itself). Neither array is ever written; the features are
-    validated (as :func:`metrics._checks.as_features`) on first access to anything derived from them."""
+    validated (as :func:`metrics._checks.as_features`, errors naming them ``name``) on first access to anything
+    derived from them."""
 
-    def __init__(self, features, labels=None):
+    def __init__(self, features, labels=None, name: str = "features"):
         self.source = features
         self.labels = labels
+        self.name = name
         self._cache: dict = {}
 
     def _cached(self, key, make):
@@ -33,7 +35,7 @@ class CellStatistics:
     def centred(self) -> np.ndarray:
         """Xc = x - x.mean(axis=0) on a validated float64 copy (centred in place: one N x D array)."""
         if "centred" not in self._cache:
-            x = as_features(self.source)
+            x = as_features(self.source, self.name)
             self._cache["peak"] = float(max(x.max(), -x.min()))   # the largest magnitude, before centring
             mean = x.mean(axis=0)
             x -= mean
@@ -48,7 +50,7 @@ class CellStatistics:
         """(N, D), validated; for a numeric ndarray without the float64 copy (LogME in float64 needs none)."""
         if "centred" in self._cache or not self._numeric_array():
             return self.centred.shape
-        return self._cached("shape", lambda: as_features_blockwise(self.source).shape)
+        return self._cached("shape", lambda: as_features_blockwise(self.source, self.name).shape)
 
     @property
     def mean(self) -> np.ndarray:
@@ -126,6 +128,17 @@ class CellStatistics:
     def raw_class_sums(self) -> np.ndarray:
         """Σ_{i in c} x_i per class (C, D) of the features as given."""
         return self._cached("raw_class_sums", lambda: _gram.class_sums(self.raw, self.classes, self.n_classes))
+
+    def lda_posterior(self) -> tuple[np.ndarray, float]:
+        """SFDA's step 1 (:func:`metrics._lda.cell_posterior`): the regularised LDA's class posteriors (N, C) of
+        the centred features, read-only, and its adaptive shrinkage λ; ETran's S_cls is their mean over the true
+        classes."""
+        return self._cached("lda_posterior", lambda: _read_only(_lda.cell_posterior(self)))
+
+
+def _read_only(posterior: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
+    posterior[0].setflags(write=False)
+    return posterior
 
 
 def _device_key(device):

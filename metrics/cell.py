@@ -5,25 +5,43 @@ statistic computed once.
 features: the validated float64 copy of the features centred by their column means (one N x D array, as
 H-score held before), the means, the features' largest magnitude, the squared row norms, the centred Gram
 XcᵀXc (D x D, when N > D) or Xc Xcᵀ (N x N), blocked as :mod:`metrics._gram` does, its eigendecomposition, the
-integer classes and their counts, and the class sums of the centred and of the raw features. Each metric that
-uses them has a private ``_score_from(stats, **options)`` and its public function is
-``_score_from(CellStatistics(features, labels), **options)``, so a metric scored here equals its separate call
-by construction (same operations on the same numbers):
+integer classes and their counts, the class sums of the centred and of the raw features, and SFDA's step-1
+LDA posteriors of the centred features. Each metric that uses them has a private ``_score_from(stats,
+**options)`` and its public function is ``_score_from(CellStatistics(features, labels), **options)``, so a
+metric scored here equals its separate call by construction (same operations on the same numbers):
 
 ====================  ==========================================================================================
 statistic             metrics
 ====================  ==========================================================================================
-centred copy Xc       hscore, reg_hscore, transrate (its class blocks), gbc / nleep (PCA scores)
-centred Gram          hscore, reg_hscore, transrate (whole coding rate), gbc / nleep (PCA, N >= D),
-                      logme with precision="float32" (FᵀF = XcᵀXc + N mean meanᵀ, N > D)
-eigh of that Gram     hscore, reg_hscore (eigenvalues divided by the squared peak), gbc, nleep (N > D)
+centred copy Xc       hscore, reg_hscore, transrate (its class blocks), gbc / nleep / ncti (PCA scores), sfda
+                      (both LDA steps), etran (S_cls)
+centred Gram          hscore, reg_hscore, transrate (whole coding rate), gbc / nleep / ncti (PCA, N >= D),
+                      logme with precision="float32" (FᵀF = XcᵀXc + N mean meanᵀ, N > D),
+                      sfda / etran (step 1's N S_w = XcᵀXc - Σ_c N_c μ_c μ_cᵀ, N > D)
+eigh of that Gram     hscore, reg_hscore (eigenvalues divided by the squared peak), gbc, nleep, ncti (N > D)
+centred class sums    sfda, etran (class means of Xc)
+step-1 LDA posterior  sfda (step 1), etran (S_cls, the mean posterior of the true class)
 raw class sums        logme (Fᵀ Y of the one-hot targets)
+features as given     etran (S_en, in row blocks, no copy)
 classes, counts       every metric above
 ====================  ==========================================================================================
 
-Metrics that share nothing with these (emms, sfda, knn, parc, leep, nce) are called as they are, after the
-statistics above are released, so the peak memory is that of the largest single metric. Whole-zoo metrics
-(ncti, etran) are scored over a zoo, not a cell: :func:`score_cell` refuses them.
+Metrics that share nothing with these (emms, knn, parc, leep, nce) are called as they are, after the
+statistics above are released, so the peak memory is that of the largest single metric.
+
+Whole-zoo metrics (ncti, etran) normalise per-model components over the models of a zoo, so they are no score of
+one cell; given ``zoo_components={}``, :func:`score_cell` puts this cell's components there (NCTI's (seli, ncc,
+vc), ETran's (S_en, S_cls)), from the same statistics, and :func:`combine_zoo` turns {model: components} into
+{model: score}, equal to the zoo call by construction (it scores each model's components from its own
+statistics and combines them the same way)::
+
+    components = {}
+    for model, features in zoo.items():
+        found = {}
+        score_cell(features, labels, ["gbc", "sfda", "ncti", "etran"], zoo_components=found)
+        components[model] = found
+    ncti = combine_zoo("ncti", {model: found["ncti"] for model, found in components.items()})
+    # == metrics.ncti(zoo, labels); likewise metrics.ncti.from_components, metrics.etran.from_components
 """
 from __future__ import annotations
 
@@ -36,7 +54,7 @@ import numpy as np
 from metrics._stats import CellStatistics
 from metrics.registry import Needs
 
-__all__ = ["CellStatistics", "SHARED", "score_cell"]
+__all__ = ["CellStatistics", "SHARED", "ZOO_SHARED", "combine_zoo", "score_cell"]
 
 
 # ---------------------------------------------------------------------------------------------- score_cell
@@ -44,16 +62,28 @@ __all__ = ["CellStatistics", "SHARED", "score_cell"]
 # metric: the function of its module that scores it from CellStatistics (a metric module imports no peer, so
 # they are reached through the registry's functions)
 SHARED = {"hscore": "_hscore_from", "reg_hscore": "_reg_hscore_from", "transrate": "_score_from",
-          "logme": "_score_from", "gbc": "_score_from", "nleep": "_score_from"}
+          "logme": "_score_from", "gbc": "_score_from", "nleep": "_score_from", "sfda": "_score_from"}
+# whole-zoo metric: the function of its module giving one model's components from CellStatistics
+ZOO_SHARED = {"ncti": "_components_from", "etran": "_components_from"}
 
 
-def _shared(metrics: dict) -> dict:
+def _shared(metrics: dict, attributes: dict) -> dict:
     return {name: getattr(sys.modules[metrics[name].function.__module__], attribute)
-            for name, attribute in SHARED.items()}
+            for name, attribute in attributes.items()}
+
+
+def combine_zoo(name: str, components_by_model: dict) -> dict[str, float]:
+    """{model: score} of the whole-zoo metric ``name`` (ncti, etran) from {model: its components}, each from
+    :func:`score_cell`'s ``zoo_components[name]`` of that model's cell (the module's ``from_components``)."""
+    from metrics import METRICS
+
+    if name not in ZOO_SHARED:
+        raise ValueError(f"{name!r} is not a whole-zoo metric; those are {sorted(ZOO_SHARED)}")
+    return sys.modules[METRICS[name].function.__module__].from_components(components_by_model)
 
 
 def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None, seconds=None,
-               errors=None, caught=None) -> dict[str, float]:
+               errors=None, caught=None, zoo_components=None) -> dict[str, float]:
     """All the metrics ``names`` of one cell, each shared statistic computed once (see the module docstring).
 
     ``features`` (N, D) and ``labels`` (N,) integer classes, or real-valued targets (N, K) for the metrics
@@ -69,8 +99,9 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     dict, receives each metric's wall seconds (a shared statistic is counted in the first metric that needs it).
     ``caught``, a dict, receives each metric's warnings (a list of ``warnings.WarningMessage``, all of them, as
     ``warnings.simplefilter("always")`` shows them) instead of their being emitted, so that a caller can tell
-    which metric said what.
-    Unknown names, whole-zoo metrics (ncti, etran) and options for metrics not named raise ValueError.
+    which metric said what. ``zoo_components``, a dict, receives the components of the whole-zoo metrics
+    named (ncti, etran; see the module docstring), which are not in the result; without it they raise.
+    Unknown names, whole-zoo metrics without ``zoo_components`` and options for metrics not named raise ValueError.
     """
     from metrics import METRICS
 
@@ -78,26 +109,28 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     unknown = [name for name in names if name not in METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; known: {sorted(METRICS)}")
-    zoo = [name for name in names if METRICS[name].needs == Needs.ZOO_LABELS]
-    if zoo:
-        raise ValueError(f"{zoo} are scored over a zoo of models (relative to the other models' features), not "
-                         f"on one cell: call them with {{model: features}} and the labels")
+    whole_zoo = [name for name in names if METRICS[name].needs == Needs.ZOO_LABELS]
+    if whole_zoo and zoo_components is None:
+        raise ValueError(f"{whole_zoo} are scored over a zoo of models (relative to the other models' features), "
+                         f"not on one cell: call them with {{model: features}} and the labels, or pass "
+                         f"zoo_components={{}} to score_cell to receive this cell's components, then combine every "
+                         f"model's with metrics.cell.combine_zoo")
     options = dict(options or {})
     stray = [name for name in options if name not in names]
     if stray:
         raise ValueError(f"options given for metric(s) {stray} that are not scored here ({names})")
     seconds = {} if seconds is None else seconds
-    shared = _shared(METRICS)
+    shared = _shared(METRICS, {**SHARED, **ZOO_SHARED})
     stats = CellStatistics(features, labels)
     scores = {}
 
-    def run(name, call):
+    def run(name, call, into=scores):
         with warnings.catch_warnings(record=caught is not None) as recorded:
             if caught is not None:
                 warnings.simplefilter("always")
             start = time.perf_counter()
             try:
-                scores[name] = call()
+                into[name] = call()
             except Exception as error:
                 if errors is None:
                     raise
@@ -109,7 +142,8 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
 
     try:
         for name in [name for name in names if name in shared]:
-            run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options)))
+            run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options)),
+                zoo_components if name in ZOO_SHARED else scores)
     finally:
         stats.release()   # the shared statistics go before the metrics that share nothing run
     for name in [name for name in names if name not in shared]:

@@ -22,31 +22,50 @@ Differences from published code:
 - The PCA is exact; the published code uses sklearn's default solver, which is randomized and unseeded
   for large inputs.
 - A component that is equal for every model is normalised to 0 instead of 0/0 (NaN).
+
+Each model's components come from its own cell statistics (:mod:`metrics.cell`), one model at a time; from
+several :func:`metrics.score_cell` calls (``zoo_components``), :func:`from_components` combines them.
 """
 from __future__ import annotations
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-from metrics._pca import pca_reduce
-from metrics._zoo import as_zoo, each_model, min_max
+from metrics._checks import check_samples_per_class
+from metrics._pca import pca_from_spectrum
+from metrics._stats import CellStatistics
+from metrics._zoo import as_zoo, combine, each_model
 
 PCA_DIM = 64
 SHRINKAGE_FROM_TOP = 32
 SHRINKAGE_FLOOR = 1e-10
+WEIGHTS = (1.0, 1.0, -1.0)   # of norm(seli), norm(ncc), norm(vc)
 
 
 def ncti(features_by_model, labels) -> dict[str, float]:
     """NCTI of each model in {model: features (N, D_m)} for shared labels (N,). Higher is better."""
-    zoo, targets, n_classes = as_zoo(features_by_model, labels, "NCTI")
-    components = np.array([collapse_components(x, targets, n_classes) for _, x in each_model(zoo)])
-    seli, ncc, vc = (min_max(column) for column in components.T)
-    return {name: float(score) for name, score in zip(zoo, seli + ncc - vc)}
+    zoo, targets, _ = as_zoo(features_by_model, labels, "NCTI")
+    return from_components({name: _components_from(stats) for name, stats in each_model(zoo, targets)})
 
 
-def collapse_components(x: np.ndarray, targets: np.ndarray, n_classes: int) -> tuple[float, float, float]:
-    """(seli, ncc, vc) of one model's features; see the module docstring."""
-    reduced, variances = pca_reduce(x, n_components=PCA_DIM)
+def from_components(components_by_model: dict) -> dict[str, float]:
+    """NCTI of each model from its (seli, ncc, vc) (:func:`collapse_components`, or ``score_cell``'s
+    ``zoo_components["ncti"]`` of each model's cell): norm(seli) + norm(ncc) - norm(vc), min-max over the models."""
+    return combine(components_by_model, WEIGHTS, "NCTI")
+
+
+def collapse_components(x, targets: np.ndarray, n_classes: int) -> tuple[float, float, float]:
+    """(seli, ncc, vc) of one model's features; see the module docstring (``n_classes`` is that of ``targets``,
+    which the statistics count)."""
+    return _components_from(CellStatistics(x, targets))
+
+
+def _components_from(stats: CellStatistics) -> tuple[float, float, float]:
+    """(seli, ncc, vc) of one model from its cell's statistics: the PCA to 64 is that of GBC's ``pca_dim=64``,
+    from the shared eigh (:meth:`CellStatistics.pca_spectrum`)."""
+    targets, n_classes = stats.classes, stats.n_classes
+    check_samples_per_class(targets, 2, "NCTI")
+    reduced, variances = pca_from_spectrum(stats.centred, stats.pca_spectrum(), n_components=PCA_DIM)
     shrinkage = max(float(np.exp(-variances[:SHRINKAGE_FROM_TOP].sum())), SHRINKAGE_FLOOR)
     if shrinkage == SHRINKAGE_FLOOR:
         lda = LinearDiscriminantAnalysis(solver="svd")

@@ -20,29 +20,43 @@ The exact steps (as in the published code, TencentARC/SFDA):
        SFDA = (1/N) Σ_i p'(y_i | x_i')              (no log, as published)
 
 Differences from published code: the published ConfMix writes into the caller's feature array; here the
-input is copied and never modified. Labels may take any integer values (remapped to 0..C-1).
+input is copied and never modified. Labels may take any integer values (remapped to 0..C-1). Step 1 runs on the
+centred features (:meth:`metrics._stats.CellStatistics.lda_posterior`, shared with ETran's S_cls in
+:func:`metrics.score_cell`), with S_w from the centred Gram when N > D; a shift of the features moves every
+class's logit by the same amount and x' by the same shift, so the score is that of the features as given, up to
+the rounding of the origin (4e-11 relative where a dimension's mean is 5000x its spread; centred, the score is
+the one that stays put when the features are shifted).
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import softmax
 
-from metrics._checks import as_features, as_labels, check_samples_per_class
-from metrics._gram import class_means, row_blocks
+from metrics._checks import check_samples_per_class
+from metrics._gram import row_blocks
 from metrics._lda import lda_posterior
+from metrics._stats import CellStatistics
 
 
 def sfda(features, labels) -> float:
     """SFDA score of features (N, D) for labels (N,), in (0, 1]. Higher is better."""
-    x = as_features(features)
-    targets, n_classes = as_labels(labels, x.shape[0])
+    return _score_from(CellStatistics(features, labels), challenge_in_place=True)
+
+
+def _score_from(stats: CellStatistics, *, challenge_in_place: bool = False) -> float:
+    """:func:`sfda` from a cell's shared statistics: step 1 is ``stats.lda_posterior()``, step 2 challenges the
+    centred features Xc, x'_i = q_i Xc_i + (1 - q_i) μ̄_{y_i} (μ̄ of the class means of Xc), into a new array,
+    or into Xc itself where ``challenge_in_place`` (only when these statistics are this call's own: one N x D
+    array, as before), then refits."""
+    targets, n_classes = stats.classes, stats.n_classes
     check_samples_per_class(targets, 2, "SFDA")
-    probs, shrinkage = lda_posterior(x, targets, n_classes)
+    probs, shrinkage = stats.lda_posterior()
     softened = softmax(probs, axis=1)
     confidence = softened[np.arange(len(targets)), targets][:, None]
-    means = class_means(x, targets, n_classes)
+    means = stats.centred_class_sums() / stats.counts[:, None]
     other_means = (means.sum(axis=0) - means) / (n_classes - 1)
-    challenged = x   # x (our own copy) is not needed again: challenged in place, in row blocks
+    x = stats.centred
+    challenged = x if challenge_in_place else np.empty_like(x)
     for start, stop in row_blocks(len(x)):
         pulled = other_means[targets[start:stop]]
         challenged[start:stop] = confidence[start:stop] * x[start:stop] + (1 - confidence[start:stop]) * pulled

@@ -141,8 +141,11 @@ def test_the_centred_gram_is_computed_once(monkeypatch):
         return original(x, **kwargs)
 
     monkeypatch.setattr(_gram, "centred_cross", counting)
-    joint(["hscore", "reg_hscore", "transrate", "gbc", "nleep"], features, labels, tables, probs)
+    joint(["hscore", "reg_hscore", "transrate", "gbc", "nleep", "sfda"], features, labels, tables, probs)
     assert len(products) == 1
+    products.clear()
+    score_cell(features, labels, ["gbc", "sfda", "ncti", "etran"], zoo_components={})
+    assert len(products) == 1   # SFDA's step-1 S_w, NCTI's PCA and ETran's S_cls from the one Gram
     products.clear()
     joint(["hscore", "logme"], features, labels, tables, probs)
     assert len(products) == 2   # LogME's float64 FᵀF is of the uncentred features (see metrics/logme.py)
