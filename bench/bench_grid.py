@@ -194,6 +194,7 @@ def nleep_work(n: int, n_classes: int, width: int, fit_samples: int | None = NLE
 def grid(args, out) -> None:
     references = _load("reference_emms")
     cell_metrics = [name for name in args.metrics if name not in ZOO_METRICS]
+    zoo_metrics = [name for name in args.metrics if name in ZOO_METRICS]
     warm_up(cell_metrics, args)
     for dataset in args.datasets:
         full_n, n_classes = DATASETS[dataset]
@@ -201,19 +202,24 @@ def grid(args, out) -> None:
         print(f"[{dataset}] N={n} C={n_classes}: making data ...", file=sys.stderr, flush=True)
         data = make_dataset(n, n_classes, args.seed)
         labels, tables, probs = data["labels"], data["tables"], data["probs"]
+        parts = {name: {} for name in zoo_metrics}   # --score-cell: each model's components of the zoo metrics
+        part_seconds = dict.fromkeys(zoo_metrics, 0.0)
         for model in args.models:
             width = WIDTHS[model]
             x = np.ascontiguousarray(data["features"][:, :width])
             record = dict(dataset=dataset, model=model, n=n, d=width, c=n_classes)
             if args.score_cell:
-                together(x, labels, tables, probs, cell_metrics, args, dict(record, mode="cell"), out)
+                together(x, labels, tables, probs, cell_metrics, zoo_metrics, args, dict(record, mode="cell"),
+                         out, parts, part_seconds)
                 out(dict(record, mode="cell", metric="floor", **measure(lambda: one_gram(x))))
             if not args.score_cell or model in args.separate_models:
                 separately(x, labels, tables, probs, cell_metrics, args, references, record, out)
-        for name in [m for m in args.metrics if m in ZOO_METRICS]:
-            row = dict(dataset=dataset, model=f"zoo of {len(args.models)}", n=n, d=None, c=n_classes, metric=name,
-                       **({"mode": "cell"} if args.score_cell else {}))
-            if len(args.models) < 2:
+        for name in zoo_metrics if len(args.models) >= 2 else []:
+            row = dict(dataset=dataset, model=f"zoo of {len(args.models)}", n=n, d=None, c=n_classes, metric=name)
+            if args.score_cell:   # the components' seconds inside each cell's score_cell, and their combination
+                result = measure(lambda: metrics.cell.combine_zoo(name, parts[name]))
+                out(dict(row, mode="cell", **dict(result, seconds=result["seconds"] + part_seconds[name],
+                                                  peak_mib=None, rss_gib=None)))   # memory: in the score_cell rows
                 continue
             zoo = {model: data["features"][:, :WIDTHS[model]] for model in args.models}
             print(f"[{dataset}] {name} on the zoo ...", file=sys.stderr, flush=True)
@@ -231,24 +237,29 @@ def warm_up(names, args) -> None:
                            options={name: cell_options(name, args) for name in names})
 
 
-def together(x, labels, tables, probs, names, args, record, out) -> None:
-    """One ``metrics.score_cell`` of the cell's metrics: a row for the whole call (metric "score_cell": its
-    seconds and peak memory) and one per metric (its seconds inside the call, its value)."""
-    seconds, errors = {}, {}
+def together(x, labels, tables, probs, names, zoo_names, args, record, out, parts, part_seconds) -> None:
+    """One ``metrics.score_cell`` of the cell's metrics and of the zoo metrics' components (into ``parts``, their
+    seconds added to ``part_seconds``): a row for the whole call (metric "score_cell": its seconds, those of the
+    zoo components apart as ``zoo_seconds``, and its peak memory) and one per cell metric (its seconds inside
+    the call, its value)."""
+    seconds, errors, components = {}, {}, {}
     print(f"[{record['dataset']} x {record['model']}] score_cell ...", file=sys.stderr, flush=True)
     scores = {}
 
     def call():
-        scores.update(metrics.score_cell(x, labels, names, flabels=tables, source_probs=probs, seconds=seconds,
-                                         errors=errors, options={name: cell_options(name, args) for name in names}))
-        return sum(seconds.values())
+        scores.update(metrics.score_cell(x, labels, names + zoo_names, flabels=tables, source_probs=probs,
+                                         seconds=seconds, errors=errors, zoo_components=components,
+                                         options={name: cell_options(name, args) for name in names}))
 
     result = measure(call)
-    out(dict(record, metric="score_cell", **result))
+    out(dict(record, metric="score_cell", zoo_seconds=sum(seconds.get(name, 0.0) for name in zoo_names), **result))
     for name in names:
         error = errors.get(name)
         out(dict(record, metric=name, seconds=seconds.get(name), value=_number(scores.get(name)),
                  error=f"{type(error).__name__}: {error}"[:160] if error else result["error"]))
+    for name in zoo_names:
+        parts[name][record["model"]] = components.get(name)
+        part_seconds[name] += seconds.get(name, 0.0)
 
 
 def cell_options(name: str, args) -> dict:
@@ -417,13 +428,15 @@ def comparison_table(cell_rows: list[dict], separate_rows: list[dict]) -> list[s
     if not both:
         return []
     lines = ["## score_cell against the separate calls of the same metrics, cell by cell", "",
+             "score_cell s: the call less the zoo metrics' components it also computed.", "",
              "| dataset | model | N | D | separate s | score_cell s | separate / score_cell | "
              "score_cell peak RSS GiB |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for cell in both:
         row, alone = together[cell], sum(separate[cell])
-        lines.append(f"| {cell[0]} | {cell[1]} | {row['n']} | {row['d']} | {alone:.1f} | {row['seconds']:.1f} | "
-                     f"{alone / row['seconds']:.2f}x | {_s(row.get('rss_gib'))} |")
+        mine = row["seconds"] - row.get("zoo_seconds", 0.0)   # the zoo metrics' components are not compared
+        lines.append(f"| {cell[0]} | {cell[1]} | {row['n']} | {row['d']} | {alone:.1f} | {mine:.1f} | "
+                     f"{alone / mine:.2f}x | {_s(row.get('rss_gib'))} |")
     return lines + [""]
 
 

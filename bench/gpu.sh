@@ -10,7 +10,10 @@
 # 2. The full grid (11 datasets x 11 CNNs, real shapes) for the dense metrics (EMMS, LogME, H-score,
 #    regularised H-score, TransRate) with device="cuda": float64, then float32 products. The CPU-side floor
 #    (one numpy float64 XᵀX per cell) is timed beside them, so the two tables say what the GPU buys.
-# 3. Stage 1: images/s of ResNet-50 and EfficientNet-Lite0 at 224 px, batch 64, float32 and bf16 autocast.
+# 3. The whole grid, every metric, each cell through one metrics.score_cell with device="cuda" (issue 26's
+#    target: under 60 s on one H200). Only the dense statistics run on the GPU; N-LEEP's EM (sklearn), SFDA,
+#    PARC's sort, kNN and the zoo metrics stay on the CPU, so expect their CPU time on top.
+# 4. Stage 1: images/s of ResNet-50 and EfficientNet-Lite0 at 224 px, batch 64, float32 and bf16 autocast.
 # Every step writes its own file; a failing step is reported and the next one still runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -29,6 +32,9 @@ for precision in float64 float32; do
         --reference-max-n 0 --out "$OUT/$STAMP-grid-gpu-$precision.md" \
         || echo "grid on cuda ($precision) failed"
 done
+
+"$PYTHON" bench/bench_grid.py --score-cell --device cuda --out "$OUT/$STAMP-grid-gpu-score-cell.md" \
+    || echo "whole grid through score_cell on cuda failed"
 
 for model in resnet50 efficientnet_lite0; do
     for amp in false true; do
