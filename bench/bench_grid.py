@@ -248,7 +248,7 @@ def together(x, labels, tables, probs, names, zoo_names, args, record, out, part
 
     def call():
         scores.update(metrics.score_cell(x, labels, names + zoo_names, flabels=tables, source_probs=probs,
-                                         seconds=seconds, errors=errors, zoo_components=components,
+                                         seconds=seconds, errors=errors, zoo_components=components, device=args.device,
                                          options={name: cell_options(name, args) for name in names}))
 
     result = measure(call)

@@ -13,12 +13,15 @@ class CellStatistics:
     """Lazily computed, cached statistics of one cell: features (N, D) and labels (N,) (labels may be None or
     real-valued targets for a metric that reads them itself). Neither array is ever written; the features are
     validated (as :func:`metrics._checks.as_features`, errors naming them ``name``) on first access to anything
-    derived from them."""
+    derived from them. ``device`` (a torch device, e.g. "cuda") is where the centred Gram and its eigh are made
+    for the metrics that ask for them without a device of their own (the PCA of GBC, N-LEEP and NCTI, SFDA's
+    scatter); None: numpy."""
 
-    def __init__(self, features, labels=None, name: str = "features"):
+    def __init__(self, features, labels=None, name: str = "features", device=None):
         self.source = features
         self.labels = labels
         self.name = name
+        self.device = device
         self._cache: dict = {}
 
     def _cached(self, key, make):
@@ -75,7 +78,10 @@ class CellStatistics:
         return self._cached("row_norms_sq", lambda: np.einsum("ij,ij->i", self.centred, self.centred))
 
     def gram(self, side: str, device=None, precision: str = "float64") -> np.ndarray:
-        """The blocked centred Gram: ``side="features"`` XcᵀXc (D x D), ``"samples"`` Xc Xcᵀ (N x N)."""
+        """The blocked centred Gram: ``side="features"`` XcᵀXc (D x D), ``"samples"`` Xc Xcᵀ (N x N), on
+        ``device`` (None: the statistics' own device)."""
+        device = self.device if device is None else device
+
         def make():
             x = self.centred
             return _gram.centred_cross(x if side == "features" else x.T, device=device, dtype=precision)
@@ -93,6 +99,7 @@ class CellStatistics:
 
     def spectrum(self, side: str, device=None, precision: str = "float64") -> tuple[np.ndarray, np.ndarray]:
         """eigh of :meth:`gram` (ascending eigenvalues, eigenvectors); read-only, shared."""
+        device = self.device if device is None else device
         return self._cached(("eigh", side, _device_key(device), precision),
                             lambda: eigh(self.gram(side, device, precision), device))
 

@@ -83,7 +83,7 @@ def combine_zoo(name: str, components_by_model: dict) -> dict[str, float]:
 
 
 def score_cell(features, labels, names, *, flabels=None, source_probs=None, options=None, seconds=None,
-               errors=None, caught=None, zoo_components=None) -> dict[str, float]:
+               errors=None, caught=None, zoo_components=None, device=None) -> dict[str, float]:
     """All the metrics ``names`` of one cell, each shared statistic computed once (see the module docstring).
 
     ``features`` (N, D) and ``labels`` (N,) integer classes, or real-valued targets (N, K) for the metrics
@@ -101,6 +101,9 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
     ``warnings.simplefilter("always")`` shows them) instead of their being emitted, so that a caller can tell
     which metric said what. ``zoo_components``, a dict, receives the components of the whole-zoo metrics
     named (ncti, etran; see the module docstring), which are not in the result; without it they raise.
+    ``device`` (a torch device, e.g. "cuda"): the shared centred Gram and its eigh are made there, and every metric
+    that takes a ``device`` gets it unless its ``options`` set one; with a device the values equal the separate
+    calls given the same device to rounding, not bit for bit (their PCA and SFDA's scatter are on the CPU there).
     Unknown names, whole-zoo metrics without ``zoo_components`` and options for metrics not named raise ValueError.
     """
     from metrics import METRICS
@@ -121,7 +124,7 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
         raise ValueError(f"options given for metric(s) {stray} that are not scored here ({names})")
     seconds = {} if seconds is None else seconds
     shared = _shared(METRICS, {**SHARED, **ZOO_SHARED})
-    stats = CellStatistics(features, labels)
+    stats = CellStatistics(features, labels, device=device)
     scores = {}
 
     def run(name, call, into=scores):
@@ -142,13 +145,13 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
 
     try:
         for name in [name for name in names if name in shared]:
-            run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options)),
+            run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options, device)),
                 zoo_components if name in ZOO_SHARED else scores)
     finally:
         stats.release()   # the shared statistics go before the metrics that share nothing run
     for name in [name for name in names if name not in shared]:
         run(name, lambda: _call(METRICS[name], features, labels, flabels, source_probs,
-                                _kwargs(METRICS[name], options)))
+                                _kwargs(METRICS[name], options, device)))
     return {name: scores[name] for name in names if name in scores}
 
 
@@ -167,8 +170,10 @@ def _call(spec, features, labels, flabels, source_probs, kwargs):
     return spec.function(features, labels, **kwargs)
 
 
-def _kwargs(spec, options: dict) -> dict:
-    return {**spec.defaults, **options.get(spec.name, {})}
+def _kwargs(spec, options: dict, device=None) -> dict:
+    """The registry's defaults, then score_cell's device for a metric that takes one, then the caller's options."""
+    on_device = {"device": device} if device is not None and spec.takes_device else {}
+    return {**spec.defaults, **on_device, **options.get(spec.name, {})}
 
 
 def _are_classes(labels) -> bool:

@@ -212,7 +212,8 @@ def test_each_metrics_warnings_can_be_caught_apart():
         warnings.simplefilter("error")   # nothing escapes
         score_cell(features, labels, ["hscore", "emms", "knn"], flabels=tables, caught=caught)
     assert set(caught) == {"hscore", "emms", "knn"} and not caught["hscore"] and not caught["knn"]
-    assert [w.category for w in caught["emms"]] == [MetricWarning] and "EMMS with N=40" in str(caught["emms"][0].message)
+    assert [w.category for w in caught["emms"]] == [MetricWarning]
+    assert "EMMS with N=40" in str(caught["emms"][0].message)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -226,3 +227,29 @@ def test_the_callers_arrays_are_not_written(dtype):
     for table, kept in zip(tables, before[2]):
         np.testing.assert_array_equal(table, kept)
     np.testing.assert_array_equal(probs, before[3])
+
+
+def test_on_a_torch_device_every_metric_equals_its_separate_call_and_the_gram_is_made_once_there(monkeypatch):
+    torch = pytest.importorskip("torch")
+    device = torch.device("cpu")   # a torch device: the path "cuda" takes, testable without a GPU
+    features, labels, tables, probs = make_cell(**CELLS["n>d"])
+    n, d = features.shape
+    devices = []
+    original = _gram.centred_cross
+
+    def recording(x, **kwargs):
+        if x.shape == (n, d):
+            devices.append(kwargs.get("device"))
+        return original(x, **kwargs)
+
+    monkeypatch.setattr(_gram, "centred_cross", recording)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        got = score_cell(features, labels, PER_CELL, flabels=tables, source_probs=probs, device=device,
+                         options=OPTIONS)
+    assert devices == [device] * 3   # the centred Gram (every sharing metric), LogME's FᵀF and EMMS's own, there
+    monkeypatch.setattr(_gram, "centred_cross", original)
+    for name in PER_CELL:
+        on_device = {"device": device} if METRICS[name].takes_device else {}
+        expected = separate(name, features, labels, tables, probs, {name: {**OPTIONS.get(name, {}), **on_device}})
+        assert got[name] == pytest.approx(expected, rel=1e-9, abs=1e-12), name
