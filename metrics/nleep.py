@@ -23,6 +23,18 @@ None (the default) fits on all samples, as published. It is not free: on the dem
 samples, ``bench/results/2026-12-02-nleep-fit-subsample.md``) a fit on 300 samples moved the mean weighted tau
 from 0.47 to 0.20 (full covariance) and from 0.52 to 0.48 (diagonal); on 200, to 0.22 and 0.37.
 
+``em_precision="float32"`` runs the EM and the posteriors in float32; the PCA, the k-means start (sklearn's own,
+in float64: a float32 k-means, or a k-means++-only start, does shift the score) and the LEEP sum stay float64.
+Not the default and not the published number: ``"float64"`` (the default) leaves the value bit-identical to
+before the option. Measured (``bench/results/2026-12-03-nleep-float32.md``, 2-core CPU shared with other jobs,
+``covariance_type="diag"``, ``max_fit_samples=10000``, ``bench_grid.make_dataset(20000, 100, 0)``: N=20000,
+D=2048, C=100, 500 components on 170 PCA dimensions): the score moved by 4e-8 to 1.4e-7 relative on seeds 0-2,
+while over those seeds it spans 12% (standard deviation 6.5%). The mixture part (k-means, EM, posteriors; after
+the PCA) took 8.5-8.7 s instead of 13.9-16.1 s (1.6-1.9x), the EM alone 1.4-1.7x (1.7-1.9x in CPU seconds), the
+posteriors 2.5x; k-means (2-3 s) and the PCA (~4 s) are unchanged, so whole calls took 11.8-12.5 s instead of
+15.2-17.9 s (1.2-1.5x). A float32 EM with full covariances may fail where float64 does not (sklearn's
+ill-defined-covariance error); on the tests' small case every covariance type stays within 1e-5 relative.
+
 Memory: the posteriors, N x 5C float64 (1.7 GiB at sun397's 108,754 samples and 1985 components), are
 predicted in row blocks: sklearn's E-step makes several such arrays, and predicting all of sun397 at once took
 the benchmark's process to 12 GiB resident (``bench/bench_grid.py``, 2026-12-02). The EM's own E-steps run over
@@ -38,6 +50,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
@@ -49,18 +62,21 @@ from metrics._stats import CellStatistics
 from metrics._sampling import stratified_subsample
 
 COVARIANCE_TYPES = ("full", "diag", "tied", "spherical")
+EM_PRECISIONS = ("float64", "float32")
 
 
 def nleep(features, labels, *, components_per_class: int = 5, pca_variance: float = 0.8, seed: int = 0,
-          covariance_type: str = "full", max_fit_samples: int | None = None) -> float:
+          covariance_type: str = "full", max_fit_samples: int | None = None,
+          em_precision: str = "float64") -> float:
     """N-LEEP of features (N, D) for labels (N,), ≤ 0. Higher is better."""
     return _score_from(CellStatistics(features, labels), components_per_class=components_per_class,
                        pca_variance=pca_variance, seed=seed, covariance_type=covariance_type,
-                       max_fit_samples=max_fit_samples)
+                       max_fit_samples=max_fit_samples, em_precision=em_precision)
 
 
 def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_variance: float = 0.8, seed: int = 0,
-                covariance_type: str = "full", max_fit_samples: int | None = None) -> float:
+                covariance_type: str = "full", max_fit_samples: int | None = None,
+                em_precision: str = "float64") -> float:
     """:func:`nleep` from a cell's shared statistics (the PCA from the shared centred Gram's eigh)."""
     targets, n_classes = stats.classes, stats.n_classes
     check_samples_per_class(targets, 2, "N-LEEP")
@@ -69,6 +85,8 @@ def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_var
         raise ValueError(f"pca_variance must be in (0, 1], got {pca_variance!r}")
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+    if em_precision not in EM_PRECISIONS:
+        raise ValueError(f"em_precision must be one of {EM_PRECISIONS}, got {em_precision!r}")
     max_fit_samples = as_positive_int(max_fit_samples, "max_fit_samples", optional=True)
     n_components = components_per_class * n_classes
     fitted = stratified_subsample(targets, max_fit_samples or stats.shape[0], seed)   # all N when None
@@ -77,11 +95,24 @@ def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_var
                          f"but only {len(fitted)} samples would fit them; lower components_per_class, "
                          f"raise max_fit_samples or add samples")
     reduced, _ = pca_from_spectrum(stats.centred, stats.pca_spectrum(), variance=pca_variance)
+    dtype = np.dtype(em_precision)
     mixture = GaussianMixture(n_components=n_components, covariance_type=covariance_type, random_state=seed)
+    fit_rows = reduced if len(fitted) == len(reduced) else reduced[fitted]
+    if dtype != np.float64:   # the default keeps sklearn's own start, so its value does not move
+        mixture = _kmeans_started(fit_rows, mixture, dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mixture.fit(reduced if len(fitted) == len(reduced) else reduced[fitted])
+        mixture.fit(fit_rows.astype(dtype, copy=False))
     posteriors = np.empty((len(reduced), n_components))
     for start, stop in row_blocks(len(reduced)):   # sklearn's E-step makes several N x components temporaries
-        posteriors[start:stop] = mixture.predict_proba(reduced[start:stop])
+        posteriors[start:stop] = mixture.predict_proba(reduced[start:stop].astype(dtype, copy=False))
     return leep_from_validated(posteriors, targets, n_classes)
+
+
+def _kmeans_started(x: np.ndarray, mixture: GaussianMixture, dtype) -> GaussianMixture:
+    """A copy of ``mixture`` whose EM starts, in ``dtype``, from the weights, means and precisions that sklearn's
+    own k-means start gives on ``x`` in float64: a fit with ``max_iter=0`` is that start (and one E-step). Given
+    all three, sklearn skips its initialisation, so ``init_params`` is never used."""
+    start = clone(mixture).set_params(max_iter=0).fit(x)
+    return clone(mixture).set_params(weights_init=start.weights_.astype(dtype), means_init=start.means_.astype(dtype),
+                                     precisions_init=start.precisions_.astype(dtype), init_params="random_from_data")
