@@ -92,12 +92,14 @@ SPECTRUM_DECAY = 1.1       # column j's standard deviation is (1 + j)^(-SPECTRUM
 KNN_QUERIES = 2000         # kNN in the grid: an unbiased estimate from this many queries (standard error <= 0.011)
 NLEEP_FIT_SAMPLES = 10000  # N-LEEP fits its mixture on at most this many samples (seeded, stratified)
 OPTIONS = {   # metric: (keyword arguments the grid passes beyond the registry's, what they do to the numbers)
-    "nleep": ({"covariance_type": "diag", "max_fit_samples": NLEEP_FIT_SAMPLES},
+    "nleep": ({"covariance_type": "diag", "max_fit_samples": NLEEP_FIT_SAMPLES, "em_precision": "float32"},
               "diagonal covariance: the published full covariance runs for hours from size S on (bench_metrics.py, "
               "NLEEP_FULL_SIZES); a different number, not an approximation. The mixture is fitted on a seeded "
               f"stratified subsample of {NLEEP_FIT_SAMPLES} samples where N > {NLEEP_FIT_SAMPLES} (cifar10, "
               "cifar100, food, sun397), every sample scored with it; fitted on all N, N-LEEP over the grid was "
-              "estimated at 2.5 h (bench/results/2026-12-02-grid-estimate.md)"),
+              "estimated at 2.5 h (bench/results/2026-12-02-grid-estimate.md). The EM and the posteriors in float32 "
+              "(em_precision, from the float64 k-means start): the score moves by ~1e-7 relative "
+              "(bench/results/2026-12-03-nleep-float32.md)"),
     "knn": ({"max_queries": KNN_QUERIES}, f"{KNN_QUERIES} seeded queries against all N samples where N > "
             f"{KNN_QUERIES}: an unbiased estimate of the exact leave-one-out accuracy, standard error <= "
             f"{0.5 / np.sqrt(KNN_QUERIES):.3f}; the exact score costs N / {KNN_QUERIES} times as much"),
