@@ -27,7 +27,9 @@ classes, counts       every metric above
 ====================  ==========================================================================================
 
 Metrics that share nothing with these (emms, knn, parc, leep, nce) are called as they are, after the
-statistics above are released, so the peak memory is that of the largest single metric.
+statistics above are released, and N-LEEP, which releases them once it has its PCA scores (its mixture need not
+sit beside the N x D copy), runs after the other metrics that share them, so the peak memory is that of the
+largest single metric.
 
 Whole-zoo metrics (ncti, etran) normalise per-model components over the models of a zoo, so they are no score of
 one cell; given ``zoo_components={}``, :func:`score_cell` puts this cell's components there (NCTI's (seli, ncc,
@@ -65,6 +67,9 @@ SHARED = {"hscore": "_hscore_from", "reg_hscore": "_reg_hscore_from", "transrate
           "logme": "_score_from", "gbc": "_score_from", "nleep": "_score_from", "sfda": "_score_from"}
 # whole-zoo metric: the function of its module giving one model's components from CellStatistics
 ZOO_SHARED = {"ncti": "_components_from", "etran": "_components_from"}
+# metrics that release the statistics once they have read them (N-LEEP, before its mixture fit, the largest
+# temporary of a cell): they run after the other metrics that share them
+RELEASES = ("nleep",)
 
 
 def _shared(metrics: dict, attributes: dict) -> dict:
@@ -144,7 +149,7 @@ def score_cell(features, labels, names, *, flabels=None, source_probs=None, opti
             caught[name] = list(recorded)
 
     try:
-        for name in [name for name in names if name in shared]:
+        for name in sorted((name for name in names if name in shared), key=lambda name: name in RELEASES):
             run(name, lambda: shared[name](stats, **_kwargs(METRICS[name], options, device)),
                 zoo_components if name in ZOO_SHARED else scores)
     finally:

@@ -77,7 +77,9 @@ def nleep(features, labels, *, components_per_class: int = 5, pca_variance: floa
 def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_variance: float = 0.8, seed: int = 0,
                 covariance_type: str = "full", max_fit_samples: int | None = None,
                 em_precision: str = "float64") -> float:
-    """:func:`nleep` from a cell's shared statistics (the PCA from the shared centred Gram's eigh)."""
+    """:func:`nleep` from a cell's shared statistics (the PCA from the shared centred Gram's eigh). It releases
+    ``stats`` once the PCA scores are made, so that the mixture and its N x components posteriors do not sit
+    beside the N x D centred copy (:func:`metrics.score_cell` runs it after the other metrics that share them)."""
     targets, n_classes = stats.classes, stats.n_classes
     check_samples_per_class(targets, 2, "N-LEEP")
     components_per_class = as_positive_int(components_per_class, "components_per_class")
@@ -95,6 +97,7 @@ def _score_from(stats: CellStatistics, *, components_per_class: int = 5, pca_var
                          f"but only {len(fitted)} samples would fit them; lower components_per_class, "
                          f"raise max_fit_samples or add samples")
     reduced, _ = pca_from_spectrum(stats.centred, stats.pca_spectrum(), variance=pca_variance)
+    stats.release()
     dtype = np.dtype(em_precision)
     mixture = GaussianMixture(n_components=n_components, covariance_type=covariance_type, random_state=seed)
     fit_rows = reduced if len(fitted) == len(reduced) else reduced[fitted]

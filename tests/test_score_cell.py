@@ -8,6 +8,7 @@ row block or many. The shared centred Gram is computed once; the caller's arrays
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import metrics
 from metrics import METRICS, MetricWarning, Needs, score_cell
 from metrics import _gram
+from metrics._stats import CellStatistics
 
 PER_CELL = [name for name, spec in METRICS.items() if spec.needs != Needs.ZOO_LABELS]
 ZOO = [name for name, spec in METRICS.items() if spec.needs == Needs.ZOO_LABELS]
@@ -253,3 +255,20 @@ def test_on_a_torch_device_every_metric_equals_its_separate_call_and_the_gram_is
         on_device = {"device": device} if METRICS[name].takes_device else {}
         expected = separate(name, features, labels, tables, probs, {name: {**OPTIONS.get(name, {}), **on_device}})
         assert got[name] == pytest.approx(expected, rel=1e-9, abs=1e-12), name
+
+
+def test_nleep_releases_the_statistics_and_runs_after_the_other_sharing_metrics():
+    """N-LEEP drops the cell's statistics (the N x D centred copy) once it has its PCA scores, so its mixture
+    fit does not sit beside them, and score_cell runs it after every other metric that shares them (each value
+    still its separate call's)."""
+    features, labels, tables, probs = make_cell(**CELLS["n>d"])
+    stats = CellStatistics(features, labels)
+    value = sys.modules[METRICS["nleep"].function.__module__]._score_from(stats, **OPTIONS["nleep"])
+    assert stats._cache == {} and value == separate("nleep", features, labels, tables, probs)
+
+    names = ["nleep", "hscore", "emms", "sfda", "gbc"]
+    seconds = {}
+    got = score_cell(features, labels, names, flabels=tables, options={"nleep": OPTIONS["nleep"]}, seconds=seconds)
+    assert list(seconds) == ["hscore", "sfda", "gbc", "nleep", "emms"] and list(got) == names
+    for name in names:
+        assert_same(got[name], separate(name, features, labels, tables, probs), name)
