@@ -28,8 +28,9 @@ classes, counts       every metric above
 
 Metrics that share nothing with these (emms, knn, parc, leep, nce) are called as they are, after the
 statistics above are released, and N-LEEP, which releases them once it has its PCA scores (its mixture need not
-sit beside the N x D copy), runs after the other metrics that share them, so the peak memory is that of the
-largest single metric.
+sit beside the N x D copy), runs after the other metrics that share them. The peak memory is then SFDA's beside
+the cached statistics: 5.3 GiB of numpy arrays at 108,754 x 2048, where SFDA alone takes 3.5
+(``bench/results/2026-12-03-grid-sun397-memory.md``).
 
 Whole-zoo metrics (ncti, etran) normalise per-model components over the models of a zoo, so they are no score of
 one cell; given ``zoo_components={}``, :func:`score_cell` puts this cell's components there (NCTI's (seli, ncc,
